@@ -1,0 +1,51 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv if needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch is pinned so pip never resolves the multi-GB CUDA build (the CPU build is enough here).
+TORCH := torch==2.13.0
+
+.PHONY: demo test bench clean java
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.core: $(VENV)/bin/python pyproject.toml
+	$(PIP) install --quiet -e '.[coco]'
+	touch $@
+
+$(VENV)/.test: $(VENV)/.core
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[test]' $(TORCH)
+	touch $@
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "Java not found: installing default-jre-headless (METEOR and the PTB tokenizer need it)"; \
+	  (apt-get install -y -qq default-jre-headless || sudo apt-get install -y -qq default-jre-headless) >/dev/null 2>&1 \
+	  || echo "could not install Java; METEOR and coco mode will report themselves unavailable"; }
+
+SARLANG := $(VENV)/bin/sarlang
+
+# The main job, until the end-to-end demo exists: score the example prediction files.
+demo: $(VENV)/.core java
+	@mkdir -p demo_out
+	$(SARLANG) eval captions examples/captions/generated_predictions_model_a.jsonl --mode sarlang --json demo_out/captions_model_a.json
+	$(SARLANG) eval captions examples/captions/generated_predictions_model_b.jsonl --mode sarlang --json demo_out/captions_model_b.json --no-meteor
+	$(SARLANG) eval captions examples/captions/generated_predictions_model_a.jsonl --mode coco --no-meteor
+	$(SARLANG) eval compare demo_out/captions_model_a.json demo_out/captions_model_b.json
+	$(SARLANG) eval vqa examples/vqa/VQA_result_model_b.csv --mode official
+	$(SARLANG) eval vqa examples/vqa/predictions_model_a.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_a.json
+	$(SARLANG) eval vqa examples/vqa/predictions_model_b.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_b.json --by-question-type
+	$(SARLANG) eval compare demo_out/vqa_model_a.json demo_out/vqa_model_b.json
+
+test: $(VENV)/.test java
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.test
+	$(PY) benchmarks/caption_metrics.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache .hypothesis

@@ -1,0 +1,299 @@
+"""The ``sarlang`` command line: a thin layer over the library (no logic lives only here)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sarlang import __version__
+from sarlang.errors import SarlangError
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+app = typer.Typer(
+    name="sarlang",
+    help="Vision-language modelling on SAR imagery: build, train, predict and score SARLANG-1M-style benchmarks.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+eval_app = typer.Typer(help="Score model outputs on SAR captioning and VQA benchmarks.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Print a :class:`SarlangError` as one line on stderr and exit 2, instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SarlangError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"sarlang {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """sarlang: vision-language modelling on SAR imagery."""
+
+
+class Format(str, Enum):
+    auto = "auto"
+    llamafactory = "llamafactory"
+    sarlang_csv = "sarlang-csv"
+    swift = "swift"
+    jsonl = "jsonl"
+
+
+class CaptionMode(str, Enum):
+    sarlang = "sarlang"
+    coco = "coco"
+
+
+class VqaMode(str, Enum):
+    strict = "strict"
+    official = "official"
+
+
+class JudgeKind(str, Enum):
+    none = "none"
+    api = "api"
+    embedding = "embedding"
+
+
+FileArg = Annotated[Path, typer.Argument(help="Prediction file.", show_default=False)]
+RecordsOpt = Annotated[Path | None, typer.Option("--records", help="Records file with the ground truth (our JSONL, or SARLANG-1M's CSV/JSON).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Prediction file format.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Also print a Markdown table to paste.")]
+RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every rejected row, with its reason, as JSONL here.")]
+
+
+def _summary(loaded: Any) -> dict[str, Any]:
+    reasons = Counter(r.reason for r in loaded.rejects)
+    return {
+        "format": loaded.format,
+        "rows": loaded.rows,
+        "scored": len(loaded.items),
+        "rejected": len(loaded.rejects),
+        "empty_predictions": loaded.empty_predictions,
+        "rejects_by_reason": dict(reasons.most_common()),
+        "notes": list(loaded.notes),
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from sarlang.eval.tables import summary_lines
+
+    for line in summary_lines(summary):
+        console.print(f"[dim]{line}[/]", highlight=False)
+
+
+def _write_outputs(result: dict[str, Any], loaded: Any, json_path: Path | None, rejects_path: Path | None) -> None:
+    from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, json_safe
+
+    if json_path is not None:
+        atomic_write_json(json_path, json_safe(result))
+        console.print(f"scores written to {json_path}", highlight=False)
+    if rejects_path is not None:
+        atomic_write_jsonl(rejects_path, [r.to_dict() for r in loaded.rejects])
+        console.print(f"{len(loaded.rejects)} rejects written to {rejects_path}", highlight=False)
+
+
+@eval_app.command(
+    "captions",
+    epilog="Example:  sarlang eval captions generated_predictions.jsonl --mode sarlang --json scores.json",
+)
+@user_errors
+def eval_captions(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    mode: Annotated[CaptionMode, typer.Option("--mode", help="sarlang: raw strings as SARLANG-1M's script; coco: PTB-tokenised.")] = CaptionMode.sarlang,
+    json_out: JsonOpt = None,
+    markdown: MarkdownOpt = False,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR with the METEOR 1.5 jar (needs Java).")] = True,
+    per_sample: Annotated[Path | None, typer.Option("--per-sample", help="Write per-image scores as JSONL here.")] = None,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
+    from sarlang.eval.captions import score_captions
+    from sarlang.eval.tables import caption_rows, markdown_table, rich_table
+    from sarlang.formats.predictions import load_eval_items
+    from sarlang.formats.textio import atomic_write_jsonl
+
+    loaded = load_eval_items(file, fmt.value, records, task="captions")
+    summary = _summary(loaded)
+    if not loaded.items:
+        raise SarlangError(f"no caption in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    with console.status(f"scoring {len(loaded.items)} captions ({mode.value} mode)..."):
+        scores = score_captions(
+            [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
+        )
+    header, values = caption_rows(scores)
+    console.print(rich_table(f"Captions — {file.name} — mode {mode.value} (x100)", header, [values]))
+    for metric, reason in scores.unavailable.items():
+        console.print(f"[dim]{metric} unavailable: {reason}[/]", highlight=False)
+    _print_summary(summary)
+    if markdown:
+        console.print(markdown_table(header, [values]), highlight=False, markup=False)
+    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
+    result["per_sample"] = {"id": [it.id for it in loaded.items], **scores.per_sample}
+    _write_outputs(result, loaded, json_out, rejects)
+    if per_sample is not None:
+        names = list(scores.per_sample)
+        rows = [{"id": it.id, **{m: scores.per_sample[m][i] for m in names}} for i, it in enumerate(loaded.items)]
+        atomic_write_jsonl(per_sample, rows)
+
+
+def _make_judge(
+    kind: JudgeKind, url: str | None, model: str, key: str | None, prompt_file: Path | None, cache: Path | None,
+    concurrency: int, timeout: float, retries: int, threshold: float,
+) -> Any:
+    from sarlang.errors import JudgeError
+    from sarlang.eval import judges
+
+    if kind == JudgeKind.none:
+        return judges.NoJudge()
+    if kind == JudgeKind.embedding:
+        return judges.EmbeddingJudge(threshold=threshold)
+    base = url or os.environ.get("SARLANG_JUDGE_URL") or os.environ.get("OPENAI_BASE_URL")
+    if not base:
+        raise JudgeError("the api judge needs an endpoint", hint="pass --judge-url (e.g. https://api.openai.com/v1) or set OPENAI_BASE_URL")
+    api_key = key or os.environ.get("SARLANG_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    prompt = judges.SARLANG_JUDGE_PROMPT
+    if prompt_file is not None:
+        from sarlang.formats.textio import read_bytes
+
+        prompt = read_bytes(prompt_file, "judge prompt").decode("utf-8", errors="replace")
+    return judges.ApiJudge(base, model=model, api_key=api_key, prompt=prompt, cache_path=cache,
+                           concurrency=concurrency, timeout=timeout, retries=retries)
+
+
+@eval_app.command(
+    "vqa",
+    epilog="Example:  sarlang eval vqa VQA_result.csv --mode strict --judge none --json vqa_scores.json",
+)
+@user_errors
+def eval_vqa(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    mode: Annotated[VqaMode, typer.Option("--mode", help="strict (default): normalised rules; official: SARLANG-1M's Evaluate_VQA.py rules.")] = VqaMode.strict,
+    judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides.")] = JudgeKind.none,
+    judge_url: Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible API root (env SARLANG_JUDGE_URL or OPENAI_BASE_URL).")] = None,
+    judge_model: Annotated[str, typer.Option("--judge-model", help="Judge model name.")] = "gpt-4o-mini",
+    judge_key: Annotated[str | None, typer.Option("--judge-key", help="API key (env SARLANG_JUDGE_API_KEY or OPENAI_API_KEY).")] = None,
+    judge_prompt: Annotated[Path | None, typer.Option("--judge-prompt", help="Prompt template file with {question}, {ground_truth}, {predicted}.")] = None,
+    judge_cache: Annotated[Path | None, typer.Option("--judge-cache", help="SQLite cache of judge replies (default ~/.cache/sarlang/judge-cache.sqlite).")] = None,
+    judge_concurrency: Annotated[int, typer.Option("--judge-concurrency", min=1, help="Parallel judge requests.")] = 8,
+    judge_timeout: Annotated[float, typer.Option("--judge-timeout", min=0.1, help="Seconds per judge request.")] = 60.0,
+    judge_retries: Annotated[int, typer.Option("--judge-retries", min=0, help="Retries of a timeout, 429 or 5xx.")] = 5,
+    embedding_threshold: Annotated[float, typer.Option("--embedding-threshold", help="Cosine similarity at or above which the embedding judge says correct.")] = 0.8,
+    json_out: JsonOpt = None,
+    markdown: MarkdownOpt = False,
+    by_question_type: Annotated[bool, typer.Option("--by-question-type", help="Also print the table per question type.")] = False,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Score answers: accuracy overall, per application and per question type, with 95% intervals."""
+    from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
+    from sarlang.eval.vqa import score_vqa
+    from sarlang.formats.predictions import load_eval_items
+
+    loaded = load_eval_items(file, fmt.value, records, task="vqa")
+    summary = _summary(loaded)
+    if not loaded.items:
+        raise SarlangError(f"no answer in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
+                            judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
+    progress = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True, disable=judge == JudgeKind.none)
+    task_id = progress.add_task("judge", total=0)
+    try:
+        with progress:
+            scores = score_vqa(
+                loaded.items, mode=mode.value, judge=judge_obj,
+                on_judge_start=lambda n: progress.update(task_id, total=n),
+                progress=lambda k: progress.advance(task_id, k),
+            )
+    finally:
+        if hasattr(judge_obj, "close"):
+            judge_obj.close()
+    title = f"VQA — {file.name} — mode {mode.value}, judge {scores.judge}"
+    rows = vqa_rows(scores)
+    console.print(rich_table(title, VQA_HEADER, rows))
+    if by_question_type:
+        console.print(rich_table("by question type", ["question type", *VQA_HEADER[1:]], vqa_rows(scores, by="question_type")))
+    other = scores.other_mode
+    console.print(
+        f"{other['mode']} mode: {other['accuracy'] * 100:.2f}% — {other['disagreements']} answers judged differently"
+        + (" (see 'disagreements' in the JSON)" if other["disagreements"] else ""),
+        highlight=False,
+    )
+    console.print("decided by: " + ", ".join(f"{k} {v}" for k, v in scores.decided_by.items()), highlight=False)
+    unjudged = scores.decided_by.get("judge:unjudged", 0)
+    if unjudged:
+        console.print(f"[yellow]{unjudged} answers no rule decided were counted wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False)
+    _print_summary(summary)
+    if markdown:
+        console.print(markdown_table(VQA_HEADER, rows), highlight=False, markup=False)
+    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
+    _write_outputs(result, loaded, json_out, rejects)
+
+
+@eval_app.command(
+    "compare",
+    epilog="Example:  sarlang eval compare model_a.json model_b.json",
+)
+@user_errors
+def eval_compare(
+    a: Annotated[Path, typer.Argument(help="Scores JSON of model A (from sarlang eval vqa/captions --json).", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Scores JSON of model B, on the same items.", show_default=False)],
+    json_out: JsonOpt = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+) -> None:
+    """Whether two models differ significantly on the same items (McNemar and paired bootstrap)."""
+    from sarlang.eval.compare import compare_score_files
+    from sarlang.formats.textio import atomic_write_json, json_safe
+
+    result = compare_score_files(a, b, alpha=alpha)
+    for line in result["lines"]:
+        console.print(line, highlight=False)
+    if json_out is not None:
+        atomic_write_json(json_out, json_safe({k: v for k, v in result.items() if k != "lines"}))
+        console.print(f"comparison written to {json_out}", highlight=False)
+
+
+def run() -> None:
+    """Entry point of the ``sarlang`` script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

@@ -1,0 +1,1 @@
+"""Scoring: caption metrics, VQA matching and judges, significance tests, tables."""

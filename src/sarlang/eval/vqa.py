@@ -1,0 +1,158 @@
+"""VQA accuracy with SARLANG-1M's protocol: rules first, then a judge for the rest.
+
+Every item is scored under both rule sets (:mod:`sarlang.eval.answers`); the chosen ``mode``
+gives the reported accuracy and the other one the list of disagreements, so a reader sees
+exactly which answers the official substring rule accepts or refuses differently. An answer
+that no rule decides goes to the judge once, whichever mode needs it (in official mode as
+lower-cased text, as the published script sends it), and both modes use that verdict. Accuracy is reported overall, per application and per question
+type, with counts and 95% bootstrap intervals (:func:`sarlang.eval.stats.bootstrap_ci`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sarlang.errors import SarlangError
+from sarlang.eval.answers import RULE_SETS, RuleResult
+from sarlang.eval.judges import Judge, JudgeRequest, NoJudge
+from sarlang.eval.stats import bootstrap_ci
+from sarlang.schema import Accuracy, EvalItem
+
+VQA_MODES: tuple[str, ...] = ("strict", "official")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The verdict on one answer: ``decided_by`` is ``rule:<name>`` or ``judge:<status>``."""
+
+    id: str
+    correct: bool
+    decided_by: str
+    application: str
+    question_type: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "correct": self.correct, "decided_by": self.decided_by,
+                "application": self.application, "question_type": self.question_type}
+
+
+@dataclass
+class VqaScores:
+    mode: str
+    judge: str
+    overall: Accuracy
+    by_application: dict[str, Accuracy]
+    by_question_type: dict[str, Accuracy]
+    decided_by: dict[str, int]
+    items: list[ItemResult]
+    other_mode: dict[str, Any]
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "judge": self.judge,
+            "overall": self.overall.to_dict(),
+            "by_application": {k: v.to_dict() for k, v in self.by_application.items()},
+            "by_question_type": {k: v.to_dict() for k, v in self.by_question_type.items()},
+            "decided_by": dict(self.decided_by),
+            "other_mode": self.other_mode,
+            "disagreements": self.disagreements,
+            "items": [item.to_dict() for item in self.items],
+        }
+
+
+def accuracy(outcomes: Sequence[bool]) -> Accuracy:
+    n = len(outcomes)
+    correct = int(sum(outcomes))
+    return Accuracy(accuracy=correct / n if n else float("nan"), n=n, correct=correct, ci95=bootstrap_ci(correct, n))
+
+
+def _judge_request(mode: str, item: EvalItem) -> JudgeRequest:
+    if mode == "official":
+        return JudgeRequest(item.question.lower(), item.references[0].lower(), item.prediction.lower())
+    return JudgeRequest(item.question, item.references[0], item.prediction)
+
+
+def _grouped(items: Sequence[EvalItem], outcomes: Sequence[bool], key: Callable[[EvalItem], str]) -> dict[str, Accuracy]:
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for item, ok in zip(items, outcomes):
+        groups[key(item) or "(unknown)"].append(ok)
+    return {name: accuracy(groups[name]) for name in sorted(groups)}
+
+
+def score_vqa(
+    items: Sequence[EvalItem],
+    mode: str = "strict",
+    judge: Judge | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_judge_start: Callable[[int], None] | None = None,
+) -> VqaScores:
+    """Score answers; see the module docstring.
+
+    ``progress`` is called with the number of judged items as the judge advances, after
+    ``on_judge_start`` was told how many the judge will see.
+    """
+    if mode not in VQA_MODES:
+        raise SarlangError(f"unknown VQA mode '{mode}'", hint=f"use one of {', '.join(VQA_MODES)}")
+    if not items:
+        raise SarlangError("no answers to score", hint="the prediction file has no usable rows")
+    judge = judge or NoJudge()
+    other = "official" if mode == "strict" else "strict"
+    rules: dict[str, list[RuleResult]] = {
+        m: [RULE_SETS[m](item.references[0], item.prediction) for item in items] for m in (mode, other)
+    }
+    # The judge sees each undecided answer once: formatted as the reported mode sends it, and
+    # for the other mode only where the reported mode's rules already decided it.
+    asked: dict[int, JudgeRequest] = {}
+    for m in (mode, other):
+        for index, (item, result) in enumerate(zip(items, rules[m])):
+            if result.correct is None and index not in asked:
+                asked[index] = _judge_request(m, item)
+    requests = list(dict.fromkeys(asked.values()))
+    if on_judge_start:
+        on_judge_start(len(requests))
+    verdict_of = dict(zip(requests, judge.judge(requests, progress=progress)))
+
+    def outcome(index: int, result: RuleResult) -> tuple[bool, str]:
+        if result.correct is not None:
+            return result.correct, f"rule:{result.rule}"
+        verdict = verdict_of[asked[index]]
+        return verdict.correct, f"judge:{verdict.status}"
+
+    results: dict[str, list[tuple[bool, str]]] = {
+        m: [outcome(i, r) for i, r in enumerate(rules[m])] for m in (mode, other)
+    }
+    main = [ok for ok, _ in results[mode]]
+    item_results = [
+        ItemResult(item.id, ok, how, item.application, item.question_type) for item, (ok, how) in zip(items, results[mode])
+    ]
+    disagreements = [
+        {
+            "id": item.id,
+            "question": item.question,
+            "ground_truth": item.references[0],
+            "prediction": item.prediction,
+            mode: a_ok,
+            other: b_ok,
+            f"{mode}_decided_by": a_how,
+            f"{other}_decided_by": b_how,
+        }
+        for item, (a_ok, a_how), (b_ok, b_how) in zip(items, results[mode], results[other])
+        if a_ok != b_ok
+    ]
+    other_acc = accuracy([ok for ok, _ in results[other]])
+    return VqaScores(
+        mode=mode,
+        judge=judge.name,
+        overall=accuracy(main),
+        by_application=_grouped(items, main, lambda it: it.application),
+        by_question_type=_grouped(items, main, lambda it: it.question_type),
+        decided_by=dict(sorted(Counter(how for _, how in results[mode]).items())),
+        items=item_results,
+        other_mode={"mode": other, **other_acc.to_dict(), "disagreements": len(disagreements)},
+        disagreements=disagreements,
+    )

@@ -1,0 +1,1 @@
+"""Readers and writers of the file formats sarlang exchanges with other tools."""

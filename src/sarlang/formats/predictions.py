@@ -1,0 +1,359 @@
+"""Prediction files of common tools, joined to their ground truth as :class:`EvalItem` s.
+
+Formats (``--format``):
+
+``llamafactory``
+    LLaMA-Factory's ``generated_predictions.jsonl``: ``{"prompt", "predict", "label"}`` per
+    line, in dataset order. SARLANG-1M's official caption script reads this file.
+``sarlang-csv``
+    SARLANG-1M's ``VQA_result.csv``: no header; image, predicted answer, question, ground truth.
+``swift``
+    ms-swift's inference JSONL: ``{"response", "labels", "messages", "images"}`` (ms-swift 3)
+    or ``{"query", "response", "label"}`` (ms-swift 2).
+``jsonl``
+    Our predictions: ``{"id", "prediction"}`` per line, joined to a records file by ``id``.
+
+With ``--records``, rows of the first three formats are matched to the records of the task
+(captions, or questions) in file order, and a row whose label differs from its record's
+answer is rejected; ``sarlang-csv`` rows are matched by image and question instead.
+Every row that cannot be scored becomes a :class:`Reject` with its reason; a record without
+a prediction is one too. For captions joined to records, the references of an image are all
+its captions of the same kind, and the first prediction for an image is the one scored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import FormatDetectionError, InputError
+from sarlang.formats.records import load_records
+from sarlang.formats.sarlang1m import infer_application, strip_image_tags
+from sarlang.formats.textio import iter_csv, iter_jsonl, read_bytes
+from sarlang.schema import EvalItem, Record, Reject
+
+PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl")
+TASKS: tuple[str, ...] = ("captions", "vqa")
+
+
+@dataclass
+class LoadedItems:
+    """What a prediction file gave: items to score, rejected rows, and counts for the summary."""
+
+    items: list[EvalItem]
+    rejects: list[Reject]
+    format: str
+    rows: int
+    empty_predictions: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# prompts
+
+_SARLANG_QUESTION = re.compile(r"^question:\s*(.*?)\.?\s*answer the question concisely\.?$", re.IGNORECASE | re.DOTALL)
+_SPECIAL_TOKEN = re.compile(r"<\|[^|>]*\|>|<image>|<img>.*?</img>|<fake_token_around_image>|<global-img>|<row_\d+_col_\d+>")
+
+
+def question_from_prompt(prompt: str) -> str:
+    """The user's question inside a chat-templated prompt (Qwen/ChatML, LLaVA, Llama, or plain)."""
+    text = prompt
+    for start, end in (("<|im_start|>user", "<|im_end|>"), ("USER:", "ASSISTANT:"), ("[INST]", "[/INST]"), ("User:", "Assistant:")):
+        if start in text:
+            text = text.rsplit(start, 1)[1]
+            text = text.split(end, 1)[0]
+            break
+    text = _SPECIAL_TOKEN.sub("", text).strip()
+    match = _SARLANG_QUESTION.match(text)
+    return match.group(1).strip() if match else text
+
+
+# ---------------------------------------------------------------------------------------------
+# detection
+
+
+def detect_format(data: bytes, path: Path) -> str:
+    """Which prediction format a file is in, from its suffix and first row."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        if path.suffix.lower() == ".csv" or b"," in head.split(b"\n", 1)[0]:
+            return "sarlang-csv"
+        raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL nor CSV", hint="pass --format")
+    first_line = head.split(b"\n", 1)[0]
+    try:
+        row = json.loads(first_line.decode("utf-8", errors="replace"))
+    except json.JSONDecodeError:
+        raise FormatDetectionError(f"cannot tell the format of '{path}': its first line is not JSON", hint="pass --format") from None
+    keys = set(row) if isinstance(row, dict) else set()
+    if {"predict", "label"} <= keys:
+        return "llamafactory"
+    if "response" in keys and keys & {"labels", "label", "messages", "query"}:
+        return "swift"
+    if {"id", "prediction"} <= keys:
+        return "jsonl"
+    raise FormatDetectionError(
+        f"cannot tell the format of '{path}' from the keys {sorted(keys)}",
+        hint="expected predict+label (llamafactory), response+labels (swift) or id+prediction (jsonl); or pass --format",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# rows of each format: (row number, prediction, label or None, question, image)
+
+_Row = tuple[int, str, str | None, str, str]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) else None
+
+
+def _rows_llamafactory(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
+    rows: list[_Row] = []
+    for number, obj in iter_jsonl(data, source, rejects):
+        if not isinstance(obj, dict) or "predict" not in obj or "label" not in obj:
+            rejects.append(Reject(source, number, "row lacks 'predict' or 'label'"))
+            continue
+        pred, label = _text(obj["predict"]), _text(obj["label"])
+        if pred is None or label is None:
+            rejects.append(Reject(source, number, "'predict' and 'label' must be strings"))
+            continue
+        rows.append((number, pred, label, question_from_prompt(str(obj.get("prompt") or "")), ""))
+    return rows
+
+
+def _rows_swift(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
+    rows: list[_Row] = []
+    for number, obj in iter_jsonl(data, source, rejects):
+        if not isinstance(obj, dict) or "response" not in obj:
+            rejects.append(Reject(source, number, "row lacks 'response'"))
+            continue
+        pred = _text(obj["response"])
+        label = _text(obj.get("labels", obj.get("label")))
+        if pred is None or label is None:
+            rejects.append(Reject(source, number, "'response' and 'labels' must be strings"))
+            continue
+        question = ""
+        messages = obj.get("messages")
+        if isinstance(messages, list):
+            users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+            question = next((u for u in reversed(users) if isinstance(u, str)), "")
+        elif isinstance(obj.get("query"), str):
+            question = obj["query"]
+        images = obj.get("images")
+        image = ""
+        if isinstance(images, list) and images:
+            first = images[0]
+            image = first.get("path", "") if isinstance(first, dict) else str(first)
+        rows.append((number, pred, label, question_from_prompt(strip_image_tags(question)), image))
+    return rows
+
+
+_CSV_HEADER_WORDS = {"image", "image name", "predicted", "prediction", "question", "ground truth", "answer", "gt"}
+
+
+def _rows_sarlang_csv(data: bytes, source: str, rejects: list[Reject], notes: list[str]) -> list[_Row]:
+    rows: list[_Row] = []
+    for number, row in iter_csv(data, source, rejects):
+        if len(row) != 4:
+            rejects.append(Reject(source, number, f"row has {len(row)} columns; VQA_result.csv rows have 4 (image, predicted, question, ground truth)"))
+            continue
+        if not rows and number == 1 and {c.strip().lower() for c in row} <= _CSV_HEADER_WORDS:
+            notes.append("the first row looks like a header and was skipped (SARLANG-1M's VQA_result.csv has none)")
+            continue
+        image, pred, question, label = row
+        rows.append((number, pred, label, question, image.strip()))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# joining
+
+
+def _task_records(records: list[Record], task: str) -> list[Record]:
+    return [r for r in records if r.is_caption == (task == "captions")]
+
+
+def _caption_references(records: list[Record]) -> dict[tuple[str, str | None], list[str]]:
+    refs: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+    for r in records:
+        refs[(r.image, r.caption_kind)].append(r.answer)
+    return refs
+
+
+def _item_from_record(record: Record, prediction: str, row: int, references: list[str] | None = None) -> EvalItem:
+    return EvalItem(
+        id=record.id,
+        prediction=prediction,
+        references=tuple(references or [record.answer]),
+        question=record.question,
+        application=record.application,
+        question_type=record.question_type,
+        image=record.image,
+        row=row,
+    )
+
+
+def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Path | None = None, task: str = "vqa") -> LoadedItems:
+    """Read a prediction file and join it to its ground truth (see the module docstring)."""
+    if fmt not in PREDICTION_FORMATS:
+        raise InputError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(PREDICTION_FORMATS)}")
+    if task not in TASKS:
+        raise InputError(f"unknown task '{task}'")
+    p = Path(path)
+    data = read_bytes(p, "prediction file")
+    if fmt == "auto":
+        fmt = detect_format(data, p)
+    if fmt == "sarlang-csv" and task == "captions":
+        raise InputError(
+            "sarlang-csv is SARLANG-1M's VQA result file; it holds no captions",
+            hint="score captions from LLaMA-Factory's generated_predictions.jsonl (--format llamafactory)",
+        )
+    if fmt == "jsonl" and records_path is None:
+        raise InputError("our prediction JSONL holds only ids and predictions", hint="pass the records file with --records")
+    source = str(p)
+    rejects: list[Reject] = []
+    notes: list[str] = []
+    records: list[Record] | None = None
+    if records_path is not None:
+        all_records, record_rejects = load_records(records_path)
+        rejects.extend(record_rejects)
+        records = _task_records(all_records, task)
+        if not records:
+            kind = "caption" if task == "captions" else "question"
+            raise InputError(f"records file '{records_path}' holds no {kind} records")
+
+    if fmt == "jsonl":
+        assert records is not None
+        items, n_rows = _join_by_id(data, source, records, task, rejects)
+    else:
+        if fmt == "llamafactory":
+            rows = _rows_llamafactory(data, source, rejects)
+        elif fmt == "swift":
+            rows = _rows_swift(data, source, rejects)
+        else:
+            rows = _rows_sarlang_csv(data, source, rejects, notes)
+        n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
+        if records is None:
+            items = _items_without_records(rows, source, task, rejects)
+        elif fmt == "sarlang-csv":
+            items = _join_by_image_question(rows, source, records, rejects)
+        else:
+            items = _join_by_order(rows, source, records, task, rejects)
+    if task == "captions" and records is not None:
+        items = _one_per_image(items, records, source, rejects)
+    return LoadedItems(
+        items=items,
+        rejects=rejects,
+        format=fmt,
+        rows=n_rows,
+        empty_predictions=sum(1 for it in items if not it.prediction.strip()),
+        notes=notes,
+    )
+
+
+def _items_without_records(rows: list[_Row], source: str, task: str, rejects: list[Reject]) -> list[EvalItem]:
+    items: list[EvalItem] = []
+    for number, pred, label, question, image in rows:
+        if not (label or "").strip():
+            rejects.append(Reject(source, number, "empty ground truth"))
+            continue
+        if task == "captions":
+            application, question_type = "image_description", "caption"
+        else:
+            application, question_type = infer_application(question)
+        items.append(EvalItem(str(number), pred, (label or "",), question, application, question_type, image, number))
+    return items
+
+
+def _join_by_order(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject]) -> list[EvalItem]:
+    if len(rows) != len(records):
+        kind = "caption" if task == "captions" else "question"
+        raise InputError(
+            f"'{source}' has {len(rows)} usable rows but the records file has {len(records)} {kind} records",
+            hint="rows are matched to records in order, so both must list the same items",
+        )
+    items: list[EvalItem] = []
+    for (number, pred, label, _question, _image), record in zip(rows, records):
+        if label is not None and label.strip() != record.answer.strip():
+            rejects.append(Reject(source, number, f"label {label[:60]!r} differs from record {record.id}'s answer", id=record.id))
+            continue
+        items.append(_item_from_record(record, pred, number))
+    return items
+
+
+def _join_by_image_question(rows: list[_Row], source: str, records: list[Record], rejects: list[Reject]) -> list[EvalItem]:
+    by_key: dict[tuple[str, str], list[Record]] = defaultdict(list)
+    for r in records:
+        by_key[(r.image.strip(), r.question.strip().lower())].append(r)
+    used: set[str] = set()
+    items: list[EvalItem] = []
+    for number, pred, label, question, image in rows:
+        candidates = [r for r in by_key.get((image, question.strip().lower()), []) if r.id not in used]
+        match = next((r for r in candidates if r.answer.strip().lower() == (label or "").strip().lower()), None)
+        if match is None:
+            rejects.append(Reject(source, number, "no record with this image, question and answer"))
+            continue
+        used.add(match.id)
+        items.append(_item_from_record(match, pred, number))
+    _reject_unpredicted(records, used, source, rejects)
+    return items
+
+
+def _join_by_id(data: bytes, source: str, records: list[Record], task: str, rejects: list[Reject]) -> tuple[list[EvalItem], int]:
+    by_id = {r.id: r for r in records}
+    seen: set[str] = set()
+    items: list[EvalItem] = []
+    n_rows = 0
+    before = len(rejects)
+    for number, obj in iter_jsonl(data, source, rejects):
+        n_rows += 1
+        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
+            rejects.append(Reject(source, number, "row lacks 'id' or 'prediction'"))
+            continue
+        rid, pred = str(obj["id"]), _text(obj["prediction"])
+        if pred is None:
+            rejects.append(Reject(source, number, "'prediction' must be a string", id=rid))
+            continue
+        if rid in seen:
+            rejects.append(Reject(source, number, "duplicate id (the first prediction is kept)", id=rid))
+            continue
+        record = by_id.get(rid)
+        if record is None:
+            kind = "caption" if task == "captions" else "question"
+            rejects.append(Reject(source, number, f"id is not a {kind} record of the records file", id=rid))
+            continue
+        seen.add(rid)
+        items.append(_item_from_record(record, pred, number))
+    n_rows += sum(1 for r in rejects[before:] if r.reason.startswith(("malformed", "line is not")))
+    _reject_unpredicted(records, seen, source, rejects)
+    return items, n_rows
+
+
+def _reject_unpredicted(records: list[Record], predicted: set[str], source: str, rejects: list[Reject]) -> None:
+    for r in records:
+        if r.id not in predicted:
+            rejects.append(Reject(source, 0, "no prediction for this record", id=r.id))
+
+
+def _one_per_image(items: list[EvalItem], records: list[Record], source: str, rejects: list[Reject]) -> list[EvalItem]:
+    references = _caption_references(records)
+    kind_of = {r.id: r.caption_kind for r in records}
+    seen: set[tuple[str, str | None]] = set()
+    kept: list[EvalItem] = []
+    for item in items:
+        key = (item.image, kind_of.get(item.id))
+        if key in seen:
+            rejects.append(Reject(source, item.row, "another prediction for this image (and caption kind) was scored", id=item.id))
+            continue
+        seen.add(key)
+        refs = references.get(key, list(item.references))
+        kept.append(EvalItem(item.id, item.prediction, tuple(refs), item.question, item.application, item.question_type, item.image, item.row))
+    return kept

@@ -1,0 +1,170 @@
+"""SARLANG-1M's own text files, read as :class:`~sarlang.schema.Record` s.
+
+The benchmark's ``Text`` folder (https://huggingface.co/datasets/YiminJimmy/SARLANG-1M) holds
+captions as CSV with the columns ``Image Name``, ``Caption`` and question–answer pairs as CSV
+with ``Image Name``, ``Question``, ``Answer`` (header cells may carry padding spaces), and the
+same data as JSON lists of ``{"messages": [...], "images": [...]}`` conversations.
+
+The files carry no application label, so it is inferred from the question's wording by
+:func:`infer_application`, whose rules, tried in order, are:
+
+1. a ``[x, y, w, h]`` box in the question -> ``region_referring``
+2. "how many", "number of", "count" -> ``instance_counting``
+3. "is there", "are there", "does ... contain/have/exist", "any ... in the image" -> ``object_identification``
+4. "where", "which part/side/region/area", "located", "location", "position" -> ``object_positioning``
+5. "predominant", "dominant", "most common/frequent/numerous", "majority", "main/primary
+   category/type/object" -> ``object_classification``
+6. "describe", "description", "caption", "what is in/shown in this image" -> ``image_description``
+7. anything else -> ``others`` (shape, direction, land cover, reasoning, ...)
+
+The rule that fired is kept as the record's ``question_type`` (``sarlang1m:<rule>``), so
+scores can be broken down by it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from sarlang.formats.textio import iter_csv, read_bytes
+from sarlang.schema import Record, Reject, SchemaError
+
+_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("region_referring", "box", re.compile(r"\[\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\]")),
+    ("instance_counting", "how_many", re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")),
+    (
+        "object_identification",
+        "presence",
+        re.compile(r"^\s*(?:is|are) there\b|\b(?:is|are) there (?:a|an|any)\b|\bdoes\b.*\b(?:contain|have|exist|include)\b|\bexist"),
+    ),
+    (
+        "object_positioning",
+        "where",
+        re.compile(r"\bwhere\b|\bwhich (?:part|side|region|area|portion|corner)\b|\blocated\b|\blocation\b|\bposition\b"),
+    ),
+    (
+        "object_classification",
+        "predominant",
+        re.compile(r"\bpredominant\b|\bdominant\b|\bmost (?:common|frequent|numerous|prevalent)\b|\bmajority\b|\b(?:main|primary) (?:category|type|object|class)\b"),
+    ),
+    ("image_description", "describe", re.compile(r"\bdescribe\b|\bdescription\b|\bcaption\b|\bwhat is (?:in|shown in) (?:this|the) image\b")),
+)
+
+
+def infer_application(question: str) -> tuple[str, str]:
+    """(application, rule name) for a SARLANG-1M question, by the rules in the module docstring."""
+    q = question.lower()
+    for application, rule, pattern in _RULES:
+        if pattern.search(q):
+            return application, f"sarlang1m:{rule}"
+    return "others", "sarlang1m:other"
+
+
+def _header_index(header: list[str], name: str) -> int | None:
+    names = [h.strip().lower() for h in header]
+    return names.index(name.lower()) if name.lower() in names else None
+
+
+def read_sarlang_csv(path: Path) -> tuple[list[Record], list[Reject]]:
+    """A SARLANG-1M caption or VQA CSV (with its header) as records."""
+    source = str(path)
+    rejects: list[Reject] = []
+    rows = iter_csv(read_bytes(path, "records file"), source, rejects)
+    try:
+        _, header = next(rows)
+    except StopIteration:
+        raise SchemaError(f"{path} has no header row") from None
+    image_col = _header_index(header, "Image Name")
+    caption_col = _header_index(header, "Caption")
+    question_col = _header_index(header, "Question")
+    answer_col = _header_index(header, "Answer")
+    if image_col is None or (caption_col is None and (question_col is None or answer_col is None)):
+        raise SchemaError(
+            f"{path}: header {header!r} is not SARLANG-1M's ('Image Name','Caption' or 'Image Name','Question','Answer')"
+        )
+    width = len(header)
+    records: list[Record] = []
+    for number, row in rows:
+        if len(row) != width:
+            rejects.append(Reject(source, number, f"row has {len(row)} columns, the header has {width}"))
+            continue
+        image = row[image_col].strip()
+        if caption_col is not None:
+            question, answer = "", row[caption_col].strip()
+            application, question_type = "image_description", "sarlang1m:caption"
+        else:
+            question, answer = row[question_col].strip(), row[answer_col].strip()
+            application, question_type = infer_application(question)
+        if not answer:
+            rejects.append(Reject(source, number, "empty answer"))
+            continue
+        records.append(
+            Record(
+                id=f"{path.stem}:{number}",
+                image=image,
+                application=application,
+                question=question,
+                answer=answer,
+                question_type=question_type,
+                source="sarlang1m",
+                provenance={"file": path.name, "line": number},
+            )
+        )
+    return records, rejects
+
+
+def strip_image_tags(text: str) -> str:
+    return re.sub(r"<image>", "", text).strip()
+
+
+def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
+    """A SARLANG-1M JSON list of ``messages`` + ``images`` conversations as records (one per answered turn)."""
+    source = str(path)
+    try:
+        data = json.loads(read_bytes(path, "records file").decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"{path} is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise SchemaError(f"{path}: expected a JSON list of conversations, found {type(data).__name__}")
+    records: list[Record] = []
+    rejects: list[Reject] = []
+    for index, item in enumerate(data, start=1):
+        messages = item.get("messages") if isinstance(item, dict) else None
+        images = item.get("images") if isinstance(item, dict) else None
+        if not isinstance(messages, list) or not messages:
+            rejects.append(Reject(source, index, "conversation without 'messages'"))
+            continue
+        image = str(images[0]) if isinstance(images, list) and images else ""
+        turn = 0
+        question = None
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            role, content = message.get("role"), message.get("content")
+            if not isinstance(content, str):
+                continue
+            if role == "user":
+                question = strip_image_tags(content)
+            elif role == "assistant" and question is not None:
+                turn += 1
+                application, question_type = infer_application(question)
+                if not content.strip():
+                    rejects.append(Reject(source, index, f"turn {turn}: empty answer"))
+                else:
+                    records.append(
+                        Record(
+                            id=f"{path.stem}:{index}" + (f":{turn}" if turn > 1 else ""),
+                            image=image,
+                            application=application,
+                            question=question,
+                            answer=content.strip(),
+                            question_type=question_type,
+                            source="sarlang1m",
+                            provenance={"file": path.name, "conversation": index, "turn": turn},
+                        )
+                    )
+                question = None
+        if turn == 0:
+            rejects.append(Reject(source, index, "conversation has no user question followed by an answer"))
+    return records, rejects

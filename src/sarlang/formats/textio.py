@@ -1,0 +1,126 @@
+"""Reading text inputs row by row without losing any, and writing outputs atomically.
+
+Readers yield ``(row_number, value)`` for good rows and collect a :class:`Reject` with the
+reason for each bad one (bytes that are not UTF-8, malformed JSON, a ragged CSV row), so a
+caller can score the good rows and report the bad ones. Writers go through a temporary file
+in the same folder and a rename, so a crash never leaves a half-written output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import InputError
+from sarlang.schema import Reject
+
+
+def read_bytes(path: str | Path, what: str = "file") -> bytes:
+    """The whole file, or an :class:`InputError` saying it is missing, a folder, unreadable or empty."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} '{p}' does not exist")
+    if p.is_dir():
+        raise InputError(f"{what} '{p}' is a folder, not a file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} '{p}': {exc.strerror}") from exc
+    if not data.strip():
+        raise InputError(f"{what} '{p}' is empty")
+    return data
+
+
+def _strip_bom(data: bytes) -> bytes:
+    return data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+
+
+def iter_text_lines(data: bytes, source: str, rejects: list[Reject]) -> Iterator[tuple[int, str]]:
+    """Non-blank lines as text; a line that is not UTF-8 becomes a reject."""
+    for number, raw in enumerate(_strip_bom(data).splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(Reject(source, number, f"line is not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"))
+
+
+def iter_jsonl(data: bytes, source: str, rejects: list[Reject]) -> Iterator[tuple[int, Any]]:
+    """JSON values of a JSONL file; malformed lines become rejects."""
+    for number, line in iter_text_lines(data, source, rejects):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            rejects.append(Reject(source, number, f"malformed JSON: {exc.msg} at column {exc.colno}"))
+
+
+def iter_csv(data: bytes, source: str, rejects: list[Reject]) -> Iterator[tuple[int, list[str]]]:
+    """CSV rows (with the line each starts on); rows holding non-UTF-8 bytes become rejects."""
+    text = _strip_bom(data).decode("utf-8", errors="surrogateescape")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line = 1
+    try:
+        for row in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            if any(_has_surrogates(cell) for cell in row):
+                rejects.append(Reject(source, start, "row is not UTF-8"))
+                continue
+            yield start, row
+    except csv.Error as exc:
+        rejects.append(Reject(source, line, f"malformed CSV: {exc}; the rest of the file was not read"))
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, value: Any) -> None:
+    atomic_write_text(path, json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default) + "\n")
+
+
+def atomic_write_jsonl(path: str | Path, rows: Iterable[Any]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
