@@ -40,7 +40,8 @@ def cider_similarity(corpus: Corpus, table: NgramTable, sigma: float = 6.0) -> n
     hyp_weight = np.where(is_ref[first], 0.0, weight[first])[is_ref]
     ref_weight = weight[is_ref]
     overlap = np.minimum(hyp_weight, ref_weight) * ref_weight
-    val = np.bincount(table.sentence[is_ref], weights=overlap, minlength=corpus.n_sentences)[refs]
+    # astype: bincount of no rows returns integers.
+    val = np.bincount(table.sentence[is_ref], weights=overlap, minlength=corpus.n_sentences).astype(np.float64)[refs]
     norm_hyp = norm[hyp_of_ref]
     norm_ref = norm[refs]
     both = (norm_hyp != 0) & (norm_ref != 0)
