@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sarlang import __version__
 from sarlang.errors import SarlangError
+from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -108,6 +109,17 @@ def _summary(loaded: Any) -> dict[str, Any]:
     }
 
 
+def _load(file: Path, fmt: Format, records: Path | None, task: str) -> tuple[Any, dict[str, Any]]:
+    """Read and join a prediction file; an error when no row at all can be scored."""
+    from sarlang.formats.predictions import load_eval_items
+
+    loaded = load_eval_items(file, fmt.value, records, task=task)
+    if not loaded.items:
+        noun = "caption" if task == "captions" else "answer"
+        raise SarlangError(f"no {noun} in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    return loaded, _summary(loaded)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     from sarlang.eval.tables import summary_lines
 
@@ -145,13 +157,9 @@ def eval_captions(
     """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
     from sarlang.eval.captions import score_captions
     from sarlang.eval.tables import caption_rows, markdown_table, rich_table
-    from sarlang.formats.predictions import load_eval_items
     from sarlang.formats.textio import atomic_write_jsonl
 
-    loaded = load_eval_items(file, fmt.value, records, task="captions")
-    summary = _summary(loaded)
-    if not loaded.items:
-        raise SarlangError(f"no caption in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    loaded, summary = _load(file, fmt, records, "captions")
     with console.status(f"scoring {len(loaded.items)} captions ({mode.value} mode)..."):
         scores = score_captions(
             [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
@@ -208,14 +216,14 @@ def eval_vqa(
     mode: Annotated[VqaMode, typer.Option("--mode", help="strict (default): normalised rules; official: SARLANG-1M's Evaluate_VQA.py rules.")] = VqaMode.strict,
     judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides.")] = JudgeKind.none,
     judge_url: Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible API root (env SARLANG_JUDGE_URL or OPENAI_BASE_URL).")] = None,
-    judge_model: Annotated[str, typer.Option("--judge-model", help="Judge model name.")] = "gpt-4o-mini",
+    judge_model: Annotated[str, typer.Option("--judge-model", help="Judge model name.")] = SARLANG_JUDGE_MODEL,
     judge_key: Annotated[str | None, typer.Option("--judge-key", help="API key (env SARLANG_JUDGE_API_KEY or OPENAI_API_KEY).")] = None,
     judge_prompt: Annotated[Path | None, typer.Option("--judge-prompt", help="Prompt template file with {question}, {ground_truth}, {predicted}.")] = None,
     judge_cache: Annotated[Path | None, typer.Option("--judge-cache", help="SQLite cache of judge replies (default ~/.cache/sarlang/judge-cache.sqlite).")] = None,
     judge_concurrency: Annotated[int, typer.Option("--judge-concurrency", min=1, help="Parallel judge requests.")] = 8,
     judge_timeout: Annotated[float, typer.Option("--judge-timeout", min=0.1, help="Seconds per judge request.")] = 60.0,
     judge_retries: Annotated[int, typer.Option("--judge-retries", min=0, help="Retries of a timeout, 429 or 5xx.")] = 5,
-    embedding_threshold: Annotated[float, typer.Option("--embedding-threshold", help="Cosine similarity at or above which the embedding judge says correct.")] = 0.8,
+    embedding_threshold: Annotated[float, typer.Option("--embedding-threshold", help="Cosine similarity at or above which the embedding judge says correct.")] = DEFAULT_EMBEDDING_THRESHOLD,
     json_out: JsonOpt = None,
     markdown: MarkdownOpt = False,
     by_question_type: Annotated[bool, typer.Option("--by-question-type", help="Also print the table per question type.")] = False,
@@ -224,12 +232,8 @@ def eval_vqa(
     """Score answers: accuracy overall, per application and per question type, with 95% intervals."""
     from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
     from sarlang.eval.vqa import score_vqa
-    from sarlang.formats.predictions import load_eval_items
 
-    loaded = load_eval_items(file, fmt.value, records, task="vqa")
-    summary = _summary(loaded)
-    if not loaded.items:
-        raise SarlangError(f"no answer in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    loaded, summary = _load(file, fmt, records, "vqa")
     judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                             judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
     progress = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
