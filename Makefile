@@ -13,7 +13,7 @@ $(VENV)/bin/python:
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.core: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e '.[coco]'
+	$(PIP) install --quiet -e '.[coco,geotiff]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core

@@ -294,6 +294,40 @@ def eval_compare(
         console.print(f"comparison written to {json_out}", highlight=False)
 
 
+@app.command(
+    "preprocess",
+    epilog="Example:  sarlang preprocess ../shared/data/hrsid/images --recipe sarlang --out preprocessed/",
+)
+@user_errors
+def preprocess_command(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <stem>.png and <stem>.json (the sidecar) per input.")],
+    recipe: Annotated[str, typer.Option("--recipe", help="Built-in recipe (sarlang, sarclip, percentile, none) or a YAML/JSON recipe file.")] = "sarlang",
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parallel processes (default: all cores).")] = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Preprocess SAR images into 8-bit pictures (speckle filter, dB, stretch) with a sidecar per image."""
+    from sarlang.formats.textio import atomic_write_json
+    from sarlang.sar.preprocess import preprocess
+    from sarlang.sar.recipes import load_recipe
+
+    chosen = load_recipe(recipe)
+    progress = Progress(TextColumn("preprocessing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True)
+    task_id = progress.add_task("preprocess", total=None)
+    with progress:
+        summary = preprocess(inputs, chosen, out, workers=workers,
+                             on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+    console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "
+                  f"{len(summary.rejects)} rejected -> {out}", highlight=False)
+    for reject in summary.rejects[:10]:
+        console.print(f"[yellow]rejected[/] {reject['input']}: {reject['reason']}", highlight=False)
+    if len(summary.rejects) > 10:
+        console.print(f"... all {len(summary.rejects)} in {out / 'rejects.jsonl'}", highlight=False)
+    if json_out is not None:
+        atomic_write_json(json_out, summary.to_dict())
+
+
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
     app()

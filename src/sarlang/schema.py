@@ -182,3 +182,100 @@ class Accuracy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"accuracy": self.accuracy, "n": self.n, "correct": self.correct, "ci95": list(self.ci95)}
+
+
+# ---------------------------------------------------------------------------------------------
+# SAR pixels and scenes
+
+#: What SAR pixel values mean. ``amplitude`` and ``intensity`` (= amplitude squared) are linear
+#: radar brightness; ``db`` is 10 log10(intensity); ``display8`` is an 8-bit picture for viewing or
+#: for a vision-language model, no longer radiometric.
+UNITS: tuple[str, ...] = ("amplitude", "intensity", "db", "display8")
+
+
+class UnitError(ValueError):
+    """An operation got pixels in units it cannot use (the message says which it needs)."""
+
+
+@dataclass
+class SarImage:
+    """One SAR raster band and what its values mean.
+
+    ``data`` is a 2-D array (rows, columns): float32 for ``amplitude``, ``intensity`` and ``db``
+    (NaN marks no-data), uint8 for ``display8``. ``gsd`` is the ground sampling distance in
+    metres per pixel; ``crs`` (WKT) and ``transform`` (the six affine coefficients a, b, c, d, e, f
+    of rasterio's ``Affine``) georeference it when known.
+    """
+
+    data: Any
+    units: str
+    polarization: str | None = None
+    gsd: float | None = None
+    crs: str | None = None
+    transform: tuple[float, ...] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.units not in UNITS:
+            raise UnitError(f"unknown units '{self.units}' (expected one of {', '.join(UNITS)})")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.data.shape[:2])  # type: ignore[return-value]
+
+    def require(self, *units: str, operation: str = "this operation") -> None:
+        """Refuse pixels in other units, saying what is needed and how to convert."""
+        if self.units not in units:
+            raise UnitError(
+                f"{operation} needs {' or '.join(units)} pixels, got {self.units}"
+                + ("; convert with sarlang.sar.scaling.db_to_intensity first" if self.units == "db" and "intensity" in units else "")
+            )
+
+    def with_data(self, data: Any, units: str | None = None) -> SarImage:
+        """The same image metadata with new pixels (and units)."""
+        return SarImage(data, units or self.units, self.polarization, self.gsd, self.crs, self.transform, self.source)
+
+
+@dataclass
+class SceneObject:
+    """A labelled object: ``category``, ``box`` = [x, y, w, h] in pixels (COCO order, origin top-left).
+
+    ``mask`` is an optional boolean array of the box's size (rows h, columns w, rounded out) or of
+    the whole image; ``attributes`` hold anything else a source knows (truncated, difficult, angle).
+    """
+
+    category: str
+    box: tuple[float, float, float, float]
+    mask: Any = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return (x + w / 2.0, y + h / 2.0)
+
+
+@dataclass
+class Scene:
+    """One image and its labels.
+
+    ``image`` is the path of the image file relative to the dataset root (empty for scenes held
+    in memory, as the simulator's are, whose pixels are in ``pixels``). ``width`` and ``height``
+    are in pixels, ``gsd`` in metres per pixel. ``landcover`` is an optional class-index raster
+    (rows, columns) with ``landcover_classes`` naming each index.
+    """
+
+    image: str
+    width: int
+    height: int
+    objects: list[SceneObject] = field(default_factory=list)
+    gsd: float | None = None
+    sensor: str = ""
+    source: str = ""
+    split: str = ""
+    pixels: SarImage | None = None
+    landcover: Any = None
+    landcover_classes: tuple[str, ...] = ()
+    optical_image: str = ""
+    captions: list[str] = field(default_factory=list)
+    id: str = ""

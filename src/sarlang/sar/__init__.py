@@ -1,0 +1,1 @@
+"""SAR pixels: reading, units and scaling, speckle filters, recipes, tiling and simulation."""

@@ -1,0 +1,189 @@
+"""Batch preprocessing: many SAR rasters to pictures with the recipe that made them.
+
+For every input ``X`` the output folder gets ``X-stem.png`` and ``X-stem.json``, the sidecar:
+the recipe with its parameters, what was resolved from the image (looks, stretch limits), the
+input's path, size, units, polarisation and SHA-256, and the sarlang version. Inputs run on all
+cores; an output whose sidecar says it was made from the same input bytes (size and mtime, then
+checksum) with the same recipe is up to date and skipped, so an interrupted run resumes; an
+input that cannot be read or processed goes to ``rejects.jsonl`` with the reason, and the run
+goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import InputError, SarlangError
+from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
+from sarlang.sar.io import PICTURE_SUFFIXES, RASTER_SUFFIXES
+from sarlang.sar.recipes import Recipe
+
+IMAGE_SUFFIXES = PICTURE_SUFFIXES + RASTER_SUFFIXES
+
+
+@dataclass
+class PreprocessSummary:
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    rejects: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": len(self.written), "up_to_date": len(self.skipped), "rejected": len(self.rejects), "rejects": self.rejects}
+
+
+def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[dict[str, str]]]:
+    """Files, folders (searched recursively for images) and glob patterns, in a stable order."""
+    found: list[Path] = []
+    rejects: list[dict[str, str]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            found.append(p)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
+            if not matches:
+                rejects.append({"input": item, "reason": "pattern matches no file"})
+            found += matches
+        else:
+            rejects.append({"input": item, "reason": "no such file or folder"})
+    unique = list(dict.fromkeys(f.resolve() for f in found))
+    return unique, rejects
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _up_to_date(source: Path, png: Path, sidecar: Path, recipe: Recipe) -> bool:
+    if not (png.exists() and sidecar.exists()):
+        return False
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if meta.get("recipe") != recipe.to_dict():
+        return False
+    info = meta.get("input", {})
+    stat = source.stat()
+    if info.get("size") == stat.st_size and info.get("mtime_ns") == stat.st_mtime_ns:
+        return True
+    return info.get("size") == stat.st_size and info.get("sha256") == sha256_of(source)
+
+
+def process_one(source: Path, out_dir: Path, recipe: Recipe) -> dict[str, Any]:
+    """Preprocess one file; returns its sidecar (raises :class:`SarlangError` for a bad input)."""
+    from sarlang import __version__
+    from sarlang.sar.io import read_sar, write_png
+    from sarlang.sar.recipes import apply_recipe
+
+    image = read_sar(source, polarization=recipe.polarization)
+    pixels, resolved = apply_recipe(image, recipe)
+    png = out_dir / f"{source.stem}.png"
+    stat = source.stat()
+    sidecar = {
+        "recipe": recipe.to_dict(),
+        "resolved": resolved,
+        "input": {
+            "path": str(source),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256": sha256_of(source),
+            "units": image.units,
+            "polarization": image.polarization,
+            "shape": list(image.shape),
+            "gsd": image.gsd,
+        },
+        "output": {"path": png.name, "shape": list(pixels.shape), "dtype": "uint8"},
+        "sarlang_version": __version__,
+    }
+    write_png(png, pixels)
+    atomic_write_json(out_dir / f"{source.stem}.json", sidecar)
+    return sidecar
+
+
+def _worker_init() -> None:
+    # one process per core already: keep numba from starting a thread per core in each
+    try:
+        import numba
+
+        numba.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def _safe_process(source: str, out_dir: str, recipe: dict[str, Any]) -> tuple[str, str | None]:
+    try:
+        process_one(Path(source), Path(out_dir), Recipe.from_dict(recipe))
+        return source, None
+    except SarlangError as exc:
+        return source, str(exc)
+    except (OSError, ValueError, MemoryError) as exc:
+        return source, f"{type(exc).__name__}: {exc}"
+
+
+def preprocess(
+    inputs: Iterable[str],
+    recipe: Recipe,
+    out_dir: str | Path,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PreprocessSummary:
+    """Preprocess every input into ``out_dir`` (see the module docstring); ``on_progress(done, total)``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files, rejects = expand_inputs(inputs)
+    if not files and not rejects:
+        raise InputError("no input images given")
+    summary = PreprocessSummary(rejects=list(rejects))
+    by_stem: dict[str, Path] = {}
+    todo: list[Path] = []
+    for f in files:
+        if f.stem in by_stem:
+            summary.rejects.append({"input": str(f), "reason": f"same output name as {by_stem[f.stem]} ({f.stem}.png)"})
+            continue
+        by_stem[f.stem] = f
+        if _up_to_date(f, out / f"{f.stem}.png", out / f"{f.stem}.json", recipe):
+            summary.skipped.append(str(f))
+        else:
+            todo.append(f)
+    total = len(todo)
+    if on_progress:
+        on_progress(0, total)
+    n_workers = max(1, min(workers or os.cpu_count() or 1, total))
+    if n_workers == 1:
+        results = (_safe_process(str(f), str(out), recipe.to_dict()) for f in todo)
+        for done, (source, error) in enumerate(results, start=1):
+            _record(summary, source, error, on_progress, done, total)
+    elif total:
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init) as pool:
+            futures = [pool.submit(_safe_process, str(f), str(out), recipe.to_dict()) for f in todo]
+            for done, future in enumerate(as_completed(futures), start=1):
+                source, error = future.result()
+                _record(summary, source, error, on_progress, done, total)
+    summary.written.sort()
+    if summary.rejects:
+        atomic_write_jsonl(out / "rejects.jsonl", summary.rejects)
+    return summary
+
+
+def _record(summary: PreprocessSummary, source: str, error: str | None, on_progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if error is None:
+        summary.written.append(source)
+    else:
+        summary.rejects.append({"input": source, "reason": error})
+    if on_progress:
+        on_progress(done, total)

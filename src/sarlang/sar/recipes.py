@@ -1,0 +1,169 @@
+"""Named preprocessing recipes: SAR pixels to an 8-bit picture a vision-language model can read.
+
+A recipe is data (YAML or JSON, the fields of :class:`Recipe`), applied in this order:
+
+1. pick the band (``polarization``, or the first band);
+2. linear intensity (8-bit pictures are taken as amplitude, ``display8_as``);
+3. speckle filter (``speckle_filter`` with ``filter_params``, on intensity);
+4. the scale to stretch on (``scale``: ``db``, ``amplitude`` or ``intensity``);
+5. the stretch to 0..255 (``stretch``: ``percentile`` between the ``low``/``high`` percentiles of
+   the image, ``window`` between fixed ``low``/``high`` values in the scale's units, ``minmax``,
+   or ``none`` to keep an 8-bit input as it is);
+6. ``channels``: 1 (grey) or 3 (grey replicated, for RGB models).
+
+Built-in recipes:
+
+``sarlang``     SARLANG-1M's preprocessing: Refined Lee (7x7, looks estimated from the image),
+                log transform (dB), linear stretch to 8 bits, three channels. The paper gives
+                no stretch limits; ours are the 1st and 99th percentiles of the image's dB
+                values, so a few very bright targets do not darken the scene.
+``sarclip``     a fixed dB window as SARCLIP-style models use: no filter, dB, -25 dB..0 dB
+                to 0..255 (suited to calibrated sigma0 intensity), three channels.
+``percentile``  no filter, amplitude stretched between its 2nd and 98th percentiles, three channels.
+``none``        no filter; 8-bit pictures pass through unchanged, others stretched min..max; one channel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarlang.errors import InputError, SarlangError
+from sarlang.schema import SarImage
+
+SCALES = ("db", "amplitude", "intensity")
+STRETCHES = ("percentile", "window", "minmax", "none")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A preprocessing recipe (see the module docstring for the meaning of each field)."""
+
+    name: str
+    polarization: str | None = None
+    display8_as: str = "amplitude"
+    speckle_filter: str | None = None
+    filter_params: dict[str, Any] = field(default_factory=dict)
+    scale: str = "db"
+    stretch: str = "percentile"
+    low: float = 1.0
+    high: float = 99.0
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.scale not in SCALES:
+            raise SarlangError(f"recipe '{self.name}': unknown scale '{self.scale}'", hint=f"use one of {', '.join(SCALES)}")
+        if self.stretch not in STRETCHES:
+            raise SarlangError(f"recipe '{self.name}': unknown stretch '{self.stretch}'", hint=f"use one of {', '.join(STRETCHES)}")
+        if self.display8_as not in ("amplitude", "intensity"):
+            raise SarlangError(f"recipe '{self.name}': display8_as must be amplitude or intensity")
+        if self.channels not in (1, 3):
+            raise SarlangError(f"recipe '{self.name}': channels must be 1 or 3")
+        if not self.high > self.low:
+            raise SarlangError(f"recipe '{self.name}': high ({self.high}) must exceed low ({self.low})")
+        if self.stretch == "percentile" and not (0 <= self.low < self.high <= 100):
+            raise SarlangError(f"recipe '{self.name}': percentiles must lie in 0..100")
+        if self.speckle_filter is not None:
+            from sarlang.sar.filters import filter_function
+
+            filter_function(self.speckle_filter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        if not isinstance(data, dict):
+            raise SarlangError("a recipe must be a mapping of fields")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SarlangError(f"unknown recipe field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
+        if "name" not in data:
+            raise SarlangError("a recipe needs a 'name'")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise SarlangError(f"bad recipe: {exc}") from None
+
+
+BUILTIN_RECIPES: dict[str, Recipe] = {
+    "sarlang": Recipe("sarlang", speckle_filter="Refined Lee", scale="db", stretch="percentile", low=1.0, high=99.0, channels=3),
+    "sarclip": Recipe("sarclip", scale="db", stretch="window", low=-25.0, high=0.0, channels=3),
+    "percentile": Recipe("percentile", scale="amplitude", stretch="percentile", low=2.0, high=98.0, channels=3),
+    "none": Recipe("none", scale="amplitude", stretch="none", channels=1),
+}
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A built-in recipe by name, or a recipe file (.yaml, .yml or .json)."""
+    key = str(name_or_path)
+    if key in BUILTIN_RECIPES:
+        return BUILTIN_RECIPES[key]
+    p = Path(key)
+    if not p.exists():
+        raise InputError(f"no built-in recipe or recipe file '{key}'", hint=f"built-in recipes: {', '.join(BUILTIN_RECIPES)}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml and json raise their own error types
+        raise InputError(f"cannot parse recipe file '{p}': {exc}") from None
+    return Recipe.from_dict(data)
+
+
+def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
+    """Apply a recipe to one band; returns the uint8 picture and what was resolved (looks, limits)."""
+    from sarlang.sar.filters import estimate_enl, speckle_filter
+    from sarlang.sar.scaling import finite_percentiles, intensity_to_db, linear_stretch, to_channels, to_intensity
+
+    resolved: dict[str, Any] = {"input_units": image.units}
+    if image.units == "display8":
+        if recipe.stretch == "none" and recipe.speckle_filter is None:
+            return to_channels(np.asarray(image.data, dtype=np.uint8), recipe.channels), resolved
+        image = image.with_data(np.asarray(image.data, dtype=np.float32), recipe.display8_as)
+        resolved["display8_read_as"] = recipe.display8_as
+    intensity = to_intensity(image)
+    if not np.isfinite(intensity.data).any():
+        raise SarlangError("the image has no finite pixel")
+    if recipe.speckle_filter is not None:
+        params = dict(recipe.filter_params)
+        if "looks" in _parameters(recipe.speckle_filter) and params.get("looks") is None:
+            params["looks"] = estimate_enl(intensity.data) if min(intensity.shape) >= 16 else 1.0
+            resolved["looks_estimated"] = params["looks"]
+        intensity = speckle_filter(intensity, recipe.speckle_filter, **params)
+    if recipe.scale == "db":
+        scaled = intensity_to_db(intensity).data
+    elif recipe.scale == "amplitude":
+        scaled = np.sqrt(np.maximum(intensity.data, 0))
+    else:
+        scaled = intensity.data
+    if recipe.stretch == "percentile":
+        low, high = finite_percentiles(scaled, recipe.low, recipe.high)
+    elif recipe.stretch == "window":
+        low, high = recipe.low, recipe.high
+    else:  # minmax, or none on a non-8-bit input
+        finite = scaled[np.isfinite(scaled)]
+        if finite.size == 0:
+            raise SarlangError("the image has no finite pixel to scale")
+        low, high = float(finite.min()), float(finite.max())
+    resolved["stretch_limits"] = [low, high]
+    resolved["stretch_units"] = recipe.scale
+    grey = linear_stretch(scaled, low, high)
+    return to_channels(grey, recipe.channels), resolved
+
+
+def _parameters(filter_name: str) -> tuple[str, ...]:
+    import inspect
+
+    from sarlang.sar.filters import filter_function
+
+    return tuple(inspect.signature(filter_function(filter_name)).parameters)
