@@ -255,9 +255,18 @@ def sigma_range(looks: float, sigma: float) -> tuple[float, float, float]:
 
 
 def lee_sigma(
-    image: SarImage | np.ndarray, looks: float | None = None, sigma: float = 0.9, size: int = 7, target_size: int = 3, point_count: int = 5
+    image: SarImage | np.ndarray,
+    looks: float | None = None,
+    sigma: float = 0.9,
+    size: int = 7,
+    target_size: int = 3,
+    point_count: int = 5,
+    percentile98: float | None = None,
 ) -> SarImage | np.ndarray:
-    """Improved Lee sigma filter (Lee et al. 2009); see the module docstring."""
+    """Improved Lee sigma filter (Lee et al. 2009); see the module docstring.
+
+    ``percentile98`` overrides the image's 98th percentile (block processing passes the scene's).
+    """
     from sarlang.sar import kernels
 
     data = _intensity_array(image, "the Lee Sigma filter")
@@ -265,8 +274,11 @@ def lee_sigma(
         raise SarlangError(f"Lee Sigma needs odd window sizes with target ({target_size}) <= window ({size})")
     L = _looks(data, looks)
     eta1, eta2, sigma_vp2 = sigma_range(L, sigma)
-    finite = data[np.isfinite(data)]
-    z98 = float(np.percentile(finite, 98)) if finite.size else np.inf
+    if percentile98 is None:
+        finite = data[np.isfinite(data)]
+        z98 = float(np.percentile(finite, 98)) if finite.size else np.inf
+    else:
+        z98 = float(percentile98)
     out = kernels.lee_sigma(data, size // 2, target_size // 2, 1.0 / L, eta1, eta2, sigma_vp2, z98, point_count)
     return _wrap(image, out)
 

@@ -1,0 +1,138 @@
+"""Cutting scenes into tiles at the native resolution and at coarser ones.
+
+One large scene gives tiles at several ground sampling distances, as SARLANG-1M's 0.1–25 m
+range does: level ``k`` averages k x k pixels of linear intensity (multilooking, so the GSD is
+k times coarser and speckle is reduced) and is then cut into ``tile_size`` tiles. Labels follow
+the pixels:
+
+- boxes are scaled by 1/k, shifted into the tile and clipped to it; an object stays in a tile
+  when at least ``min_visible`` (default 0.5) of its box area lies inside the tile, and is
+  marked ``truncated`` when part of it was cut off; objects smaller than ``min_size`` pixels
+  (default 2) at that level are dropped;
+- object masks are cut and downsampled with the box (a coarse pixel is on when any of its
+  pixels was);
+- land-cover rasters take the class of each block's top-left pixel (nearest neighbour).
+
+Every tile records its level, GSD and window (row, column, rows, columns, in the level's pixels)
+in ``Scene.id`` and in each object's ``attributes``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sarlang.errors import SarlangError
+from sarlang.schema import SarImage, Scene, SceneObject
+
+
+def multilook(data: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each ``factor`` x ``factor`` block (NaN-aware), dropping incomplete edge blocks."""
+    if factor == 1:
+        return data
+    h, w = (data.shape[0] // factor) * factor, (data.shape[1] // factor) * factor
+    blocks = data[:h, :w].astype(np.float64).reshape(h // factor, factor, w // factor, factor)
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(blocks, axis=(1, 3)).astype(np.float32) if np.isnan(blocks).any() else blocks.mean(axis=(1, 3)).astype(np.float32)
+
+
+def _downsample_mask(mask: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return mask
+    h, w = math.ceil(mask.shape[0] / factor) * factor, math.ceil(mask.shape[1] / factor) * factor
+    padded = np.zeros((h, w), dtype=bool)
+    padded[: mask.shape[0], : mask.shape[1]] = mask
+    return padded.reshape(h // factor, factor, w // factor, factor).any(axis=(1, 3))
+
+
+def _scaled_object(obj: SceneObject, factor: int) -> SceneObject:
+    x, y, w, h = obj.box
+    box = (x / factor, y / factor, w / factor, h / factor)
+    mask = obj.mask
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        # a box-local mask starting at a non-multiple of the factor: pad it onto the coarse grid
+        ox, oy = int(x) % factor, int(y) % factor
+        grid = np.zeros((mask.shape[0] + oy, mask.shape[1] + ox), dtype=bool)
+        grid[oy:, ox:] = mask
+        mask = _downsample_mask(grid, factor)
+        box = (float(int(x) // factor), float(int(y) // factor), float(mask.shape[1]), float(mask.shape[0]))
+    return SceneObject(obj.category, box, mask, dict(obj.attributes))
+
+
+def tile_scene(
+    scene: Scene,
+    tile_size: int = 512,
+    levels: tuple[int, ...] = (1, 2, 4),
+    overlap: int = 0,
+    min_visible: float = 0.5,
+    min_size: float = 2.0,
+) -> list[Scene]:
+    """Tiles of ``scene`` (with pixels in memory) at each multilook level; see the module docstring."""
+    if scene.pixels is None:
+        raise SarlangError("tiling needs the scene's pixels in memory (Scene.pixels)")
+    if tile_size < 8 or not 0 <= overlap < tile_size:
+        raise SarlangError(f"tile size {tile_size} must be at least 8 and overlap {overlap} in 0..tile size - 1")
+    if not 0 < min_visible <= 1:
+        raise SarlangError(f"min_visible must lie in (0, 1], got {min_visible}")
+    base = scene.pixels
+    if base.units == "db":
+        raise SarlangError("multilooking averages linear values; convert dB to intensity first")
+    tiles: list[Scene] = []
+    for level in levels:
+        if level < 1:
+            raise SarlangError(f"levels must be positive integers, got {level}")
+        data = multilook(np.asarray(base.data, dtype=np.float32), level)
+        if base.units == "display8":
+            data = np.clip(np.round(data), 0, 255).astype(np.uint8)
+        cover = None if scene.landcover is None else np.asarray(scene.landcover)[::level, ::level][: data.shape[0], : data.shape[1]]
+        objects = [_scaled_object(o, level) for o in scene.objects]
+        gsd = scene.gsd * level if scene.gsd else None
+        height, width = data.shape
+        step = tile_size - overlap
+        rows = range(0, max(height - tile_size, 0) + 1, step) if height >= tile_size else [0]
+        cols = range(0, max(width - tile_size, 0) + 1, step) if width >= tile_size else [0]
+        for r in rows:
+            for c in cols:
+                th, tw = min(tile_size, height - r), min(tile_size, width - c)
+                kept = [o for o in (_clip(obj, r, c, th, tw, min_visible) for obj in objects) if o is not None and max(o.box[2], o.box[3]) >= min_size]
+                window = (r, c, th, tw)
+                for o in kept:
+                    o.attributes.update(level=level, window=list(window))
+                tiles.append(
+                    Scene(
+                        image="",
+                        width=tw,
+                        height=th,
+                        objects=kept,
+                        gsd=gsd,
+                        sensor=scene.sensor,
+                        source=scene.source,
+                        split=scene.split,
+                        pixels=SarImage(data[r : r + th, c : c + tw].copy(), base.units, base.polarization, gsd, source=base.source),
+                        landcover=None if cover is None else cover[r : r + th, c : c + tw].copy(),
+                        landcover_classes=scene.landcover_classes,
+                        id=f"{scene.id or 'scene'}_L{level}_r{r}_c{c}",
+                    )
+                )
+    return tiles
+
+
+def _clip(obj: SceneObject, r: int, c: int, th: int, tw: int, min_visible: float) -> SceneObject | None:
+    x, y, w, h = obj.box
+    x0, y0 = max(x, c), max(y, r)
+    x1, y1 = min(x + w, c + tw), min(y + h, r + th)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    area = w * h
+    if area <= 0 or (x1 - x0) * (y1 - y0) / area < min_visible:
+        return None
+    mask = obj.mask
+    if mask is not None:
+        mask = np.asarray(mask)[int(round(y0 - y)) : int(round(y1 - y)), int(round(x0 - x)) : int(round(x1 - x))].copy()
+    truncated = (x0, y0, x1, y1) != (x, y, x + w, y + h)
+    attributes = dict(obj.attributes)
+    if truncated:
+        attributes["truncated"] = True
+    return SceneObject(obj.category, (x0 - c, y0 - r, x1 - x0, y1 - y0), mask, attributes)
