@@ -51,11 +51,13 @@ def filter_raster(
 
     Returns the parameters used (looks and, for Lee Sigma, the 98th percentile, estimated once).
     """
-    import rasterio
     from affine import Affine
 
-    from sarlang.sar.io import read_sar
+    from sarlang.sar.io import _rasterio, read_sar
     from sarlang.sar.scaling import to_intensity
+
+    rasterio = _rasterio()
+    import rasterio.windows
 
     src_path = Path(source)
     with rasterio.open(src_path) as src:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ def _rasterio() -> Any:
         import rasterio
     except ImportError as exc:
         raise MissingDependencyError("GeoTIFF support (rasterio)", extra="geotiff") from exc
+    # Rasters without georeferencing (simulated scenes, plain arrays) are normal here.
+    warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
+    warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")
     return rasterio
 
 
