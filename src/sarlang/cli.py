@@ -328,6 +328,44 @@ def preprocess_command(
         atomic_write_json(json_out, summary.to_dict())
 
 
+@app.command(
+    "despeckle",
+    epilog='Example:  sarlang despeckle S1A_GRD_VV.tif filtered.tif --filter "Refined Lee"',
+)
+@user_errors
+def despeckle_command(
+    source: Annotated[Path, typer.Argument(help="SAR raster (GeoTIFF or anything GDAL reads).", show_default=False)],
+    target: Annotated[Path, typer.Argument(help="Output float32 GeoTIFF of filtered intensity.", show_default=False)],
+    filter_name: Annotated[str, typer.Option("--filter", help="Boxcar, Median, Frost, Gamma Map, Lee, Refined Lee, Lee Sigma or Kuan.")] = "Refined Lee",
+    looks: Annotated[float | None, typer.Option("--looks", help="Number of looks (default: estimated from the scene).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Window size in pixels (filters that have one).")] = None,
+    polarization: Annotated[str | None, typer.Option("--polarization", help="Band to filter by name: HH, HV, VH or VV.")] = None,
+    block: Annotated[int, typer.Option("--block", min=64, help="Block size in pixels (memory use grows with its square).")] = 2048,
+) -> None:
+    """Speckle-filter a scene of any size, block by block, into a GeoTIFF (georeferencing kept)."""
+    import inspect
+
+    from sarlang.sar.blocks import filter_raster
+    from sarlang.sar.filters import filter_function
+
+    accepted = inspect.signature(filter_function(filter_name)).parameters
+    params: dict[str, Any] = {}
+    if looks is not None and "looks" in accepted:
+        params["looks"] = looks
+    if size is not None:
+        if "size" not in accepted:
+            raise SarlangError(f"the {filter_name} filter has a fixed window", hint="leave out --size")
+        params["size"] = size
+    progress = Progress(TextColumn("filtering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True)
+    task_id = progress.add_task("blocks", total=None)
+    with progress:
+        used = filter_raster(source, target, filter_name, block=block, polarization=polarization,
+                             on_progress=lambda done, total: progress.update(task_id, completed=done, total=total), **params)
+    details = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in used.items())
+    console.print(f"{filter_name} -> {target}" + (f" ({details})" if details else ""), highlight=False)
+
+
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
     app()

@@ -113,3 +113,21 @@ def test_block_filtering_equals_whole_image(tmp_path: Path) -> None:
         whole = F.lee_sigma(img, percentile98=used["percentile98"], **params) if name == "Lee Sigma" else F.speckle_filter(img, name, **params)
         np.testing.assert_allclose(blocks, whole, rtol=1e-5, atol=1e-9, err_msg=name)
         assert not (tmp_path / ".out.tif.part").exists()
+
+
+def test_despeckle_command_keeps_georeferencing(tmp_path: Path) -> None:
+    pytest.importorskip("rasterio")
+    from sarlang.sar.io import read_sar, write_geotiff
+
+    from ..conftest import run_cli
+
+    img = simulate_scene(5, SimulationConfig(height=200, width=260)).pixels.data
+    crs = 'PROJCS["WGS 84 / UTM zone 33N",GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",15],PARAMETER["scale_factor",0.9996],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    write_geotiff(tmp_path / "in.tif", SarImage(img, "intensity", crs=crs, transform=(2.0, 0.0, 500000.0, 0.0, -2.0, 4600000.0)))
+    result = run_cli("despeckle", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), "--filter", "Refined Lee", "--block", "64")
+    assert result.returncode == 0, result.stderr
+    out = read_sar(tmp_path / "out.tif")
+    assert out.gsd == 2.0 and out.transform == (2.0, 0.0, 500000.0, 0.0, -2.0, 4600000.0)
+    assert np.nanvar(out.data) < np.nanvar(img)
+    missing = run_cli("despeckle", str(tmp_path / "nope.tif"), str(tmp_path / "x.tif"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr

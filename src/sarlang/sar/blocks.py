@@ -53,16 +53,15 @@ def filter_raster(
     """
     from affine import Affine
 
-    from sarlang.sar.io import _rasterio, read_sar
+    from sarlang.sar.io import _rasterio, raster_header, read_sar
     from sarlang.sar.scaling import to_intensity
 
     rasterio = _rasterio()
     import rasterio.windows
 
     src_path = Path(source)
-    with rasterio.open(src_path) as src:
-        height, width = src.height, src.width
-        profile = {"crs": src.crs, "transform": src.transform}
+    height, width, crs, transform = raster_header(src_path)
+    profile = {"crs": crs, "transform": transform}
     func = filters.filter_function(name)
     halo = filter_halo(name, params)
     windows = block_windows(height, width, block)

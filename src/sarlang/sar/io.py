@@ -211,16 +211,19 @@ def _complex_intensity(raw: np.ma.MaskedArray) -> np.ndarray:
     return intensity
 
 
-def raster_shape(path: str | Path) -> tuple[int, int]:
-    """(rows, columns) of a raster or picture without reading its pixels."""
+def raster_header(path: str | Path) -> tuple[int, int, Any, Any]:
+    """(rows, columns, CRS, affine transform) of a raster without reading its pixels."""
     p = Path(path)
-    if p.suffix.lower() in PICTURE_SUFFIXES:
-        from PIL import Image
+    if not p.is_file():
+        raise InputError(f"raster '{p}' does not exist" if not p.exists() else f"'{p}' is not a file")
+    rasterio = _rasterio()
+    from rasterio.errors import RasterioIOError
 
-        with Image.open(p) as im:
-            return im.height, im.width
-    with _rasterio().open(p) as src:
-        return src.height, src.width
+    try:
+        with rasterio.open(p) as src:
+            return src.height, src.width, src.crs, src.transform
+    except RasterioIOError as exc:
+        raise InputError(f"cannot read raster '{p}': {exc}") from None
 
 
 def _atomic_target(path: Path) -> tuple[Path, Path]:
