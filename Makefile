@@ -46,6 +46,7 @@ test: $(VENV)/.test java
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/caption_metrics.py
+	$(PY) benchmarks/speckle.py --large
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .hypothesis

@@ -45,7 +45,7 @@ def test_verdicts_and_request_shape(tmp_path: Path) -> None:
         judge.close()
     assert [v.status for v in verdicts] == ["correct", "incorrect", "unparsable"]
     assert not verdicts[2].correct  # an unparsable reply never counts as correct
-    body = server.requests[0]
+    body = next(r for r in server.requests if "Predicted Answer: harbor\n" in r["messages"][0]["content"])  # requests run concurrently
     assert body["temperature"] == 0 and body["model"] == "judge-test"
     assert body["messages"][0]["content"] == SARLANG_JUDGE_PROMPT.format(question="What is in the image?", ground_truth="harbor", predicted="harbor")
 
