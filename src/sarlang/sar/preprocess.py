@@ -131,7 +131,7 @@ def _safe_process(source: str, out_dir: str, recipe: dict[str, Any]) -> tuple[st
         return source, None
     except SarlangError as exc:
         return source, str(exc)
-    except (OSError, ValueError, MemoryError) as exc:
+    except Exception as exc:  # one bad file must not stop the batch; the reason is recorded
         return source, f"{type(exc).__name__}: {exc}"
 
 

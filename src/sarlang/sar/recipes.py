@@ -132,8 +132,11 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
         image = image.with_data(np.asarray(image.data, dtype=np.float32), recipe.display8_as)
         resolved["display8_read_as"] = recipe.display8_as
     intensity = to_intensity(image)
-    if not np.isfinite(intensity.data).any():
+    finite = intensity.data[np.isfinite(intensity.data)]
+    if finite.size == 0:
         raise SarlangError("the image has no finite pixel")
+    if finite.max() <= 0:
+        raise SarlangError("the image has no positive pixel (all zero or no-data)")
     if recipe.speckle_filter is not None:
         params = dict(recipe.filter_params)
         if "looks" in _parameters(recipe.speckle_filter) and params.get("looks") is None:
