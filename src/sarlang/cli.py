@@ -366,6 +366,81 @@ def despeckle_command(
     console.print(f"{filter_name} -> {target}" + (f" ({details})" if details else ""), highlight=False)
 
 
+@app.command(
+    "build",
+    epilog="Example:  sarlang build --source voc:../shared/data/mstar_scenes --source masks:../shared/data/hrsid --out mybench/",
+)
+@user_errors
+def build_command(
+    source: Annotated[list[str], typer.Option("--source", help="KIND:PATH, repeatable; KIND one of coco, voc, masks, landcover, simulate, sarlang1m.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (records.jsonl, records.parquet, rejects.jsonl, summary.json).")],
+    train_fraction: Annotated[float, typer.Option("--train-fraction", help="Share of images in train where a source has no split of its own.")] = 0.7,
+    nine_regions: Annotated[bool, typer.Option("--nine-regions", help="Answer positions with nine regions (top left ... bottom right).")] = False,
+    class_prefix: Annotated[bool, typer.Option("--class-prefix", help='Prefix questions with "The classes are: ..." as SARLANG-1M recommends when mixing subsets.')] = False,
+    max_regions: Annotated[int, typer.Option("--max-regions", min=0, help="Region-referring questions per image.")] = 3,
+    captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Write grounded concise and detailed captions.")] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the template and negative choices.")] = 0,
+) -> None:
+    """Build captions and seven-application question-answer pairs from annotated SAR imagery."""
+    from sarlang.build.dataset import BuildOptions, build_dataset
+
+    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed)
+    progress = Progress(TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True)
+    task_id = progress.add_task("scenes", total=None)
+    with progress:
+        summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+    console.print(f"{summary['records']} records from {summary['scenes']} scenes -> {out / 'records.jsonl'}"
+                  + (f" ({summary['scenes_resumed']} scenes kept from an interrupted run)" if summary["scenes_resumed"] else ""), highlight=False)
+    console.print("per application: " + ", ".join(f"{k} {v}" for k, v in summary["by_application"].items()), highlight=False)
+    console.print("per split: " + ", ".join(f"{k} {v}" for k, v in summary["by_split"].items())
+                  + f"; {summary['question_types']} question types; {summary['duplicates_removed']} duplicates removed", highlight=False)
+    if summary["rejected"]:
+        console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {out / 'rejects.jsonl'}):", highlight=False)
+        for reason, count in list(summary["rejects_by_reason"].items())[:8]:
+            console.print(f"  {count} x {reason}", highlight=False)
+
+
+@app.command(
+    "export",
+    epilog="Example:  sarlang export mybench/ --to sharegpt --out mybench/sharegpt/",
+)
+@user_errors
+def export_command(
+    build: Annotated[Path, typer.Argument(help="A build folder (or its records.jsonl).", show_default=False)],
+    to: Annotated[str, typer.Option("--to", help="sarlang, llava, sharegpt, vlmevalkit or hf.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: BUILD/export_<format>).")] = None,
+    absolute_paths: Annotated[bool, typer.Option("--absolute-paths", help="Write absolute image paths instead of paths relative to the output.")] = False,
+) -> None:
+    """Write a build's records in a trainer's or evaluator's format, one file per split."""
+    from sarlang.formats.exports import export_records
+
+    target = out or (build if build.is_dir() else build.parent) / f"export_{to}"
+    written = export_records(build, to, target, absolute_paths)
+    console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
+
+
+@app.command(
+    "stats",
+    epilog="Example:  sarlang stats mybench/",
+)
+@user_errors
+def stats_command(
+    build: Annotated[Path, typer.Argument(help="A build folder (or a records file).", show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", help="Where stats.md, stats.json and the plots go (default: the build folder).")] = None,
+) -> None:
+    """Counts per application and question type, answer distributions, caption lengths (Markdown, JSON, PNG)."""
+    from sarlang.build.stats import stats_markdown, write_stats
+    from sarlang.formats.records import load_records
+
+    records_path = build / "records.jsonl" if build.is_dir() else build
+    records, _ = load_records(records_path)
+    target = out or records_path.parent
+    stats = write_stats(records, target)
+    console.print(stats_markdown(stats), highlight=False, markup=False)
+    console.print(f"written to {target}: stats.md, stats.json" + (", " + ", ".join(stats["plots"]) if stats["plots"] else ""), highlight=False)
+
+
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
     app()

@@ -187,7 +187,7 @@ def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: 
         height=c.height,
         objects=b.objects,
         gsd=c.gsd,
-        sensor="sarlang simulator (C-band VV, intensity)",
+        sensor="the sarlang simulator (C-band, VV)",
         source="simulate",
         pixels=SarImage(pixels, "intensity", polarization="VV", gsd=c.gsd, source=f"simulate:{seed}"),
         landcover=cover,

@@ -1,0 +1,1 @@
+"""Dataset construction: question–answer pairs and captions from labelled scenes, splits, statistics."""

@@ -1,0 +1,275 @@
+"""``sarlang build``: labelled scenes from any sources to a SARLANG-1M-style benchmark on disk.
+
+Output folder:
+
+``records.jsonl``   one :class:`~sarlang.schema.Record` per line (captions and the seven applications)
+``records.parquet`` the same as a table (with pyarrow installed)
+``rejects.jsonl``   every input left out, with its source, id and reason
+``summary.json``    counts: scenes, records per application and split, rejects by reason, duplicates removed
+
+Records are streamed to ``records.partial.jsonl`` scene by scene, and each finished scene is
+noted in ``done.txt``; a build that is killed and run again keeps the finished scenes, drops any
+half-written one, and goes on, so nothing is duplicated or lost. Exact duplicates (same image,
+question and answer) are removed at the end. Image paths are written relative to the output
+folder. The same sources and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
+from sarlang.build.splits import check_disjoint, hashed_split
+from sarlang.build.vqa import CorpusContext, scene_questions
+from sarlang.errors import InputError
+from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
+from sarlang.schema import Record, Reject, Scene
+from sarlang.sources import SOURCES, parse_source
+
+GENERATOR = "sarlang.build"
+GENERATOR_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    train_fraction: float = 0.7
+    nine_regions: bool = False
+    class_prefix: bool = False
+    max_regions: int = 3
+    captions: bool = True
+    seed: int = 0
+
+
+def _scene_key(kind: str, scene: Scene) -> str:
+    return f"{kind}:{scene.id or scene.image}"
+
+
+def _short(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+def scene_records(kind: str, scene: Scene, context: CorpusContext, options: BuildOptions, out_dir: Path) -> list[dict[str, Any]]:
+    """The records of one scene, as JSON-ready dicts (fields of :class:`Record`)."""
+    key = _scene_key(kind, scene)
+    rng = random.Random(f"{options.seed}:{key}")
+    image = os.path.relpath(scene.image, out_dir) if scene.image else ""
+    split = scene.split or hashed_split(key, options.train_fraction)
+    short = _short(key)
+    provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "scene": key}
+    rows: list[dict[str, Any]] = []
+
+    def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None) -> None:
+        rows.append({
+            "id": f"{short}-{len(rows):03d}", "image": image, "application": application, "question_type": question_type,
+            "question": question, "answer": answer, "caption_kind": caption_kind, "split": split, "source": kind,
+            "provenance": provenance,
+        })
+
+    if options.captions:
+        add("image_description", "image_description.concise", CONCISE_PROMPT, concise_caption(scene, context.categories, rng), "concise")
+        add("image_description", "image_description.detailed", DETAILED_PROMPT, detailed_caption(scene, context.categories, rng), "detailed")
+    for qa in scene_questions(scene, context, rng):
+        add(qa.application, qa.question_type, qa.question, qa.answer)
+    return rows
+
+
+def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject]) -> list[Scene]:
+    options: dict[str, Any] = {"out_dir": out_dir} if kind == "simulate" else {}
+    scenes: list[Scene] = []
+    seen: set[str] = set()
+    for item in SOURCES[kind](path, **options):
+        if isinstance(item, Reject):
+            rejects.append(item)
+            continue
+        key = _scene_key(kind, item)
+        if key in seen:
+            rejects.append(Reject(item.image, 0, "duplicate image id within the source (the first is kept)", id=item.id))
+            continue
+        seen.add(key)
+        item.pixels = None  # written to disk already; keep memory bounded
+        scenes.append(item)
+    return scenes
+
+
+def _resume(partial: Path, done_file: Path) -> set[str]:
+    """Finished scene keys; the partial file is cut back to the records of finished scenes."""
+    if not partial.exists() or not done_file.exists():
+        partial.unlink(missing_ok=True)
+        done_file.unlink(missing_ok=True)
+        return set()
+    done = {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
+    kept: list[str] = []
+    with partial.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by the kill
+            if row.get("provenance", {}).get("scene") in done:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    partial.write_text("".join(kept), encoding="utf-8")
+    return done
+
+
+def build_dataset(
+    sources: list[str],
+    out_dir: str | Path,
+    options: BuildOptions | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Build records from ``KIND:PATH`` sources into ``out_dir`` (see the module docstring)."""
+    options = options or BuildOptions()
+    if not sources:
+        raise InputError("no source given", hint="e.g. --source voc:../shared/data/mstar_scenes")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parsed = [parse_source(s) for s in sources]
+    rejects: list[Reject] = []
+    plan: list[tuple[str, CorpusContext, list[Scene]]] = []
+    imported: list[dict[str, Any]] = []
+    for kind, path in parsed:
+        if kind == "sarlang1m":
+            imported += _sarlang1m_rows(path, out, options, rejects)
+            continue
+        scenes = _collect(kind, path, out, rejects)
+        categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
+        presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
+        context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
+                                options.nine_regions, options.class_prefix, options.max_regions)
+        plan.append((kind, context, scenes))
+
+    partial, done_file = out / "records.partial.jsonl", out / "done.txt"
+    done = _resume(partial, done_file)
+    total = sum(len(s) for _, _, s in plan)
+    finished = 0
+    resumed = len(done)
+    with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out:
+        for kind, context, scenes in plan:
+            for scene in scenes:
+                key = _scene_key(kind, scene)
+                if key not in done:
+                    rows = scene_records(kind, scene, context, options, out)
+                    records_out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+                    records_out.flush()
+                    done_out.write(key + "\n")
+                    done_out.flush()
+                finished += 1
+                if on_progress and (finished % 256 == 0 or finished == total):
+                    on_progress(finished, total)
+    return _finish(out, partial, done_file, imported, rejects, plan, resumed)
+
+
+def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject]) -> list[dict[str, Any]]:
+    from sarlang.formats.records import load_records
+
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json")) if p.is_dir() else [p]
+    if not files:
+        raise InputError(f"no SARLANG-1M CSV or JSON files in '{p}'")
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            records, file_rejects = load_records(f)
+        except InputError as exc:
+            rejects.append(Reject(str(f), 0, str(exc)))
+            continue
+        rejects.extend(file_rejects)
+        name = f.stem.lower()
+        file_split = "train" if "train" in name else ("test" if "test" in name else "")
+        for record in records:
+            row = record.to_dict()
+            row["split"] = file_split or hashed_split(f"sarlang1m:{record.image}", options.train_fraction)
+            row["source"] = "sarlang1m"
+            if record.is_caption and record.caption_kind is None:
+                row["caption_kind"] = "detailed" if "test1" not in name and len(record.answer.split()) > 30 else "concise"
+            rows.append(row)
+    return rows
+
+
+def _finish(out: Path, partial: Path, done_file: Path, imported: list[dict[str, Any]], rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
+    seen: set[tuple[str, str, str]] = set()
+    unique: list[dict[str, Any]] = []
+    duplicates = 0
+    with partial.open("r", encoding="utf-8") as handle:
+        generated = [json.loads(line) for line in handle]
+    for row in generated + imported:
+        signature = (row["image"], row["question"], row["answer"])
+        if signature in seen:
+            duplicates += 1
+            continue
+        seen.add(signature)
+        unique.append(row)
+    check_disjoint((r["image"], r["split"]) for r in unique if r["image"])
+    atomic_write_jsonl(out / "records.jsonl", unique)
+    parquet = _write_parquet(out / "records.parquet", unique)
+    atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in rejects])
+    summary = {
+        "scenes": sum(len(s) for _, _, s in plan),
+        "scenes_resumed": resumed,
+        "records": len(unique),
+        "imported_sarlang1m_records": len(imported),
+        "duplicates_removed": duplicates,
+        "by_application": dict(sorted(Counter(r["application"] for r in unique).items())),
+        "by_split": dict(sorted(Counter(r["split"] for r in unique).items())),
+        "question_types": len({r["question_type"] for r in unique}),
+        "categories": {kind: list(context.categories) for kind, context, _ in plan},
+        "rejected": len(rejects),
+        "rejects_by_reason": dict(Counter(_reason_kind(r.reason) for r in rejects).most_common()),
+        "parquet": parquet,
+    }
+    atomic_write_json(out / "summary.json", summary)
+    partial.unlink(missing_ok=True)
+    done_file.unlink(missing_ok=True)
+    return summary
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its specifics (object index, ids), for counting."""
+    import re
+
+    text = re.sub(r"^(object|annotation) \S+ ?(\([^)]*\))?: ", "", reason)
+    return re.sub(r"\d+", "N", text)[:120]
+
+
+def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> str:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return "not written: pyarrow is not installed (pip install 'sarlang[parquet]')"
+    table = records_table(rows)
+    tmp = path.with_name(f".{path.name}.part")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return str(path.name)
+
+
+def records_table(rows: list[dict[str, Any]]) -> Any:
+    """Records as a pyarrow table with fixed column types (provenance as a JSON string)."""
+    import pyarrow as pa
+
+    columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
+    data = {c: [r.get(c) for r in rows] for c in columns}
+    data["provenance"] = [json.dumps(r.get("provenance") or {}, sort_keys=True) for r in rows]
+    schema = pa.schema([(c, pa.string()) for c in [*columns, "provenance"]])
+    return pa.table(data, schema=schema)
+
+
+def load_built_records(out_dir: str | Path) -> list[Record]:
+    """The records of a build folder (``records.jsonl``)."""
+    from sarlang.formats.records import load_records
+
+    path = Path(out_dir) / "records.jsonl" if Path(out_dir).is_dir() else Path(out_dir)
+    records, _ = load_records(path)
+    return records
+
+
+

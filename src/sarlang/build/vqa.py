@@ -1,0 +1,294 @@
+"""Question–answer pairs for SARLANG-1M's seven applications, from a scene's labels.
+
+Every question comes from a template with a stable question-type id (``<application>.<template>``);
+several paraphrases per application are drawn per scene with a generator seeded by the scene
+id, so the same scene always gets the same questions. The rules:
+
+Object identification
+    "Is there a {category} in the image?" (and paraphrases): ``yes`` for each category present;
+    ``no`` for absent categories, asked with the probability that balances yes and no for that
+    category over the corpus (:class:`CorpusContext`), so guessing by category does not beat 50%.
+Object classification
+    The predominant category by instance count; no question when two categories tie.
+Instance counting
+    Exact counts of each present category's labelled instances (truncated ones included, as
+    they are labelled; a crowd annotation counts once).
+Region referring
+    "What is the object present in the area [x, y, w, h]?" with COCO-order pixel boxes printed
+    with one decimal, as SARLANG-1M prints them; up to ``max_regions`` objects per scene.
+Object positioning
+    Each instance centre falls in a 3x3 grid; the middle cell is ``center``, any other cell is
+    ``top``/``bottom`` or ``left``/``right``, whichever way the centre lies farther from the
+    image centre (SARLANG's five-word vocabulary); the answer is the word holding most of the
+    category's instances (no question on a tie). ``nine_regions`` answers with the cell instead
+    (``top left`` ... ``bottom right``).
+Others
+    Land cover (the class covering most pixels of the land-cover raster); shape from the mask
+    (``circular`` when 4 pi area / perimeter^2 >= 0.7 and the aspect ratio <= 1.5, ``elongated``
+    when the aspect ratio >= 2.5, else ``rectangular``; without a mask only ``elongated`` boxes are
+    asked about); direction of elongated objects from the mask's principal axis (``horizontal``
+    within 22.5 degrees, ``vertical``, or ``diagonal``); arrangement of four or more instances of a
+    category (``linear`` when the second principal spread is under 5% of the first, ``clustered``
+    when the Clark–Evans ratio is under 0.6, else ``scattered``); and reasoning: which of two
+    present categories has more instances (no question on a tie).
+
+``class_prefix`` prepends SARLANG-1M's "The classes are: ..." (the source's categories, or the
+position vocabulary for positioning) as its README recommends when mixing subsets.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sarlang.schema import Scene, SceneObject
+
+POSITION_WORDS = ("top", "center", "bottom", "left", "right")
+NINE_CELLS = (("top left", "top", "top right"), ("left", "center", "right"), ("bottom left", "bottom", "bottom right"))
+
+
+@dataclass(frozen=True, slots=True)
+class QA:
+    application: str
+    question_type: str
+    question: str
+    answer: str
+
+
+@dataclass
+class CorpusContext:
+    """What the questions of one scene need to know about the whole corpus."""
+
+    categories: tuple[str, ...]
+    presence: dict[str, float] = field(default_factory=dict)  # fraction of scenes holding each category
+    nine_regions: bool = False
+    class_prefix: bool = False
+    max_regions: int = 3
+
+    def negative_probability(self, category: str) -> float:
+        f = self.presence.get(category, 0.0)
+        return 1.0 if f >= 0.5 else (f / (1.0 - f) if f > 0 else 0.0)
+
+
+def plural(category: str) -> str:
+    if category.endswith(("aircraft", "sheep", "fish")):
+        return category
+    if category.endswith(("s", "x", "ch", "sh")):
+        return category + "es"
+    if category.endswith("y") and category[-2:-1] not in "aeiou":
+        return category[:-1] + "ies"
+    return category + "s"
+
+
+def article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def fmt_box(box: tuple[float, float, float, float]) -> str:
+    return "[" + ", ".join(f"{v:.1f}" for v in box) + "]"
+
+
+IDENTIFICATION = (
+    ("is_there", "Is there {a} {c} in the image?"),
+    ("any", "Are there any {cs} in this SAR image?"),
+    ("contain", "Does the image contain {a} {c}?"),
+    ("visible", "Can {a} {c} be seen in the image?"),
+)
+CLASSIFICATION = (
+    ("predominant", "What is the predominant category in the image?"),
+    ("most_common", "Which category of object appears most often in the image?"),
+    ("main_type", "What type of object is most common in this SAR image?"),
+)
+COUNTING = (
+    ("how_many", "How many {cs} are there in the image?"),
+    ("number_of", "What is the number of {cs} in the image?"),
+    ("count", "Count the {cs} in this SAR image."),
+)
+REGION = (
+    ("area", "What is the object present in the area {box}?"),
+    ("region", "Which category does the object in the region {box} belong to?"),
+)
+POSITION_ONE = (("where", "Where is the {c} located in the image?"), ("which_part", "In which part of the image is the {c}?"))
+POSITION_MANY = (("where", "Where are most of the {cs} located in the image?"), ("which_part", "In which part of the image are most {cs}?"))
+LANDCOVER = (("landcover", "What is the predominant land cover in the image?"), ("landcover_most", "Which land-cover class covers most of the image?"))
+SHAPE = (("shape", "What is the shape of the {c} in the area {box}?"),)
+DIRECTION = (("direction", "In which direction is the {c} in the area {box} oriented?"),)
+PATTERN = (("pattern", "How are the {cs} arranged in the image?"),)
+REASONING = (("more_than", "Are there more {as_} than {bs} in the image?"), ("which_more", "Which are more numerous in the image, {as_} or {bs}?"))
+
+
+def _pick(rng: random.Random, templates: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    return templates[rng.randrange(len(templates))]
+
+
+def position_of(x: float, y: float, width: int, height: int, nine: bool) -> str:
+    """Position word of a point (see the module docstring)."""
+    col = min(2, int(3 * x / width)) if width else 1
+    row = min(2, int(3 * y / height)) if height else 1
+    if nine:
+        return NINE_CELLS[row][col]
+    if row == 1 and col == 1:
+        return "center"
+    du, dv = x / width - 0.5, y / height - 0.5
+    if abs(dv) >= abs(du):
+        return "top" if dv < 0 else "bottom"
+    return "left" if du < 0 else "right"
+
+
+def _shape(obj: SceneObject) -> str | None:
+    w, h = obj.box[2], obj.box[3]
+    aspect = max(w, h) / max(min(w, h), 1e-9)
+    if obj.mask is None:
+        return "elongated" if aspect >= 3.0 else None
+    mask = np.asarray(obj.mask, dtype=bool)
+    area = mask.sum()
+    if area < 9:
+        return None
+    padded = np.pad(mask, 1)
+    perimeter = np.count_nonzero(padded[1:-1, 1:-1] & ~(padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]))
+    circularity = 4 * math.pi * area / max(perimeter, 1) ** 2
+    axes = _principal_axes(mask)
+    aspect = math.sqrt(axes[0] / max(axes[1], 1e-9)) if axes else aspect
+    if circularity >= 0.7 and aspect <= 1.5:
+        return "circular"
+    if aspect >= 2.5:
+        return "elongated"
+    return "rectangular"
+
+
+def _principal_axes(mask: np.ndarray) -> tuple[float, float, float] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return None
+    cov = np.cov(np.stack([xs, ys]).astype(float))
+    values, vectors = np.linalg.eigh(cov)
+    major = vectors[:, 1]
+    angle = math.degrees(math.atan2(major[1], major[0])) % 180.0
+    return float(values[1]), float(values[0]), angle
+
+
+def _direction(obj: SceneObject) -> str | None:
+    if obj.mask is None:
+        w, h = obj.box[2], obj.box[3]
+        if max(w, h) < 3 * min(w, h):
+            return None
+        return "horizontal" if w > h else "vertical"
+    axes = _principal_axes(np.asarray(obj.mask, dtype=bool))
+    if axes is None or axes[0] < 6.25 * max(axes[1], 1e-9):  # aspect >= 2.5
+        return None
+    angle = axes[2]
+    if angle < 22.5 or angle >= 157.5:
+        return "horizontal"
+    if 67.5 <= angle < 112.5:
+        return "vertical"
+    return "diagonal"
+
+
+def _pattern(points: np.ndarray, width: int, height: int) -> str:
+    cov = np.cov(points.T)
+    values = np.linalg.eigvalsh(cov)
+    if values[1] > 0 and values[0] / values[1] < 0.05 * 0.05:
+        return "linear"
+    diff = points[:, None, :] - points[None, :, :]
+    dist = np.sqrt((diff**2).sum(-1))
+    np.fill_diagonal(dist, np.inf)
+    observed = dist.min(axis=1).mean()
+    expected = 0.5 / math.sqrt(len(points) / max(width * height, 1))
+    return "clustered" if observed / expected < 0.6 else "scattered"
+
+
+def _prefix(context: CorpusContext, text: str, positions: bool = False) -> str:
+    if not context.class_prefix:
+        return text
+    classes = (NINE_CELLS if context.nine_regions else POSITION_WORDS) if positions else context.categories
+    flat = [c for row in classes for c in row] if positions and context.nine_regions else list(classes)
+    return f"The classes are: {', '.join(flat)}. {text}"
+
+
+def scene_questions(scene: Scene, context: CorpusContext, rng: random.Random) -> list[QA]:
+    """All question–answer pairs of one scene (see the module docstring)."""
+    out: list[QA] = []
+    counts = Counter(o.category for o in scene.objects)
+    present = sorted(counts)
+
+    for c in present:
+        key, template = _pick(rng, IDENTIFICATION)
+        out.append(QA("object_identification", f"object_identification.{key}", _prefix(context, template.format(a=article(c), c=c, cs=plural(c))), "yes"))
+    for c in context.categories:
+        if c not in counts and rng.random() < context.negative_probability(c):
+            key, template = _pick(rng, IDENTIFICATION)
+            out.append(QA("object_identification", f"object_identification.{key}", _prefix(context, template.format(a=article(c), c=c, cs=plural(c))), "no"))
+
+    if counts:
+        ranked = counts.most_common()
+        if len(ranked) == 1 or ranked[0][1] > ranked[1][1]:
+            key, template = _pick(rng, CLASSIFICATION)
+            out.append(QA("object_classification", f"object_classification.{key}", _prefix(context, template), ranked[0][0]))
+
+    for c in present:
+        key, template = _pick(rng, COUNTING)
+        out.append(QA("instance_counting", f"instance_counting.{key}", _prefix(context, template.format(cs=plural(c))), str(counts[c])))
+
+    if scene.objects:
+        chosen = rng.sample(range(len(scene.objects)), min(context.max_regions, len(scene.objects)))
+        for i in sorted(chosen):
+            obj = scene.objects[i]
+            key, template = _pick(rng, REGION)
+            out.append(QA("region_referring", f"region_referring.{key}", _prefix(context, template.format(box=fmt_box(obj.box))), obj.category))
+
+    for c in present:
+        words = Counter(position_of(*o.center, scene.width, scene.height, context.nine_regions) for o in scene.objects if o.category == c).most_common()
+        if len(words) > 1 and words[0][1] == words[1][1]:
+            continue
+        key, template = _pick(rng, POSITION_ONE if counts[c] == 1 else POSITION_MANY)
+        out.append(QA("object_positioning", f"object_positioning.{key}", _prefix(context, template.format(c=c, cs=plural(c)), positions=True), words[0][0]))
+
+    out += _others(scene, context, rng, counts)
+    return out
+
+
+def _others(scene: Scene, context: CorpusContext, rng: random.Random, counts: Counter) -> list[QA]:
+    out: list[QA] = []
+    if scene.landcover is not None and len(scene.landcover_classes):
+        hist = np.bincount(np.asarray(scene.landcover).ravel(), minlength=len(scene.landcover_classes))
+        top = np.argsort(hist)[::-1]
+        if hist[top[0]] > 0 and (len(top) == 1 or hist[top[0]] > hist[top[1]]):
+            key, template = _pick(rng, LANDCOVER)
+            out.append(QA("others", f"others.{key}", template, scene.landcover_classes[int(top[0])]))
+    candidates = list(range(len(scene.objects)))
+    rng.shuffle(candidates)
+    shaped = directed = 0
+    for i in candidates:
+        obj = scene.objects[i]
+        if shaped < 1:
+            shape = _shape(obj)
+            if shape:
+                key, template = _pick(rng, SHAPE)
+                out.append(QA("others", f"others.{key}", template.format(c=obj.category, box=fmt_box(obj.box)), shape))
+                shaped += 1
+        if directed < 1:
+            direction = _direction(obj)
+            if direction:
+                key, template = _pick(rng, DIRECTION)
+                out.append(QA("others", f"others.{key}", template.format(c=obj.category, box=fmt_box(obj.box)), direction))
+                directed += 1
+    for c in sorted(counts):
+        if counts[c] >= 4:
+            points = np.array([o.center for o in scene.objects if o.category == c], dtype=float)
+            key, template = _pick(rng, PATTERN)
+            out.append(QA("others", f"others.{key}", template.format(cs=plural(c)), _pattern(points, scene.width, scene.height)))
+    present = sorted(counts)
+    if len(present) >= 2:
+        a, b = rng.sample(present, 2)
+        if counts[a] != counts[b]:
+            key, template = _pick(rng, REASONING)
+            if key == "more_than":
+                answer = "yes" if counts[a] > counts[b] else "no"
+            else:
+                answer = plural(a) if counts[a] > counts[b] else plural(b)
+            out.append(QA("others", f"others.{key}", template.format(as_=plural(a), bs=plural(b)), answer))
+    return out

@@ -1,0 +1,143 @@
+"""``sarlang export``: a build's records in the layouts common trainers and evaluators read.
+
+Every format writes one file per split into the output folder, with image paths rewritten
+relative to that folder (or absolute with ``absolute_paths``), atomically:
+
+``sarlang``     SARLANG-1M's own text layout: ``Caption_<split>.csv`` (``Image Name``, ``Caption``),
+                ``VQA_<split>.csv`` (``Image Name``, ``Question``, ``Answer``) and ``<split>.json``
+                (``messages`` + ``images``).
+``llava``       LLaVA JSON: ``llava_<split>.json``, a list of ``{"id", "image", "conversations"}``
+                with ``<image>\\n`` before the question.
+``sharegpt``    ShareGPT/``messages`` + ``images`` JSON (``sharegpt_<split>.json``) and a
+                LLaMA-Factory ``dataset_info.json`` entry per split; each conversation holds one
+                ``<image>`` tag per image.
+``vlmevalkit``  VLMEvalKit TSV (``SARLANG_<split>.tsv``): ``index``, ``image_path``, ``question``,
+                ``answer``, ``category`` (the application), ``l2-category`` (the question type), ``split``.
+``hf``          Hugging Face ``datasets`` Parquet (``data/<split>-00000-of-00001.parquet``), which
+                ``datasets.load_dataset("parquet", data_files=...)`` opens.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import InputError, MissingDependencyError
+from sarlang.formats.textio import atomic_write_json, atomic_write_text
+from sarlang.schema import Record
+
+EXPORT_FORMATS: tuple[str, ...] = ("sarlang", "llava", "sharegpt", "vlmevalkit", "hf")
+
+
+def _image_path(record: Record, build_dir: Path, out_dir: Path, absolute: bool) -> str:
+    if not record.image:
+        return ""
+    source = (build_dir / record.image).resolve()
+    return str(source) if absolute else os.path.relpath(source, out_dir.resolve())
+
+
+def _by_split(records: list[Record]) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        groups[r.split or "all"].append(r)
+    return dict(sorted(groups.items()))
+
+
+def _csv(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def export_sarlang(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+    written = []
+    captions = [r for r in records if r.is_caption]
+    questions = [r for r in records if not r.is_caption]
+    if captions:
+        atomic_write_text(out / f"Caption_{split}.csv", _csv([["Image Name", "Caption"]] + [[image(r), r.answer] for r in captions]))
+        written.append(f"Caption_{split}.csv")
+    if questions:
+        atomic_write_text(out / f"VQA_{split}.csv", _csv([["Image Name", "Question", "Answer"]] + [[image(r), r.question, r.answer] for r in questions]))
+        written.append(f"VQA_{split}.csv")
+    atomic_write_json(out / f"{split}.json", [_messages(r, image(r)) for r in records])
+    return written + [f"{split}.json"]
+
+
+def _messages(r: Record, path: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": "<image>" + r.question}, {"role": "assistant", "content": r.answer}], "images": [path]}
+
+
+def export_llava(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+    rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + r.question}, {"from": "gpt", "value": r.answer}]} for r in records]
+    atomic_write_json(out / f"llava_{split}.json", rows)
+    return [f"llava_{split}.json"]
+
+
+def export_sharegpt(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+    atomic_write_json(out / f"sharegpt_{split}.json", [_messages(r, image(r)) for r in records])
+    info_path = out / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info[f"sarlang_{split}"] = {
+        "file_name": f"sharegpt_{split}.json",
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+    }
+    atomic_write_json(info_path, info)
+    return [f"sharegpt_{split}.json", "dataset_info.json"]
+
+
+def export_vlmevalkit(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+    lines = ["\t".join(["index", "image_path", "question", "answer", "category", "l2-category", "split"])]
+    for index, r in enumerate(records):
+        cells = [str(index), image(r), r.question, r.answer, r.application, r.question_type, r.split]
+        lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
+    atomic_write_text(out / f"SARLANG_{split}.tsv", "\n".join(lines) + "\n")
+    return [f"SARLANG_{split}.tsv"]
+
+
+def export_hf(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise MissingDependencyError("Parquet export (pyarrow)", extra="parquet") from exc
+    from sarlang.build.dataset import records_table
+
+    rows = []
+    for r in records:
+        row = r.to_dict()
+        row["image"] = image(r)
+        rows.append(row)
+    path = out / "data" / f"{split}-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    pq.write_table(records_table(rows), tmp)
+    os.replace(tmp, path)
+    return [str(path.relative_to(out))]
+
+
+EXPORTERS = {"sarlang": export_sarlang, "llava": export_llava, "sharegpt": export_sharegpt, "vlmevalkit": export_vlmevalkit, "hf": export_hf}
+
+
+def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool = False) -> list[str]:
+    """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written."""
+    from sarlang.formats.records import load_records
+
+    if fmt not in EXPORTERS:
+        raise InputError(f"unknown export format '{fmt}'", hint=f"use one of {', '.join(EXPORT_FORMATS)}")
+    source = Path(build_dir)
+    records_path = source / "records.jsonl" if source.is_dir() else source
+    base = records_path.parent
+    records, _ = load_records(records_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    for split, group in _by_split(records).items():
+        written += EXPORTERS[fmt](split, group, lambda r: _image_path(r, base, out, absolute_paths), out)
+    return sorted(set(written))
