@@ -21,7 +21,7 @@ import json
 import os
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,12 @@ from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_capt
 from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.errors import InputError
-from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
+from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Record, Reject, Scene
 from sarlang.sources import SOURCES, parse_source
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+_BATCH_SCENES = 256  # scenes written between two notes in done.txt
 
 GENERATOR = "sarlang.build"
 GENERATOR_VERSION = "1"
@@ -148,23 +151,71 @@ def build_dataset(
 
     partial, done_file = out / "records.partial.jsonl", out / "done.txt"
     done = _resume(partial, done_file)
+    kept = [_light(line, row) for line, row in _read_rows(partial)] if done else []
+    todo = [(p, i) for p, (_, _, scenes) in enumerate(plan) for i in range(len(scenes)) if _scene_key(plan[p][0], scenes[i]) not in done]
     total = sum(len(s) for _, _, s in plan)
-    finished = 0
-    resumed = len(done)
-    with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out:
-        for kind, context, scenes in plan:
-            for scene in scenes:
-                key = _scene_key(kind, scene)
-                if key not in done:
-                    rows = scene_records(kind, scene, context, options, out)
-                    records_out.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-                    records_out.flush()
-                    done_out.write(key + "\n")
-                    done_out.flush()
-                finished += 1
-                if on_progress and (finished % 256 == 0 or finished == total):
+    generated: list[_Light] = []
+    global _PLAN
+    _PLAN = (plan, options, out)
+    chunks = [todo[i : i + _BATCH_SCENES] for i in range(0, len(todo), _BATCH_SCENES)]
+    try:
+        with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out:
+            finished = total - len(todo)
+            for keys, rows in _generate(chunks):
+                # records first, then the note that their scenes are done: a kill in between
+                # leaves records of unfinished scenes, which the next run cuts away
+                records_out.write("".join(r[0] + "\n" for r in rows))
+                records_out.flush()
+                done_out.write("".join(k + "\n" for k in keys))
+                done_out.flush()
+                generated += rows
+                finished += len(keys)
+                if on_progress:
                     on_progress(finished, total)
-    return _finish(out, partial, done_file, imported, rejects, plan, resumed)
+    finally:
+        _PLAN = None
+    imported_light = [_light(_ENCODE(r), r) for r in imported]
+    return _finish(out, partial, done_file, kept + generated, imported_light, rejects, plan, len(done))
+
+
+# (json line, image, question, answer, application, split, question_type)
+_Light = tuple[str, str, str, str, str, str, str]
+_PLAN: tuple[list, BuildOptions, Path] | None = None
+
+
+def _light(line: str, row: dict[str, Any]) -> _Light:
+    return (line, row["image"], row["question"], row["answer"], row["application"], row["split"], row["question_type"])
+
+
+def _generate_chunk(chunk: list[tuple[int, int]]) -> tuple[list[str], list[_Light]]:
+    assert _PLAN is not None
+    plan, options, out = _PLAN
+    keys: list[str] = []
+    rows: list[_Light] = []
+    for p, i in chunk:
+        kind, context, scenes = plan[p]
+        scene = scenes[i]
+        keys.append(_scene_key(kind, scene))
+        rows += [_light(_ENCODE(r), r) for r in scene_records(kind, scene, context, options, out)]
+    return keys, rows
+
+
+def _generate(chunks: list[list[tuple[int, int]]]) -> Iterator[tuple[list[str], list[_Light]]]:
+    """Records of each chunk of scenes, in order; on several cores in forked workers that inherit the plan."""
+    import multiprocessing
+    import threading
+
+    workers = min(os.cpu_count() or 1, len(chunks))
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        yield from map(_generate_chunk, chunks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_generate_chunk, chunks)
+
+
+def _read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    with path.open("r", encoding="utf-8") as handle:
+        return [(line.rstrip("\n"), json.loads(line)) for line in handle if line.strip()]
 
 
 def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject]) -> list[dict[str, Any]]:
@@ -194,22 +245,20 @@ def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[R
     return rows
 
 
-def _finish(out: Path, partial: Path, done_file: Path, imported: list[dict[str, Any]], rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
+def _finish(out: Path, partial: Path, done_file: Path, generated: list[_Light], imported: list[_Light], rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
     seen: set[tuple[str, str, str]] = set()
-    unique: list[dict[str, Any]] = []
+    unique: list[_Light] = []
     duplicates = 0
-    with partial.open("r", encoding="utf-8") as handle:
-        generated = [json.loads(line) for line in handle]
     for row in generated + imported:
-        signature = (row["image"], row["question"], row["answer"])
+        signature = row[1:4]
         if signature in seen:
             duplicates += 1
             continue
         seen.add(signature)
         unique.append(row)
-    check_disjoint((r["image"], r["split"]) for r in unique if r["image"])
-    atomic_write_jsonl(out / "records.jsonl", unique)
-    parquet = _write_parquet(out / "records.parquet", unique)
+    check_disjoint((r[1], r[5]) for r in unique if r[1])
+    atomic_write_text(out / "records.jsonl", "".join(r[0] + "\n" for r in unique))
+    parquet = _write_parquet(out / "records.parquet", out / "records.jsonl")
     atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in rejects])
     summary = {
         "scenes": sum(len(s) for _, _, s in plan),
@@ -217,9 +266,9 @@ def _finish(out: Path, partial: Path, done_file: Path, imported: list[dict[str, 
         "records": len(unique),
         "imported_sarlang1m_records": len(imported),
         "duplicates_removed": duplicates,
-        "by_application": dict(sorted(Counter(r["application"] for r in unique).items())),
-        "by_split": dict(sorted(Counter(r["split"] for r in unique).items())),
-        "question_types": len({r["question_type"] for r in unique}),
+        "by_application": dict(sorted(Counter(r[4] for r in unique).items())),
+        "by_split": dict(sorted(Counter(r[5] for r in unique).items())),
+        "question_types": len({r[6] for r in unique}),
         "categories": {kind: list(context.categories) for kind, context, _ in plan},
         "rejected": len(rejects),
         "rejects_by_reason": dict(Counter(_reason_kind(r.reason) for r in rejects).most_common()),
@@ -239,13 +288,19 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"\d+", "N", text)[:120]
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> str:
+def _write_parquet(path: Path, jsonl: Path) -> str:
+    """records.jsonl as Parquet, parsed by pyarrow's multi-threaded JSON reader (provenance becomes a struct)."""
     try:
         import pyarrow as pa
+        import pyarrow.json as pajson
         import pyarrow.parquet as pq
     except ImportError:
         return "not written: pyarrow is not installed (pip install 'sarlang[parquet]')"
-    table = records_table(rows)
+    if jsonl.stat().st_size == 0:
+        return "not written: no records"
+    columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
+    options = pajson.ParseOptions(explicit_schema=pa.schema([(c, pa.string()) for c in columns]), newlines_in_values=False)
+    table = pajson.read_json(jsonl, read_options=pajson.ReadOptions(block_size=1 << 24), parse_options=options)
     tmp = path.with_name(f".{path.name}.part")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
@@ -258,7 +313,19 @@ def records_table(rows: list[dict[str, Any]]) -> Any:
 
     columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
     data = {c: [r.get(c) for r in rows] for c in columns}
-    data["provenance"] = [json.dumps(r.get("provenance") or {}, sort_keys=True) for r in rows]
+    encoded: dict[Any, str] = {}  # provenance is shared by all records of a scene: encode it once
+    provenance = []
+    for r in rows:
+        p = r.get("provenance") or {}
+        try:
+            key = tuple(sorted(p.items()))
+            text = encoded.get(key)
+            if text is None:
+                text = encoded[key] = json.dumps(p, sort_keys=True)
+        except TypeError:  # unhashable values
+            text = json.dumps(p, sort_keys=True)
+        provenance.append(text)
+    data["provenance"] = provenance
     schema = pa.schema([(c, pa.string()) for c in [*columns, "provenance"]])
     return pa.table(data, schema=schema)
 
