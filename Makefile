@@ -13,7 +13,7 @@ $(VENV)/bin/python:
 	$(PIP) install --quiet --upgrade pip
 
 $(VENV)/.core: $(VENV)/bin/python pyproject.toml
-	$(PIP) install --quiet -e '.[coco,geotiff]'
+	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots]'
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core

@@ -441,6 +441,77 @@ def stats_command(
     console.print(f"written to {target}: stats.md, stats.json" + (", " + ", ".join(stats["plots"]) if stats["plots"] else ""), highlight=False)
 
 
+@app.command(
+    "llm-captions",
+    epilog="Example:  sarlang llm-captions mybench/ --url http://localhost:8000/v1 --model Qwen2.5-7B-Instruct",
+)
+@user_errors
+def llm_captions_command(
+    build: Annotated[Path, typer.Argument(help="A build folder.", show_default=False)],
+    url: Annotated[str | None, typer.Option("--url", help="OpenAI-compatible API root (env OPENAI_BASE_URL).")] = None,
+    model: Annotated[str, typer.Option("--model", help="Model name.")] = "gpt-4o-mini",
+    key: Annotated[str | None, typer.Option("--key", help="API key (env OPENAI_API_KEY).")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="facts: rewrite the grounded facts; optical: caption the paired optical image.")] = "facts",
+    with_image: Annotated[bool, typer.Option("--with-image", help="In facts mode, also show the SAR image.")] = False,
+    optical_dir: Annotated[Path | None, typer.Option("--optical-dir", help="Folder of paired optical images named like the SAR images.")] = None,
+    cache: Annotated[Path | None, typer.Option("--cache", help="SQLite cache of replies (default ~/.cache/sarlang/llm-cache.sqlite).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Parallel requests.")] = 8,
+) -> None:
+    """Add one LLM-written detailed caption per image, checked by SAR-expert rules (flags kept for review)."""
+    from sarlang.build.llm import generate_llm_captions
+    from sarlang.chat import ChatClient, default_cache_path
+    from sarlang.errors import JudgeError
+
+    base = url or os.environ.get("OPENAI_BASE_URL")
+    if not base:
+        raise JudgeError("no endpoint given", hint="pass --url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
+    client = ChatClient(base, model, key or os.environ.get("OPENAI_API_KEY"), cache or default_cache_path("llm-cache.sqlite"),
+                        concurrency=concurrency, max_tokens=400)
+    progress = Progress(TextColumn("captioning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+    task_id = progress.add_task("llm", total=None)
+    try:
+        with progress:
+            result = generate_llm_captions(build, client, mode, with_image, optical_dir, on_progress=lambda k: progress.advance(task_id, k))
+    finally:
+        client.close()
+    console.print(f"{result['captions']} captions added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "
+                  f"{len(result['rejects'])} images without one", highlight=False)
+    for reject in result["rejects"][:5]:
+        console.print(f"[yellow]{reject['image']}[/]: {reject['reason']}", highlight=False)
+
+
+review_app = typer.Typer(help="Review LLM-written text: export a sheet, import the corrected sheet.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("export", epilog="Example:  sarlang review export mybench/ --out review.csv")
+@user_errors
+def review_export(
+    build: Annotated[Path, typer.Argument(help="A build folder.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="The review sheet (CSV) to write.")],
+) -> None:
+    """Write the LLM-written records to a CSV sheet with 'corrected' and 'note' columns to fill in."""
+    from sarlang.build.llm import export_review_sheet
+
+    n = export_review_sheet(build, out)
+    console.print(f"{n} rows to review -> {out}", highlight=False)
+
+
+@review_app.command("import", epilog="Example:  sarlang review import mybench/ review.csv")
+@user_errors
+def review_import(
+    build: Annotated[Path, typer.Argument(help="A build folder.", show_default=False)],
+    sheet: Annotated[Path, typer.Argument(help="The reviewed sheet.", show_default=False)],
+) -> None:
+    """Apply a reviewed sheet to the build, recording what the reviewer changed."""
+    from sarlang.build.llm import import_review_sheet
+
+    result = import_review_sheet(build, sheet)
+    console.print(f"{result['changed']} changed, {result['unchanged']} kept, {len(result['rejects'])} rows rejected", highlight=False)
+    for reject in result["rejects"][:5]:
+        console.print(f"[yellow]rejected[/] row {reject.get('row')}: {reject.get('reason')}", highlight=False)
+
+
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
     app()

@@ -18,15 +18,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
-import sqlite3
-import threading
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -91,50 +85,8 @@ def parse_verdict(reply: str) -> str:
     return "correct" if match.group(1) == "1" else "incorrect"
 
 
-class JudgeCache:
-    """Replies of an API judge on disk (SQLite), one row per (model, prompt, question, truth, prediction)."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, reply TEXT NOT NULL, created REAL)")
-        except sqlite3.DatabaseError as exc:
-            raise JudgeError(f"the judge cache {path} is not usable: {exc}", hint="delete it or pass another --judge-cache") from exc
-
-    @staticmethod
-    def key(model: str, prompt: str, request: JudgeRequest) -> str:
-        blob = json.dumps([model, prompt, request.question, request.ground_truth, request.prediction], ensure_ascii=False)
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-    def get(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def put(self, key: str, reply: str) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO replies VALUES (?, ?, ?)", (key, reply, time.time()))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-def default_cache_path() -> Path:
-    root = os.environ.get("SARLANG_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "sarlang")
-    return Path(root) / "judge-cache.sqlite"
-
-
-class _Fatal(Exception):
-    pass
-
-
 class ApiJudge:
-    """An OpenAI-compatible chat-completions endpoint as the judge.
+    """An OpenAI-compatible chat-completions endpoint as the judge (through :class:`sarlang.chat.ChatClient`).
 
     Parameters
     ----------
@@ -164,100 +116,25 @@ class ApiJudge:
         backoff: float = 1.0,
         max_tokens: int = 100,
     ) -> None:
-        try:
-            import httpx
-        except ImportError as exc:  # httpx is a core dependency; this guards broken installs
-            raise MissingDependencyError("httpx", hint="pip install httpx") from exc
-        if not base_url.startswith(("http://", "https://")):
-            raise JudgeError(f"judge URL '{base_url}' is not an http(s) URL", hint="e.g. --judge-url https://api.openai.com/v1")
+        from sarlang.chat import ChatClient
+
         for placeholder in ("{question}", "{ground_truth}", "{predicted}"):
             if placeholder not in prompt:
                 raise JudgeError(f"the judge prompt lacks the placeholder {placeholder}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.model = model
         self.prompt = prompt
         self.name = f"api:{model}"
-        self.concurrency = max(1, concurrency)
-        self.retries = max(0, retries)
-        self.backoff = backoff
-        self.max_tokens = max_tokens
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=timeout, headers=headers)
-        self._httpx = httpx
-        self.cache = JudgeCache(cache_path or default_cache_path())
-
-    def _ask(self, request: JudgeRequest) -> tuple[bool, str]:
-        """(True, reply) or (False, why it failed)."""
-        content = self.prompt.format(question=request.question, ground_truth=request.ground_truth, predicted=request.prediction)
-        body = {
-            "model": self.model,
-            "messages": [{"role": "user", "content": content}],
-            "temperature": 0,
-            "max_tokens": self.max_tokens,
-        }
-        delay = self.backoff
-        last_error = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(delay, 60.0))
-                delay *= 2
-            try:
-                response = self._client.post(self.url, json=body)
-            except self._httpx.TimeoutException:
-                last_error = "timed out"
-                continue
-            except self._httpx.TransportError as exc:
-                last_error = f"connection failed: {exc}"
-                continue
-            if response.status_code in (401, 403, 404):
-                raise _Fatal(
-                    f"the judge endpoint {self.url} answered HTTP {response.status_code}: {response.text[:200]}"
-                )
-            if response.status_code == 429 or response.status_code >= 500:
-                last_error = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                return False, f"HTTP {response.status_code}: {response.text[:200]}"
-            try:
-                return True, str(response.json()["choices"][0]["message"]["content"] or "")
-            except (ValueError, KeyError, IndexError, TypeError):
-                last_error = f"malformed response: {response.text[:200]!r}"
-                continue
-        return False, f"{last_error} after {self.retries + 1} attempts"
+        self.client = ChatClient(base_url, model, api_key, cache_path, concurrency, timeout, retries, backoff, max_tokens)
 
     def judge(self, requests: Sequence[JudgeRequest], progress: Callable[[int], None] | None = None) -> list[JudgeVerdict]:
-        verdicts: list[JudgeVerdict | None] = [None] * len(requests)
-        todo: list[int] = []
-        for i, request in enumerate(requests):
-            reply = self.cache.get(self.cache.key(self.model, self.prompt, request))
-            if reply is None:
-                todo.append(i)
-            else:
-                verdicts[i] = JudgeVerdict(parse_verdict(reply), reply, cached=True)
-        if progress and len(requests) - len(todo):
-            progress(len(requests) - len(todo))
-
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            futures = {pool.submit(self._ask, requests[i]): i for i in todo}
-            try:
-                for future in as_completed(futures):
-                    i = futures[future]
-                    ok, reply = future.result()
-                    if ok:
-                        self.cache.put(self.cache.key(self.model, self.prompt, requests[i]), reply)
-                        verdicts[i] = JudgeVerdict(parse_verdict(reply), reply)
-                    else:
-                        verdicts[i] = JudgeVerdict("error", reply)
-                    if progress:
-                        progress(1)
-            except _Fatal as exc:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise JudgeError(str(exc), hint="check --judge-url, --judge-model and the API key") from None
-        return [v if v is not None else JudgeVerdict("error", "not asked") for v in verdicts]
+        conversations = [
+            [{"role": "user", "content": self.prompt.format(question=r.question, ground_truth=r.ground_truth, predicted=r.prediction)}]
+            for r in requests
+        ]
+        replies = self.client.complete(conversations, progress=progress)
+        return [JudgeVerdict(parse_verdict(r.text), r.text, r.cached) if r.ok else JudgeVerdict("error", r.text) for r in replies]
 
     def close(self) -> None:
-        self._client.close()
-        self.cache.close()
+        self.client.close()
 
 
 class EmbeddingJudge:
