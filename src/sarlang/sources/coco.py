@@ -38,7 +38,7 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
     if not root.exists():
         raise InputError(f"COCO source '{root}' does not exist")
     base = root.parent.parent if root.is_file() and root.parent.name == "Annotations" else (root.parent if root.is_file() else root)
-    image_root = base / "JPEGImages"
+    root_text = str(base / "JPEGImages")
     seen_images: set[Any] = set()
     for ann_file in _annotation_files(root):
         source = str(ann_file)
@@ -71,9 +71,11 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
             except (KeyError, TypeError, ValueError):
                 yield Reject(source, 0, "image without width/height", id=str(image_id))
                 continue
-            image_path = image_root / split / img["file_name"] if split else image_root / img["file_name"]
-            if split and not image_path.exists():
-                image_path = image_root / img["file_name"]
+            # plain strings, not Path objects: this loop runs once per image of datasets of 100,000
+            flat_path = os.path.join(root_text, img["file_name"])
+            image_path = os.path.join(root_text, split, img["file_name"]) if split else flat_path
+            if split and not os.path.exists(image_path):
+                image_path = flat_path
             if check_images and not os.path.exists(image_path):
                 yield Reject(source, 0, f"image {img['file_name']} is missing", id=str(image_id))
                 continue
@@ -98,5 +100,5 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
                 if ann.get("iscrowd"):
                     attributes["crowd"] = True
                 objects.append(SceneObject(category, (x0, y0, x1 - x0, y1 - y0), None, attributes))
-            yield Scene(image=str(image_path), width=width, height=height, objects=objects, gsd=gsd, sensor=sensor,
+            yield Scene(image=image_path, width=width, height=height, objects=objects, gsd=gsd, sensor=sensor,
                         source="coco", split=split, id=str(image_id))
