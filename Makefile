@@ -47,6 +47,7 @@ test: $(VENV)/.test java
 bench: $(VENV)/.test
 	$(PY) benchmarks/caption_metrics.py
 	$(PY) benchmarks/speckle.py --large
+	$(PY) benchmarks/build_vqa.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .hypothesis
