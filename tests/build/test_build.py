@@ -219,3 +219,35 @@ def test_class_prefix_and_nine_regions(tmp_path: Path) -> None:
     cells = {"top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"}
     positions = [r["answer"] for r in records if r["application"] == "object_positioning"]
     assert positions and set(positions) <= cells
+
+
+def test_landcover_masks_and_sarlang1m_sources(tmp_path: Path) -> None:
+    from PIL import Image
+
+    lc = tmp_path / "lc"
+    (lc / "images").mkdir(parents=True)
+    (lc / "labels").mkdir()
+    (lc / "classes.txt").write_text("water\nurban\nforest\n")
+    labels = np.zeros((40, 40), dtype=np.uint8)
+    labels[:, 30:] = 1
+    Image.fromarray(np.full((40, 40), 90, np.uint8)).save(lc / "images" / "a.png")
+    Image.fromarray(labels).save(lc / "labels" / "a.png")
+    Image.fromarray(np.full((40, 40), 90, np.uint8)).save(lc / "images" / "b.png")  # no labels: rejected
+    masks = tmp_path / "masks"
+    (masks / "images").mkdir(parents=True)
+    (masks / "masks").mkdir()
+    Image.fromarray(np.full((30, 30), 60, np.uint8)).save(masks / "images" / "empty.png")
+    Image.fromarray(np.zeros((30, 30, 3), np.uint8)).save(masks / "masks" / "empty.png")  # empty mask: a valid negative
+    s1m = tmp_path / "SARVQA1_test.csv"
+    s1m.write_text("Image Name,Question,Answer\n0001.jpg,How many ships are there in the image?,3\n0001.jpg,How many ships are there in the image?,3\n")
+    summary = D.build_dataset([f"landcover:{lc}", f"masks:{masks}", f"sarlang1m:{s1m}"], tmp_path / "out")
+    records = rows(tmp_path / "out")
+    assert summary["scenes"] == 2 and summary["rejected"] == 1 and summary["imported_sarlang1m_records"] == 2
+    assert summary["duplicates_removed"] == 1  # the repeated SARLANG-1M row
+    land = [r for r in records if r["question_type"].startswith("others.landcover")]
+    assert [r["answer"] for r in land] == ["water"]
+    empty = [r for r in records if r["image"].endswith("empty.png")]
+    assert any(r["caption_kind"] == "concise" and ("no labelled" in r["answer"] or "none of the labelled" in r["answer"]) for r in empty)
+    assert not [r for r in empty if r["application"] == "instance_counting"]
+    imported = [r for r in records if r["source"] == "sarlang1m"]
+    assert len(imported) == 1 and imported[0]["application"] == "instance_counting" and imported[0]["split"] == "test"

@@ -103,3 +103,24 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     for command in (["llm-captions"], ["review", "export"], ["review", "import"]):
         assert "Example" in run_cli(*command, "--help").stdout
+
+
+def test_optical_mode_sends_the_paired_image(tmp_path: Path) -> None:
+    build = tmp_path / "build"
+    build_dataset(["simulate:2,size=64"], build)
+    optical = tmp_path / "optical"
+    optical.mkdir()
+    images = sorted({json.loads(x)["image"] for x in (build / "records.jsonl").read_text().splitlines()})
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), (10, 200, 30)).save(optical / (Path(images[0]).stem + ".png"))  # only the first has one
+    server = CaptionServer()
+    try:
+        client = ChatClient(server.url, "captioner", cache_path=tmp_path / "cache.sqlite", backoff=0.01)
+        result = generate_llm_captions(build, client, mode="optical", optical_dir=optical)
+        client.close()
+    finally:
+        server.close()
+    assert result["captions"] == 1 and result["rejects"] == [{"image": images[1], "reason": "no paired optical image"}]
+    content = server.bodies[0]["messages"][0]["content"]
+    assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")
