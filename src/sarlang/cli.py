@@ -51,6 +51,12 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _progress(label: str, disable: bool = False) -> Progress:
+    """A transient progress bar on stderr (stdout stays clean for tables and --json)."""
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=True, disable=disable)
+
+
 def _version(value: bool) -> None:
     if value:
         console.print(f"sarlang {__version__}")
@@ -236,8 +242,7 @@ def eval_vqa(
     loaded, summary = _load(file, fmt, records, "vqa")
     judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                             judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
-    progress = Progress(TextColumn("judging"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True, disable=judge == JudgeKind.none)
+    progress = _progress("judging", disable=judge == JudgeKind.none)
     task_id = progress.add_task("judge", total=0)
     try:
         with progress:
@@ -312,8 +317,7 @@ def preprocess_command(
     from sarlang.sar.recipes import load_recipe
 
     chosen = load_recipe(recipe)
-    progress = Progress(TextColumn("preprocessing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True)
+    progress = _progress("preprocessing")
     task_id = progress.add_task("preprocess", total=None)
     with progress:
         summary = preprocess(inputs, chosen, out, workers=workers,
@@ -356,8 +360,7 @@ def despeckle_command(
         if "size" not in accepted:
             raise SarlangError(f"the {filter_name} filter has a fixed window", hint="leave out --size")
         params["size"] = size
-    progress = Progress(TextColumn("filtering"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True)
+    progress = _progress("filtering")
     task_id = progress.add_task("blocks", total=None)
     with progress:
         used = filter_raster(source, target, filter_name, block=block, polarization=polarization,
@@ -385,8 +388,7 @@ def build_command(
     from sarlang.build.dataset import BuildOptions, build_dataset
 
     options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed)
-    progress = Progress(TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True)
+    progress = _progress("building")
     task_id = progress.add_task("scenes", total=None)
     with progress:
         summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
@@ -467,7 +469,7 @@ def llm_captions_command(
         raise JudgeError("no endpoint given", hint="pass --url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
     client = ChatClient(base, model, key or os.environ.get("OPENAI_API_KEY"), cache or default_cache_path("llm-cache.sqlite"),
                         concurrency=concurrency, max_tokens=400)
-    progress = Progress(TextColumn("captioning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console, transient=True)
+    progress = _progress("captioning")
     task_id = progress.add_task("llm", total=None)
     try:
         with progress:
