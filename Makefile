@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned so pip never resolves the multi-GB CUDA build (the CPU build is enough here).
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench clean java
+.PHONY: demo demo-eval test bench clean java
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +29,24 @@ java:
 
 SARLANG := $(VENV)/bin/sarlang
 
-# The main job, until the end-to-end demo exists: score the example prediction files.
-demo: $(VENV)/.core java
+$(VENV)/.demo: $(VENV)/.core
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots,train]' $(TORCH)
+	touch $@
+
+# The main job: simulate, preprocess, build, train the built-in model, predict, score, report.
+demo: $(VENV)/.demo java
+	$(SARLANG) demo --out demo_out
+
+# The scorer alone on the example prediction files.
+demo-eval: $(VENV)/.core java
 	@mkdir -p demo_out
 	$(SARLANG) eval captions examples/captions/generated_predictions_model_a.jsonl --mode sarlang --json demo_out/captions_model_a.json
 	$(SARLANG) eval captions examples/captions/generated_predictions_model_b.jsonl --mode sarlang --json demo_out/captions_model_b.json --no-meteor
-	$(SARLANG) eval captions examples/captions/generated_predictions_model_a.jsonl --mode coco --no-meteor
 	$(SARLANG) eval compare demo_out/captions_model_a.json demo_out/captions_model_b.json
 	$(SARLANG) eval vqa examples/vqa/VQA_result_model_b.csv --mode official
 	$(SARLANG) eval vqa examples/vqa/predictions_model_a.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_a.json
-	$(SARLANG) eval vqa examples/vqa/predictions_model_b.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_b.json --by-question-type
+	$(SARLANG) eval vqa examples/vqa/predictions_model_b.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_b.json
 	$(SARLANG) eval compare demo_out/vqa_model_a.json demo_out/vqa_model_b.json
 
 test: $(VENV)/.test java

@@ -514,6 +514,67 @@ def review_import(
         console.print(f"[yellow]rejected[/] row {reject.get('row')}: {reject.get('reason')}", highlight=False)
 
 
+@app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
+@user_errors
+def train_command(
+    config: Annotated[Path, typer.Option("--config", help="YAML/JSON training config (see sarlang.models.run).")],
+) -> None:
+    """Train the built-in SAR vision-language model on a build's records (CPU; resumes from its checkpoint)."""
+    from sarlang.models.run import read_config, train_from_config
+
+    settings = read_config(config)
+    progress = _progress("training")
+    task_id = progress.add_task("steps", total=None)
+    with progress:
+        model = train_from_config(settings, on_progress=lambda done, total, loss: progress.update(task_id, completed=done, total=total,
+                                                                                       description=f"loss {loss:.3f}"))
+    info = model.info()
+    console.print(f"trained {info['id']} ({info['parameters']:,} parameters, vocabulary {info['vocabulary']}) -> {settings['out']}", highlight=False)
+
+
+@app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl")
+@user_errors
+def predict_command(
+    model: Annotated[str, typer.Option("--model", help="A model folder from sarlang train, or api:MODEL@URL.")],
+    records: Annotated[Path, typer.Option("--records", help="Records file (image paths relative to it).")],
+    out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
+    split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+) -> None:
+    """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
+    from sarlang.models.base import load_model
+    from sarlang.models.run import predict_records
+
+    loaded = load_model(model)
+    progress = _progress("predicting")
+    task_id = progress.add_task("records", total=None)
+    try:
+        with progress:
+            result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
+                                     on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+    finally:
+        if hasattr(loaded, "close"):
+            loaded.close()
+    console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+
+
+@app.command("demo", epilog="Example:  sarlang demo --out demo_out   |   sarlang demo --source voc:../shared/data/mstar_scenes")
+@user_errors
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo_out"),
+    source: Annotated[str | None, typer.Option("--source", help="KIND:PATH to run on instead of simulated scenes.")] = None,
+    scenes: Annotated[int, typer.Option("--scenes", min=4, help="Simulated scenes (each at two resolutions).")] = 150,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the built-in model.")] = 6,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (Java).")] = True,
+) -> None:
+    """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""
+    from sarlang.demo import run_demo
+
+    scores = run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
+    console.print((out / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+    del scores
+
+
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
     app()

@@ -1,0 +1,43 @@
+"""Any OpenAI-compatible chat endpoint as a model (GPT-4o, a vLLM or Ollama server).
+
+Images go as base64 data URLs next to the prompt; requests are concurrent, retried with
+backoff and cached on disk (:class:`sarlang.chat.ChatClient`), so a killed prediction run
+resumes without asking anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sarlang.chat import ChatClient, ReplyCache, default_cache_path, image_content
+
+
+class ApiModel:
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, cache_path: Path | None = None,
+                 concurrency: int = 8, max_tokens: int = 256, **client_options: Any) -> None:
+        self.base_url = base_url
+        self.model = model
+        self.client = ChatClient(base_url, model, api_key, cache_path or default_cache_path("model-cache.sqlite"),
+                                 concurrency=concurrency, max_tokens=max_tokens, **client_options)
+
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+        conversations = [[{"role": "user", "content": [image_content(image), {"type": "text", "text": prompt}]}] for image, prompt in batch]
+        # the cache key names the image by path and size, not by its base64 text
+        keys = [ReplyCache.key(self.model, self.client.temperature, self.client.max_tokens, str(Path(image).resolve()),
+                               Path(image).stat().st_size, prompt) for image, prompt in batch]
+        replies = self.client.complete(conversations, cache_key=lambda i: keys[i])
+        return [r.text if r.ok else "" for r in replies]
+
+    def save(self, directory: str | Path) -> None:
+        import json
+
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / "api.json").write_text(json.dumps(self.info(), indent=2))
+
+    def info(self) -> dict[str, Any]:
+        return {"id": f"api:{self.model}@{self.base_url}", "temperature": self.client.temperature, "max_tokens": self.client.max_tokens}
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,62 @@
+"""The one model interface, SARLANG-1M's default prompts, and loading a model by spec.
+
+Every backend answers batches of (image path, prompt) with text, can be saved and loaded, and
+reports what it is (``info``: id and settings). Specs for :func:`load_model`:
+
+``DIR``                       a saved built-in baseline (a folder with ``config.json``)
+``api:MODEL@URL``             an OpenAI-compatible chat endpoint (key from ``OPENAI_API_KEY``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from sarlang.errors import InputError
+from sarlang.schema import Record
+
+#: SARLANG-1M's prompts (its paper and evaluation).
+CAPTION_PROMPT = "Describe the content of this image in one sentence."
+VQA_PROMPT = "Question: {q}. Answer the question concisely."
+
+
+def prompt_for(record: Record) -> str:
+    """The prompt a model sees for a record: the caption prompt, or the question in SARLANG's wrapper."""
+    if record.is_caption:
+        return record.question or CAPTION_PROMPT
+    return VQA_PROMPT.format(q=record.question.rstrip("?. ") + ("?" if record.question.rstrip().endswith("?") else ""))
+
+
+class VisionLanguageModel(Protocol):
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]: ...
+
+    def save(self, directory: str | Path) -> None: ...
+
+    def info(self) -> dict[str, Any]: ...
+
+
+def load_model(spec: str) -> Any:
+    """A model from its spec (see the module docstring), with a clear error for anything else."""
+    if spec.startswith("api:"):
+        from sarlang.models.api import ApiModel
+
+        model, sep, url = spec[4:].partition("@")
+        if not sep or not model or not url:
+            raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
+        return ApiModel(url, model, api_key=os.environ.get("OPENAI_API_KEY"))
+    path = Path(spec)
+    config = path / "config.json"
+    if not config.exists():
+        raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, or api:MODEL@URL")
+    try:
+        architecture = json.loads(config.read_text(encoding="utf-8")).get("architecture", "")
+    except ValueError as exc:
+        raise InputError(f"'{config}' is not valid JSON: {exc}") from None
+    if architecture.startswith("sarlang-baseline"):
+        from sarlang.models.baseline import BaselineModel
+
+        return BaselineModel.load(path)
+    raise InputError(f"'{spec}' holds a model of unknown architecture '{architecture or '?'}'", hint="sarlang loads its own baseline models here")

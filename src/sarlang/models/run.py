@@ -1,0 +1,146 @@
+"""``sarlang train`` and ``sarlang predict``: training from a YAML config, predicting a records file.
+
+Training config (YAML or JSON)::
+
+    model: baseline                 # the built-in model
+    records: mybench/records.jsonl  # a build's records (image paths relative to that file)
+    out: mybench/model              # where the model and its checkpoint go
+    split: train                    # which records to learn from
+    epochs: 8                       # ... and any setting of BaselineConfig
+
+Prediction writes our JSONL (``id``, ``prediction``, ``model``, ``settings``) and, next to it,
+LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``, in records
+order, rewritten whole at the end). It is resumable: ids already in the output are not asked
+again, and each batch is appended and flushed before the next one starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import InputError
+from sarlang.formats.records import load_records
+from sarlang.models.base import prompt_for
+from sarlang.schema import Record
+
+TRAIN_KEYS = ("model", "records", "out", "split")
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"config file '{p}' does not exist")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml and json raise their own error types
+        raise InputError(f"cannot parse config '{p}': {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"config '{p}' must be a mapping of settings")
+    return data
+
+
+def image_path(record: Record, records_file: Path) -> str:
+    return str((records_file.parent / record.image).resolve())
+
+
+def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, float], None] | None = None, base: Path | None = None) -> Any:
+    """Train the model a config describes; returns the trained model."""
+    from sarlang.models.baseline import BaselineConfig, BaselineModel
+
+    missing = [k for k in ("records", "out") if k not in config]
+    if missing:
+        raise InputError(f"the training config lacks {', '.join(missing)}")
+    kind = config.get("model", "baseline")
+    if kind != "baseline":
+        raise InputError(f"unknown model '{kind}' in the training config", hint="this version trains the built-in model: model: baseline")
+    settings = {k: v for k, v in config.items() if k not in TRAIN_KEYS}
+    model_config = BaselineConfig.from_dict(settings)
+    root = base or Path.cwd()
+    records_file = (root / str(config["records"])).resolve()
+    records, _ = load_records(records_file)
+    split = config.get("split", "train")
+    chosen = [r for r in records if r.split == split]
+    if not chosen:
+        raise InputError(f"no '{split}' records in '{records_file}'")
+    missing_images = [r.image for r in chosen if not Path(image_path(r, records_file)).exists()]
+    if missing_images:
+        raise InputError(f"{len(missing_images)} training images are missing, e.g. '{missing_images[0]}'", hint="image paths are relative to the records file")
+    examples = [(image_path(r, records_file), prompt_for(r), r.answer) for r in chosen]
+    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress)
+
+
+def predict_records(
+    model: Any,
+    records_file: str | Path,
+    out: str | Path,
+    split: str | None = "test",
+    batch_size: int = 32,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Answer every record (of ``split``) with ``model``; see the module docstring."""
+    records_path = Path(records_file)
+    records, _ = load_records(records_path)
+    chosen = [r for r in records if split is None or r.split == split]
+    if not chosen:
+        raise InputError(f"no records{f' of split {split}' if split else ''} in '{records_path}'")
+    missing = [r for r in chosen if not Path(image_path(r, records_path)).exists()]
+    if missing:
+        raise InputError(f"{len(missing)} images of the records are missing, e.g. '{missing[0].image}'", hint="image paths are relative to the records file")
+    out_path = Path(out)
+    lf_path = out_path.with_name("generated_predictions.jsonl")
+    done: set[str] = set()
+    if out_path.exists():
+        for line in out_path.read_text(encoding="utf-8").splitlines():
+            try:
+                done.add(json.loads(line)["id"])
+            except (ValueError, KeyError):
+                continue  # a line cut by a kill: its record is asked again
+    todo = [r for r in chosen if r.id not in done]
+    info = model.info()
+    settings = {k: v for k, v in info.items() if k != "id"}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _drop_torn_lines(out_path)
+    with out_path.open("a", encoding="utf-8") as ours:
+        finished = len(chosen) - len(todo)
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            prompts = [prompt_for(r) for r in batch]
+            answers = model.answer([(image_path(r, records_path), p) for r, p in zip(batch, prompts)])
+            ours.write("".join(json.dumps({"id": r.id, "prediction": a, "model": info["id"], "settings": settings}, ensure_ascii=False) + "\n" for r, a in zip(batch, answers)))
+            ours.flush()
+            finished += len(batch)
+            if on_progress:
+                on_progress(finished, len(chosen))
+    # LLaMA-Factory's file, in records order, rebuilt whole from ours (so a kill cannot unbalance them)
+    predicted = {}
+    for line in out_path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        predicted[row["id"]] = row["prediction"]
+    from sarlang.formats.textio import atomic_write_jsonl
+
+    atomic_write_jsonl(lf_path, [{"prompt": prompt_for(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
+    return {"predicted": len(todo), "already_done": len(chosen) - len(todo), "out": str(out_path), "llamafactory": str(lf_path)}
+
+
+def _drop_torn_lines(path: Path) -> None:
+    if not path.exists():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    good = []
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:
+            continue
+        good.append(line if line.endswith("\n") else line + "\n")
+    if len(good) != len(lines) or (lines and not lines[-1].endswith("\n")):
+        path.write_text("".join(good), encoding="utf-8")

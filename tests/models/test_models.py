@@ -1,0 +1,131 @@
+"""The model interface: the built-in baseline (train, save, load, resume, predict) and API models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sarlang.build.dataset import build_dataset
+from sarlang.errors import InputError
+from sarlang.models.base import VQA_PROMPT, load_model, prompt_for
+from sarlang.models.run import predict_records, train_from_config
+
+from ..conftest import run_cli
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    build_dataset(["simulate:6,size=64"], out)
+    return out
+
+
+def tiny(bench: Path, out: Path, **extra) -> dict:
+    return {"model": "baseline", "records": str(bench / "records.jsonl"), "out": str(out), "epochs": 2, "batch_size": 16,
+            "image_size": 32, "width": 32, "heads": 2, "layers": 1, **extra}
+
+
+def test_prompts() -> None:
+    from sarlang.schema import Record
+
+    q = Record("1", "a.png", "instance_counting", "How many ships are there in the image?", "3")
+    assert prompt_for(q) == "Question: How many ships are there in the image?. Answer the question concisely." == VQA_PROMPT.format(q=q.question)
+    c = Record("2", "a.png", "image_description", "Describe the content of this image in one sentence.", "x", caption_kind="concise")
+    assert prompt_for(c) == "Describe the content of this image in one sentence."
+
+
+def test_train_save_load_is_deterministic_and_predicts(bench: Path, tmp_path: Path) -> None:
+    a = train_from_config(tiny(bench, tmp_path / "a"))
+    b = train_from_config(tiny(bench, tmp_path / "b"))
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    loaded = load_model(str(tmp_path / "a"))
+    batch = [(str(bench / "images" / "sim000000_g2.png"), "Question: How many ships are there in the image?. Answer the question concisely.")]
+    assert loaded.answer(batch) == a.answer(batch) == b.answer(batch)
+    assert isinstance(loaded.answer(batch)[0], str)
+    info = loaded.info()
+    assert info["id"] == "sarlang-baseline-v1" and info["parameters"] > 1000
+
+
+def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> None:
+    straight = train_from_config(tiny(bench, tmp_path / "straight", epochs=3))
+    train_from_config(tiny(bench, tmp_path / "resumed", epochs=3))  # finished run: a rerun resumes at epoch 3 and changes nothing
+    first = (tmp_path / "resumed" / "model.safetensors").read_bytes()
+    again = train_from_config(tiny(bench, tmp_path / "resumed", epochs=3))
+    assert (tmp_path / "resumed" / "model.safetensors").read_bytes() == first
+    batch = [(str(bench / "images" / "sim000001_g2.png"), "Describe the content of this image in one sentence.")]
+    assert again.answer(batch) == straight.answer(batch)
+    with pytest.raises(InputError, match="other settings"):
+        train_from_config(tiny(bench, tmp_path / "resumed", epochs=4))
+
+
+def test_predict_writes_both_formats_and_resumes(bench: Path, tmp_path: Path) -> None:
+    model = train_from_config(tiny(bench, tmp_path / "m"))
+    out = tmp_path / "pred" / "predictions.jsonl"
+    first = predict_records(model, bench / "records.jsonl", out, split="test", batch_size=8)
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert first["predicted"] == len(rows) > 0 and {"id", "prediction", "model", "settings"} <= set(rows[0])
+    lf = [json.loads(x) for x in (out.parent / "generated_predictions.jsonl").read_text().splitlines()]
+    assert len(lf) == len(rows) and {"prompt", "predict", "label"} == set(lf[0])
+    # a kill mid-run: drop the last rows and cut a line in half
+    text = out.read_text().splitlines()
+    out.write_text("\n".join(text[:-3]) + "\n" + text[-3][:20])
+    again = predict_records(model, bench / "records.jsonl", out, split="test", batch_size=8)
+    assert again["predicted"] == 3 and again["already_done"] == len(rows) - 3
+    assert [json.loads(x)["id"] for x in out.read_text().splitlines()] == [r["id"] for r in rows]
+    # the scorer reads both files
+    scored = run_cli("eval", "vqa", str(out), "--records", str(bench / "records.jsonl"))
+    assert scored.returncode == 0, scored.stderr
+    scored = run_cli("eval", "captions", str(out.parent / "generated_predictions.jsonl"), "--no-meteor")
+    assert scored.returncode == 0, scored.stderr
+
+
+def test_bad_configs_and_models(bench: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown model setting"):
+        train_from_config(tiny(bench, tmp_path / "x", dropout=0.5))
+    with pytest.raises(InputError, match="must be int"):
+        train_from_config(tiny(bench, tmp_path / "x", epochs="many"))
+    with pytest.raises(InputError, match="lacks records"):
+        train_from_config({"model": "baseline", "out": "x"})
+    with pytest.raises(InputError, match="unknown model"):
+        train_from_config(tiny(bench, tmp_path / "x", model="gpt"))
+    with pytest.raises(InputError, match="is not a model"):
+        load_model(str(tmp_path))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text('{"architecture": "llama"}')
+    with pytest.raises(InputError, match="unknown architecture"):
+        load_model(str(tmp_path / "other"))
+    train_from_config(tiny(bench, tmp_path / "small"))
+    config = json.loads((tmp_path / "small" / "config.json").read_text())
+    config["width"] = 64  # weights of another shape
+    (tmp_path / "small" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="do not fit"):
+        load_model(str(tmp_path / "small"))
+    (tmp_path / "cfg.yaml").write_text("model: baseline\nrecords: nowhere.jsonl\nout: m\ncolour: red\n")
+    result = run_cli("train", "--config", str(tmp_path / "cfg.yaml"))
+    assert result.returncode == 2 and "unknown model setting" in result.stderr and "Traceback" not in result.stderr
+    result = run_cli("predict", "--model", str(tmp_path), "--records", str(bench / "records.jsonl"), "--out", str(tmp_path / "p.jsonl"))
+    assert result.returncode == 2 and "is not a model" in result.stderr
+
+
+def test_api_model_against_a_local_server(bench: Path, tmp_path: Path) -> None:
+    from ..build.test_llm import CaptionServer
+    from sarlang.models.api import ApiModel
+
+    server = CaptionServer()
+    try:
+        model = ApiModel(server.url, "vlm", cache_path=tmp_path / "cache.sqlite", backoff=0.01)
+        out = tmp_path / "api.jsonl"
+        result = predict_records(model, bench / "records.jsonl", out, split="test", batch_size=16)
+        asked = len(server.bodies)
+        predict_records(model, bench / "records.jsonl", tmp_path / "again.jsonl", split="test")  # all cached
+        model.close()
+    finally:
+        server.close()
+    assert asked == result["predicted"] == len(server.bodies)
+    content = server.bodies[0]["messages"][0]["content"]
+    assert content[0]["image_url"]["url"].startswith("data:image/png;base64,") and content[1]["type"] == "text"
+    assert all(json.loads(x)["model"].startswith("api:vlm@") for x in out.read_text().splitlines())
