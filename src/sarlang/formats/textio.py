@@ -87,6 +87,24 @@ def _has_surrogates(text: str) -> bool:
     return False
 
 
+def read_settings(path: str | Path, what: str = "settings file") -> dict[str, Any]:
+    """A YAML (.yaml/.yml) or JSON file holding a mapping, or an :class:`InputError` saying what is wrong."""
+    p = Path(path)
+    text = read_bytes(p, what).decode("utf-8", errors="replace")
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # yaml and json raise their own error types
+        raise InputError(f"cannot parse {what} '{p}': {exc}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{what} '{p}' must hold a mapping of settings")
+    return data
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     p = Path(path)

@@ -30,22 +30,9 @@ TRAIN_KEYS = ("model", "records", "out", "split")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"config file '{p}' does not exist")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    from sarlang.formats.textio import read_settings
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # yaml and json raise their own error types
-        raise InputError(f"cannot parse config '{p}': {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"config '{p}' must be a mapping of settings")
-    return data
+    return read_settings(path, "training config")
 
 
 def image_path(record: Record, records_file: Path) -> str:

@@ -25,7 +25,6 @@ Built-in recipes:
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -107,17 +106,9 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     p = Path(key)
     if not p.exists():
         raise InputError(f"no built-in recipe or recipe file '{key}'", hint=f"built-in recipes: {', '.join(BUILTIN_RECIPES)}")
-    text = p.read_text(encoding="utf-8")
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    from sarlang.formats.textio import read_settings
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # yaml and json raise their own error types
-        raise InputError(f"cannot parse recipe file '{p}': {exc}") from None
-    return Recipe.from_dict(data)
+    return Recipe.from_dict(read_settings(p, "recipe file"))
 
 
 def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
