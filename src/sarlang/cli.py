@@ -558,6 +558,20 @@ def predict_command(
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
 
 
+@app.command("merge", epilog="Example:  sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged")
+@user_errors
+def merge_command(
+    adapter: Annotated[Path, typer.Option("--adapter", help="A LoRA adapter folder from sarlang train (model: lora).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the merged model and its processor.")],
+    base: Annotated[str | None, typer.Option("--base", help="The base model (default: the one the adapter records).")] = None,
+) -> None:
+    """Merge a LoRA adapter into its base model."""
+    from sarlang.models.hf import adapter_base, merge_adapter
+
+    merged = merge_adapter(base or adapter_base(adapter), adapter, out)
+    console.print(f"merged -> {merged}", highlight=False)
+
+
 @app.command("demo", epilog="Example:  sarlang demo --out demo_out   |   sarlang demo --source voc:../shared/data/mstar_scenes")
 @user_errors
 def demo_command(

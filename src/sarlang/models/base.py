@@ -3,7 +3,8 @@
 Every backend answers batches of (image path, prompt) with text, can be saved and loaded, and
 reports what it is (``info``: id and settings). Specs for :func:`load_model`:
 
-``DIR``                       a saved built-in baseline (a folder with ``config.json``)
+``DIR``                       a saved built-in baseline, a Hugging Face VLM folder, or a LoRA adapter
+                              folder (its base model is read from the adapter)
 ``api:MODEL@URL``             an OpenAI-compatible chat endpoint (key from ``OPENAI_API_KEY``)
 """
 
@@ -48,15 +49,24 @@ def load_model(spec: str) -> Any:
             raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
         return ApiModel(url, model, api_key=os.environ.get("OPENAI_API_KEY"))
     path = Path(spec)
+    if (path / "adapter_config.json").exists():
+        from sarlang.models.hf import HFModel, adapter_base
+
+        return HFModel(adapter_base(path), adapter=path)
     config = path / "config.json"
     if not config.exists():
         raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, or api:MODEL@URL")
     try:
-        architecture = json.loads(config.read_text(encoding="utf-8")).get("architecture", "")
+        settings = json.loads(config.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise InputError(f"'{config}' is not valid JSON: {exc}") from None
+    architecture = settings.get("architecture", "")
     if architecture.startswith("sarlang-baseline"):
         from sarlang.models.baseline import BaselineModel
 
         return BaselineModel.load(path)
+    if "model_type" in settings:
+        from sarlang.models.hf import HFModel
+
+        return HFModel(path)
     raise InputError(f"'{spec}' holds a model of unknown architecture '{architecture or '?'}'", hint="sarlang loads its own baseline models here")

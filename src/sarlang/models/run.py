@@ -2,11 +2,11 @@
 
 Training config (YAML or JSON)::
 
-    model: baseline                 # the built-in model
+    model: baseline                 # the built-in model; or "lora" with base: a Hugging Face VLM folder
     records: mybench/records.jsonl  # a build's records (image paths relative to that file)
     out: mybench/model              # where the model and its checkpoint go
     split: train                    # which records to learn from
-    epochs: 8                       # ... and any setting of BaselineConfig
+    epochs: 8                       # ... and any setting of BaselineConfig (or LoraSettings)
 
 Prediction writes our JSONL (``id``, ``prediction``, ``model``, ``settings``) and, next to it,
 LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``, in records
@@ -26,7 +26,7 @@ from sarlang.formats.records import load_records
 from sarlang.models.base import prompt_for
 from sarlang.schema import Record
 
-TRAIN_KEYS = ("model", "records", "out", "split")
+TRAIN_KEYS = ("model", "records", "out", "split", "base")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -47,22 +47,36 @@ def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, f
     if missing:
         raise InputError(f"the training config lacks {', '.join(missing)}")
     kind = config.get("model", "baseline")
-    if kind != "baseline":
-        raise InputError(f"unknown model '{kind}' in the training config", hint="this version trains the built-in model: model: baseline")
+    if kind not in ("baseline", "lora"):
+        raise InputError(f"unknown model '{kind}' in the training config", hint="model: baseline (the built-in model) or model: lora (with base: a Hugging Face VLM)")
     settings = {k: v for k, v in config.items() if k not in TRAIN_KEYS}
-    model_config = BaselineConfig.from_dict(settings)
     root = base or Path.cwd()
+    if kind == "lora":
+        from sarlang.models.hf import HFModel, LoraSettings, train_lora
+
+        if "base" not in config:
+            raise InputError("a LoRA config needs 'base': the Hugging Face model to adapt")
+        lora = LoraSettings.from_dict(settings)
+        records_file = (root / str(config["records"])).resolve()
+        examples = _examples(records_file, config.get("split", "train"))
+        adapter = train_lora(config["base"], examples, (root / str(config["out"])).resolve(), lora, on_progress=on_progress)
+        return HFModel(config["base"], adapter=adapter, image_size=lora.image_size)
+    model_config = BaselineConfig.from_dict(settings)
     records_file = (root / str(config["records"])).resolve()
+    examples = _examples(records_file, config.get("split", "train"))
+    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress)
+
+
+def _examples(records_file: Path, split: str) -> list[tuple[str, str, str]]:
+    """(image path, prompt, answer) of the records of a split, with a clear error for missing images."""
     records, _ = load_records(records_file)
-    split = config.get("split", "train")
     chosen = [r for r in records if r.split == split]
     if not chosen:
         raise InputError(f"no '{split}' records in '{records_file}'")
     missing_images = [r.image for r in chosen if not Path(image_path(r, records_file)).exists()]
     if missing_images:
         raise InputError(f"{len(missing_images)} training images are missing, e.g. '{missing_images[0]}'", hint="image paths are relative to the records file")
-    examples = [(image_path(r, records_file), prompt_for(r), r.answer) for r in chosen]
-    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress)
+    return [(image_path(r, records_file), prompt_for(r), r.answer) for r in chosen]
 
 
 def predict_records(

@@ -1,0 +1,230 @@
+"""Hugging Face vision-language models: batched inference and LoRA fine-tuning (the ``hf`` extra).
+
+Any model ``AutoProcessor`` and ``AutoModelForImageTextToText`` load from a local folder (or a
+hub id, on a machine with network access). This version is tested with tiny models of the
+LLaVA-1.5 and Idefics3 families. The prompt is the family's chat template with the image and
+the text. ``image_size`` (longest edge, pixels) is the first-class setting against running out of
+memory: images are resized to it before the processor sees them.
+
+LoRA fine-tuning follows SARLANG-1M's recipe by default: rank 8 on every linear layer of the
+language model (q/k/v/o and the MLP projections), 3 epochs, learning rate 1e-4, warm-up 10% then
+cosine decay, gradient accumulation, bf16 on a GPU. Only the answer tokens are learned.
+Adapters are saved on their own (peft's ``save_pretrained``); :class:`HFModel` predicts with
+base + adapter without merging, and :func:`merge_adapter` writes a merged model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sarlang.errors import InputError, MissingDependencyError
+
+LANGUAGE_LINEAR = r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
+
+
+def _require() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError("Hugging Face models (transformers)", extra="hf", hint="pip install torch==2.13.0, then pip install 'sarlang[hf]'") from exc
+    return torch, transformers
+
+
+def _nested_images(processor: Any) -> bool:
+    return type(processor).__name__.startswith(("Idefics", "SmolVLM"))
+
+
+def _conversation(prompt: str, answer: str | None = None) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    if answer is not None:
+        messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
+    return messages
+
+
+def _load_image(path: str, image_size: int | None) -> Any:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        image = im.convert("RGB")
+    if image_size and max(image.size) > image_size:
+        image.thumbnail((image_size, image_size))
+    return image
+
+
+class HFModel:
+    """A Hugging Face VLM (optionally with a LoRA adapter) behind sarlang's model interface."""
+
+    def __init__(self, path: str | Path, adapter: str | Path | None = None, image_size: int | None = 448, max_new_tokens: int = 64, device: str | None = None) -> None:
+        torch, transformers = _require()
+        self.path = str(path)
+        self.adapter = str(adapter) if adapter else None
+        self.image_size = image_size
+        self.max_new_tokens = max_new_tokens
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            self.processor = transformers.AutoProcessor.from_pretrained(self.path)
+            model = transformers.AutoModelForImageTextToText.from_pretrained(self.path, dtype=torch.bfloat16 if self.device == "cuda" else torch.float32)
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"'{path}' is not a Hugging Face vision-language model: {str(exc)[:300]}") from None
+        if isinstance(self.processor, transformers.PreTrainedTokenizerBase):
+            raise InputError(f"'{path}' has no image processor (only a tokenizer was found)")
+        if self.adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, self.adapter)
+        self.model = model.to(self.device).eval()
+        tokenizer = getattr(self.processor, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.padding_side = "left"  # generation continues after the prompt
+
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+        torch, _ = _require()
+        images = [_load_image(path, self.image_size) for path, _ in batch]
+        texts = [self.processor.apply_chat_template(_conversation(prompt), add_generation_prompt=True, tokenize=False) for _, prompt in batch]
+        inputs = self.processor(images=[[i] for i in images] if _nested_images(self.processor) else images, text=texts, padding=True, return_tensors="pt").to(self.device)
+        with torch.no_grad():
+            output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        new = output[:, inputs["input_ids"].shape[1] :]
+        return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+
+    def save(self, directory: str | Path) -> None:
+        self.model.save_pretrained(directory)
+        self.processor.save_pretrained(directory)
+
+    def info(self) -> dict[str, Any]:
+        return {"id": f"hf:{self.path}" + (f"+{self.adapter}" if self.adapter else ""), "image_size": self.image_size,
+                "max_new_tokens": self.max_new_tokens, "device": self.device, "do_sample": False}
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """SARLANG-1M's LoRA recipe (the defaults) and the knobs a user turns."""
+
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    epochs: int = 3
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    batch_size: int = 4
+    gradient_accumulation: int = 4
+    image_size: int = 448
+    max_steps: int = 0  # 0: run all epochs
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoraSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown LoRA setting(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
+        for key, value in data.items():
+            default = getattr(cls(), key)
+            if isinstance(value, bool) or not isinstance(value, (type(default), int if isinstance(default, float) else type(default))):
+                raise InputError(f"LoRA setting '{key}' must be {type(default).__name__}, got {value!r}")
+        return cls(**data)
+
+
+def train_lora(
+    base: str | Path,
+    examples: Sequence[tuple[str, str, str]],
+    out_dir: str | Path,
+    settings: LoraSettings | None = None,
+    on_progress: Callable[[int, int, float], None] | None = None,
+) -> Path:
+    """Fine-tune a LoRA adapter on (image path, prompt, answer) triples; returns the adapter folder."""
+    torch, transformers = _require()
+    from peft import LoraConfig, get_peft_model
+
+    s = settings or LoraSettings()
+    torch.manual_seed(s.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    processor = transformers.AutoProcessor.from_pretrained(str(base))
+    model = transformers.AutoModelForImageTextToText.from_pretrained(str(base), dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+    model = get_peft_model(model, LoraConfig(r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=LANGUAGE_LINEAR, task_type="CAUSAL_LM"))
+    model.to(device).train()
+    tokenizer = processor.tokenizer
+    tokenizer.padding_side = "right"
+    steps_per_epoch = math.ceil(len(examples) / (s.batch_size * s.gradient_accumulation))
+    total = s.max_steps or steps_per_epoch * s.epochs
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.learning_rate)
+    warmup = max(1, int(total * s.warmup_ratio))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: (k + 1) / warmup if k < warmup else 0.5 * (1 + math.cos(math.pi * (k - warmup) / max(1, total - warmup))))
+    step = 0
+    order = list(range(len(examples)))
+    generator = torch.Generator().manual_seed(s.seed)
+    while step < total:
+        order = [order[i] for i in torch.randperm(len(order), generator=generator).tolist()]
+        for start in range(0, len(order), s.batch_size * s.gradient_accumulation):
+            group = order[start : start + s.batch_size * s.gradient_accumulation]
+            optimizer.zero_grad()
+            loss_sum = 0.0
+            micro = [group[i : i + s.batch_size] for i in range(0, len(group), s.batch_size)]
+            for part in micro:
+                inputs = _training_batch(processor, [examples[i] for i in part], s.image_size).to(device)
+                loss = model(**inputs).loss / len(micro)
+                loss.backward()
+                loss_sum += float(loss.detach())
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if on_progress:
+                on_progress(step, total, loss_sum)
+            if step >= total:
+                break
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    (out / "sarlang_lora.json").write_text(json.dumps({"base": str(base), "settings": asdict(s), "steps": step}, indent=2))
+    return out
+
+
+def _training_batch(processor: Any, batch: Sequence[tuple[str, str, str]], image_size: int) -> Any:
+    """Processor inputs with labels: prompt and padding masked (-100), answer tokens learned."""
+    images = [_load_image(path, image_size) for path, _, _ in batch]
+    prompts = [processor.apply_chat_template(_conversation(p), add_generation_prompt=True, tokenize=False) for _, p, _ in batch]
+    fulls = [processor.apply_chat_template(_conversation(p, a), tokenize=False) for _, p, a in batch]
+    packed = [[i] for i in images] if _nested_images(processor) else images
+    inputs = processor(images=packed, text=fulls, padding=True, return_tensors="pt")
+    prompt_only = processor(images=packed, text=prompts, padding=True, return_tensors="pt")
+    labels = inputs["input_ids"].clone()
+    for row in range(labels.shape[0]):
+        prompt_len = int(prompt_only["attention_mask"][row].sum())
+        labels[row, :prompt_len] = -100
+    labels[inputs["attention_mask"] == 0] = -100
+    inputs["labels"] = labels
+    return inputs
+
+
+def adapter_base(adapter: str | Path) -> str:
+    """The base model an adapter was trained on (sarlang's note, else peft's config)."""
+    folder = Path(adapter)
+    ours = folder / "sarlang_lora.json"
+    if ours.exists():
+        return str(json.loads(ours.read_text(encoding="utf-8"))["base"])
+    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise InputError(f"'{folder}' does not say which base model it adapts", hint="pass the base explicitly")
+    return str(base)
+
+
+def merge_adapter(base: str | Path, adapter: str | Path, out_dir: str | Path) -> Path:
+    """Merge a LoRA adapter into its base model and save the result with the base's processor."""
+    _, transformers = _require()
+    from peft import PeftModel
+
+    if not (Path(adapter) / "adapter_config.json").exists():
+        raise InputError(f"'{adapter}' is not a LoRA adapter (no adapter_config.json)")
+    model = transformers.AutoModelForImageTextToText.from_pretrained(str(base))
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    out = Path(out_dir)
+    merged.save_pretrained(out)
+    transformers.AutoProcessor.from_pretrained(str(base)).save_pretrained(out)
+    return out

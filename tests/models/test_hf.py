@@ -1,0 +1,61 @@
+"""Hugging Face VLMs through the real from_pretrained path: tiny LLaVA-1.5 and Idefics3 models built offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sarlang.build.dataset import build_dataset
+from sarlang.errors import InputError
+from sarlang.models.base import load_model
+from sarlang.models.run import predict_records, train_from_config
+
+from ..conftest import run_cli
+from .tiny_vlms import tiny_idefics3, tiny_llava
+
+pytest.importorskip("transformers")
+pytest.importorskip("peft")
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bench")
+    build_dataset(["simulate:4,size=64"], out)
+    return out
+
+
+@pytest.mark.parametrize("family", [tiny_llava, tiny_idefics3], ids=["llava", "idefics3"])
+def test_inference_lora_adapter_and_merge(family, bench: Path, tmp_path: Path) -> None:
+    base = family(tmp_path / "base")
+    model = load_model(str(base))
+    assert model.info()["id"].startswith("hf:")
+    out = tmp_path / "base_pred.jsonl"
+    result = predict_records(model, bench / "records.jsonl", out, split=None, batch_size=8)
+    assert result["predicted"] == len(out.read_text().splitlines()) > 0
+    losses: list[float] = []
+    config = {"model": "lora", "base": str(base), "records": str(bench / "records.jsonl"), "out": str(tmp_path / "lora"),
+              "max_steps": 3, "batch_size": 2, "gradient_accumulation": 2, "image_size": 64, "learning_rate": 0.01}
+    train_from_config(config, on_progress=lambda step, total, loss: losses.append(loss))
+    assert len(losses) == 3 and all(loss > 0 for loss in losses)
+    adapter = tmp_path / "lora"
+    assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
+    assert not (adapter / "model.safetensors").exists()  # the adapter is saved on its own
+    with_adapter = load_model(str(adapter))
+    assert "+" in with_adapter.info()["id"]
+    record_image = str((bench / json.loads((bench / "records.jsonl").read_text().splitlines()[0])["image"]).resolve())
+    batch = [(record_image, "Question: How many ships are there in the image?. Answer the question concisely.")]
+    before_merge = with_adapter.answer(batch)
+    merged = run_cli("merge", "--adapter", str(adapter), "--out", str(tmp_path / "merged"))
+    assert merged.returncode == 0, merged.stderr
+    assert load_model(str(tmp_path / "merged")).answer(batch) == before_merge
+
+
+def test_bad_lora_config_and_adapter(bench: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="needs 'base'"):
+        train_from_config({"model": "lora", "records": str(bench / "records.jsonl"), "out": str(tmp_path / "x")})
+    with pytest.raises(InputError, match="unknown LoRA setting"):
+        train_from_config({"model": "lora", "base": "x", "records": str(bench / "records.jsonl"), "out": str(tmp_path / "x"), "rank_of_doom": 3})
+    result = run_cli("merge", "--adapter", str(tmp_path), "--out", str(tmp_path / "m"), "--base", str(tmp_path))
+    assert result.returncode == 2 and "not a LoRA adapter" in result.stderr

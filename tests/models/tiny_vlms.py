@@ -1,0 +1,91 @@
+"""Tiny randomly initialised vision-language models of real Hugging Face families, built offline.
+
+Following ../shared/notes/tiny-hf-vlms.md: a byte-level BPE tokenizer trained on a few SAR
+sentences, the family's image processor from defaults with small sizes, a chat template, and a
+config with two tiny text layers; saved with ``save_pretrained`` so tests go through the real
+``from_pretrained`` path. Their text is garbage: they test the wiring, not the answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SENTENCES = [
+    "Describe the content of this image in one sentence.",
+    "Question: How many ships are there in the image?. Answer the question concisely.",
+    "A SAR image of water showing two ships and one harbor.",
+    "Is there a bridge in the image? yes no 1 2 3 4 5",
+    "There are three ships in the top part of the image.",
+    "Which category of object appears most often in the image? ship aircraft car tank",
+]
+
+
+def _tokenizer(specials: list[str]):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE(unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    base = ["<unk>", "<s>", "</s>", "<pad>"]
+    core.train_from_iterator(SENTENCES * 4, trainers.BpeTrainer(vocab_size=300, special_tokens=base, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>")
+    tok.add_special_tokens({"additional_special_tokens": specials})
+    tok.padding_side = "left"
+    return tok
+
+
+def _llama(tok) -> dict:
+    return dict(model_type="llama", vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=512, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id, tie_word_embeddings=False)
+
+
+LLAVA_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}{% if c['type'] == 'image' %}<image>\n"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %} {% else %}ASSISTANT: {% for c in m['content'] %}{{ c['text'] }}{% endfor %}</s>"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+IDEFICS_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}User:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% else %}Assistant: {% for c in m['content'] %}{{ c['text'] }}{% endfor %}"
+    "<end_of_utterance>\n{% endif %}{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def tiny_llava(directory: Path) -> Path:
+    import torch
+    from transformers import CLIPImageProcessorPil, CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    torch.manual_seed(0)
+    tok = _tokenizer(["<image>"])
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8),
+        text_config=LlamaConfig(**{k: v for k, v in _llama(tok).items() if k != "model_type"}),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), image_seq_length=16, vision_feature_select_strategy="default", vision_feature_layer=-2,
+    )
+    model = LlavaForConditionalGeneration(config)
+    processor = LlavaProcessor(CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}), tok, patch_size=8,
+                               vision_feature_select_strategy="default", num_additional_image_tokens=1, image_token="<image>", chat_template=LLAVA_TEMPLATE)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
+
+
+def tiny_idefics3(directory: Path) -> Path:
+    import torch
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessorPil, Idefics3Processor
+
+    torch.manual_seed(0)
+    specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    tok = _tokenizer(specials)
+    config = Idefics3Config(
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8),
+        text_config=_llama(tok), image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2,
+    )
+    model = Idefics3ForConditionalGeneration(config)
+    processor = Idefics3Processor(Idefics3ImageProcessorPil(size={"longest_edge": 32}, max_image_size={"longest_edge": 32}, do_image_splitting=False),
+                                  tok, image_seq_len=4, chat_template=IDEFICS_TEMPLATE)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory
