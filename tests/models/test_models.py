@@ -129,3 +129,18 @@ def test_api_model_against_a_local_server(bench: Path, tmp_path: Path) -> None:
     content = server.bodies[0]["messages"][0]["content"]
     assert content[0]["image_url"]["url"].startswith("data:image/png;base64,") and content[1]["type"] == "text"
     assert all(json.loads(x)["model"].startswith("api:vlm@") for x in out.read_text().splitlines())
+
+
+def test_shipped_configs_are_valid() -> None:
+    from sarlang.models.baseline import BaselineConfig
+    from sarlang.models.hf import LoraSettings
+    from sarlang.models.run import TRAIN_KEYS, read_config
+
+    from ..conftest import ROOT
+
+    lora = read_config(ROOT / "configs" / "lora.yaml")
+    assert lora["model"] == "lora" and LoraSettings.from_dict({k: v for k, v in lora.items() if k not in TRAIN_KEYS}).rank == 8
+    baseline = read_config(ROOT / "configs" / "baseline.yaml")
+    assert BaselineConfig.from_dict({k: v for k, v in baseline.items() if k not in TRAIN_KEYS}).epochs == 8
+    accelerate = (ROOT / "configs" / "accelerate" / "multi_gpu.yaml").read_text()
+    assert "distributed_type: MULTI_GPU" in accelerate and "mixed_precision: bf16" in accelerate

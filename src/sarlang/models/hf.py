@@ -8,7 +8,9 @@ memory: images are resized to it before the processor sees them.
 
 LoRA fine-tuning follows SARLANG-1M's recipe by default: rank 8 on every linear layer of the
 language model (q/k/v/o and the MLP projections), 3 epochs, learning rate 1e-4, warm-up 10% then
-cosine decay, gradient accumulation, bf16 on a GPU. Only the answer tokens are learned.
+cosine decay, gradient accumulation, bf16 on a GPU. Only the answer tokens are learned. Training
+runs through accelerate, so ``accelerate launch --config_file configs/accelerate/multi_gpu.yaml
+-m sarlang.cli train --config lora.yaml`` spreads it over several GPUs.
 Adapters are saved on their own (peft's ``save_pretrained``); :class:`HFModel` predicts with
 base + adapter without merging, and :func:`merge_adapter` writes a merged model.
 """
@@ -143,18 +145,24 @@ def train_lora(
     torch, transformers = _require()
     from peft import LoraConfig, get_peft_model
 
+    from accelerate import Accelerator
+
     s = settings or LoraSettings()
     torch.manual_seed(s.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # One process here; several under `accelerate launch` (each takes its share of the examples).
+    accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
+    device = accelerator.device
+    examples = list(examples)[accelerator.process_index :: accelerator.num_processes]
     processor = transformers.AutoProcessor.from_pretrained(str(base))
-    model = transformers.AutoModelForImageTextToText.from_pretrained(str(base), dtype=torch.bfloat16 if device == "cuda" else torch.float32)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(str(base))
     model = get_peft_model(model, LoraConfig(r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=LANGUAGE_LINEAR, task_type="CAUSAL_LM"))
-    model.to(device).train()
+    model.train()
     tokenizer = processor.tokenizer
     tokenizer.padding_side = "right"
     steps_per_epoch = math.ceil(len(examples) / (s.batch_size * s.gradient_accumulation))
     total = s.max_steps or steps_per_epoch * s.epochs
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=s.learning_rate)
+    model, optimizer = accelerator.prepare(model, optimizer)
     warmup = max(1, int(total * s.warmup_ratio))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: (k + 1) / warmup if k < warmup else 0.5 * (1 + math.cos(math.pi * (k - warmup) / max(1, total - warmup))))
     step = 0
@@ -170,7 +178,7 @@ def train_lora(
             for part in micro:
                 inputs = _training_batch(processor, [examples[i] for i in part], s.image_size).to(device)
                 loss = model(**inputs).loss / len(micro)
-                loss.backward()
+                accelerator.backward(loss)
                 loss_sum += float(loss.detach())
             optimizer.step()
             scheduler.step()
@@ -180,8 +188,11 @@ def train_lora(
             if step >= total:
                 break
     out = Path(out_dir)
-    model.save_pretrained(out)
-    (out / "sarlang_lora.json").write_text(json.dumps({"base": str(base), "settings": asdict(s), "steps": step}, indent=2))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        accelerator.unwrap_model(model).save_pretrained(out)
+        (out / "sarlang_lora.json").write_text(json.dumps({"base": str(base), "settings": asdict(s), "steps": step}, indent=2))
+    accelerator.wait_for_everyone()
     return out
 
 
