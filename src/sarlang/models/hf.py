@@ -39,6 +39,38 @@ def _require() -> tuple[Any, Any]:
     return torch, transformers
 
 
+# Processors whose video processor needs torchvision; without it they load as image + text only.
+_VIDEO_PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
+
+
+def load_processor(path: str | Path) -> Any:
+    """``AutoProcessor``, or for Qwen2-VL / Qwen2.5-VL without torchvision, the same processor without its video part.
+
+    Without torchvision ``AutoProcessor`` cannot build their video processor, and then either fails
+    or quietly returns only the tokenizer; images and text need neither video nor torchvision.
+    """
+    _, transformers = _require()
+    try:
+        processor = transformers.AutoProcessor.from_pretrained(str(path))
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        processor = None
+    if processor is not None and not isinstance(processor, transformers.PreTrainedTokenizerBase):
+        return processor
+    try:
+        model_type = transformers.AutoConfig.from_pretrained(str(path)).model_type
+    except (OSError, ValueError) as exc:
+        raise InputError(f"'{path}' is not a Hugging Face vision-language model: {str(exc)[:300]}") from None
+    if model_type not in _VIDEO_PROCESSORS:
+        raise InputError(f"'{path}' has no image processor (only a tokenizer was found)")
+    base_class = getattr(transformers, _VIDEO_PROCESSORS[model_type])
+
+    def __init__(self: Any, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any) -> None:
+        base_class.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    without_video = type(f"{base_class.__name__}NoVideo", (base_class,), {"__init__": __init__})
+    return without_video.from_pretrained(str(path))
+
+
 def _nested_images(processor: Any) -> bool:
     return type(processor).__name__.startswith(("Idefics", "SmolVLM"))
 
@@ -71,12 +103,10 @@ class HFModel:
         self.max_new_tokens = max_new_tokens
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            self.processor = transformers.AutoProcessor.from_pretrained(self.path)
+            self.processor = load_processor(self.path)
             model = transformers.AutoModelForImageTextToText.from_pretrained(self.path, dtype=torch.bfloat16 if self.device == "cuda" else torch.float32)
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(f"'{path}' is not a Hugging Face vision-language model: {str(exc)[:300]}") from None
-        if isinstance(self.processor, transformers.PreTrainedTokenizerBase):
-            raise InputError(f"'{path}' has no image processor (only a tokenizer was found)")
         if self.adapter:
             from peft import PeftModel
 
@@ -153,7 +183,7 @@ def train_lora(
     accelerator = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no")
     device = accelerator.device
     examples = list(examples)[accelerator.process_index :: accelerator.num_processes]
-    processor = transformers.AutoProcessor.from_pretrained(str(base))
+    processor = load_processor(base)
     model = transformers.AutoModelForImageTextToText.from_pretrained(str(base))
     model = get_peft_model(model, LoraConfig(r=s.rank, lora_alpha=s.alpha, lora_dropout=s.dropout, target_modules=LANGUAGE_LINEAR, task_type="CAUSAL_LM"))
     model.train()
@@ -237,5 +267,5 @@ def merge_adapter(base: str | Path, adapter: str | Path, out_dir: str | Path) ->
     merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     out = Path(out_dir)
     merged.save_pretrained(out)
-    transformers.AutoProcessor.from_pretrained(str(base)).save_pretrained(out)
+    load_processor(base).save_pretrained(out)
     return out
