@@ -584,9 +584,8 @@ def demo_command(
     """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""
     from sarlang.demo import run_demo
 
-    scores = run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
+    run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
     console.print((out / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
-    del scores
 
 
 def run() -> None:

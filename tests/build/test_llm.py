@@ -9,7 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 
 from sarlang.build.dataset import build_dataset
 from sarlang.build.llm import export_review_sheet, generate_llm_captions, import_review_sheet, sar_expert_rules

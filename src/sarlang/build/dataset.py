@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
-from sarlang.build.splits import hashed_split
+from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.errors import InputError
 from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from sarlang.schema import Record, Reject, Scene
+from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
@@ -319,12 +319,7 @@ def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[R
 
 
 def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
-    leaked = {image: sorted(splits) for image, splits in tally.image_splits.items() if image and len(splits) > 1}
-    if leaked:
-        from sarlang.errors import SarlangError
-
-        example = next(iter(leaked.items()))
-        raise SarlangError(f"{len(leaked)} images are in more than one split, e.g. {example[0]} in {example[1]}")
+    check_disjoint((image, split) for image, splits in tally.image_splits.items() if image for split in splits)
     shared = {image for image, n in tally.image_scenes.items() if n > 1}
     if imported:
         shared |= set(tally.image_splits)  # imported records may repeat generated ones anywhere
@@ -417,15 +412,3 @@ def records_table(rows: list[dict[str, Any]]) -> Any:
     data["provenance"] = provenance
     schema = pa.schema([(c, pa.string()) for c in [*columns, "provenance"]])
     return pa.table(data, schema=schema)
-
-
-def load_built_records(out_dir: str | Path) -> list[Record]:
-    """The records of a build folder (``records.jsonl``)."""
-    from sarlang.formats.records import load_records
-
-    path = Path(out_dir) / "records.jsonl" if Path(out_dir).is_dir() else Path(out_dir)
-    records, _ = load_records(path)
-    return records
-
-
-

@@ -105,6 +105,29 @@ def read_settings(path: str | Path, what: str = "settings file") -> dict[str, An
     return data
 
 
+def checked_settings(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """Settings for the dataclass ``cls``: unknown keys and values of the wrong type are clear errors.
+
+    Every field needs a default; an int is accepted for a float field (and made a float), a bool
+    never stands for a number. ``what`` names the settings in messages ("model setting").
+    """
+    from dataclasses import fields
+
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InputError(f"unknown {what}(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
+    defaults = cls()
+    clean: dict[str, Any] = {}
+    for key, value in data.items():
+        default = getattr(defaults, key)
+        number_for_float = isinstance(default, float) and isinstance(value, int)
+        if isinstance(value, bool) != isinstance(default, bool) or not (isinstance(value, type(default)) or number_for_float):
+            raise InputError(f"{what} '{key}' must be {type(default).__name__}, got {value!r}")
+        clean[key] = type(default)(value)
+    return clean
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     p = Path(path)

@@ -25,7 +25,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +67,9 @@ class BaselineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise InputError(f"unknown model setting(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
-        clean = {}
-        for key, value in data.items():
-            default = getattr(cls(), key)
-            if isinstance(default, bool) or not isinstance(value, type(default)) and not (isinstance(default, float) and isinstance(value, int)):
-                raise InputError(f"model setting '{key}' must be {type(default).__name__}, got {value!r}")
-            clean[key] = type(default)(value)
-        config = cls(**clean)
+        from sarlang.formats.textio import checked_settings
+
+        config = cls(**checked_settings(cls, data, "model setting"))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:

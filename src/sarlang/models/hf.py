@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,15 +152,9 @@ class LoraSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoraSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown LoRA setting(s) {', '.join(unknown)}", hint=f"known: {', '.join(sorted(known))}")
-        for key, value in data.items():
-            default = getattr(cls(), key)
-            if isinstance(value, bool) or not isinstance(value, (type(default), int if isinstance(default, float) else type(default))):
-                raise InputError(f"LoRA setting '{key}' must be {type(default).__name__}, got {value!r}")
-        return cls(**data)
+        from sarlang.formats.textio import checked_settings
+
+        return cls(**checked_settings(cls, data, "LoRA setting"))
 
 
 def train_lora(

@@ -57,7 +57,7 @@ def filter_raster(
     from sarlang.sar.scaling import to_intensity
 
     rasterio = _rasterio()
-    import rasterio.windows
+    from rasterio.windows import Window
 
     src_path = Path(source)
     height, width, crs, transform = raster_header(src_path)
@@ -94,7 +94,7 @@ def filter_raster(
                     kwargs["_z98"] = percentile98
                 result = _call(func, tile.data, kwargs)
                 core = result[r - r0 : r - r0 + h, c - c0 : c - c0 + w]
-                dst.write(np.ascontiguousarray(core, dtype=np.float32), 1, window=rasterio.windows.Window(c, r, w, h))
+                dst.write(np.ascontiguousarray(core, dtype=np.float32), 1, window=Window(c, r, w, h))
                 if on_progress:
                     on_progress(done, len(windows))
             dst.update_tags(1, units="intensity", speckle_filter=name)
