@@ -556,6 +556,9 @@ def predict_command(
         if hasattr(loaded, "close"):
             loaded.close()
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+    if result["failed"]:
+        console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "
+                      + "; ".join(result["failures"][:3]), highlight=False)
 
 
 @app.command("merge", epilog="Example:  sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged")

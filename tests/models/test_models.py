@@ -144,3 +144,19 @@ def test_shipped_configs_are_valid() -> None:
     assert BaselineConfig.from_dict({k: v for k, v in baseline.items() if k not in TRAIN_KEYS}).epochs == 8
     accelerate = (ROOT / "configs" / "accelerate" / "multi_gpu.yaml").read_text()
     assert "distributed_type: MULTI_GPU" in accelerate and "mixed_precision: bf16" in accelerate
+
+
+def test_api_failures_are_reported_and_retried_not_scored(bench: Path, tmp_path: Path) -> None:
+    import socket
+
+    from sarlang.models.api import ApiModel
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    model = ApiModel(f"http://127.0.0.1:{port}/v1", "vlm", cache_path=tmp_path / "cache.sqlite", backoff=0.01, retries=1, timeout=2.0)
+    out = tmp_path / "api.jsonl"
+    result = predict_records(model, bench / "records.jsonl", out, split="test", batch_size=16)
+    model.close()
+    assert result["predicted"] == 0 and result["failed"] > 0 and "connection failed" in result["failures"][0]
+    assert out.read_text() == "" and (tmp_path / "generated_predictions.jsonl").read_text() == ""

@@ -2,7 +2,8 @@
 
 Images go as base64 data URLs next to the prompt; requests are concurrent, retried with
 backoff and cached on disk (:class:`sarlang.chat.ChatClient`), so a killed prediction run
-resumes without asking anything twice.
+resumes without asking anything twice. A request that fails after its retries gives None, not
+an empty answer, so it is reported and asked again on the next run instead of scored as wrong.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ class ApiModel:
                  concurrency: int = 8, max_tokens: int = 256, **client_options: Any) -> None:
         self.base_url = base_url
         self.model = model
+        self.failures: list[str] = []
         self.client = ChatClient(base_url, model, api_key, cache_path or default_cache_path("model-cache.sqlite"),
                                  concurrency=concurrency, max_tokens=max_tokens, **client_options)
 
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
+        """Replies, with None where the endpoint gave none (the reason is appended to ``failures``)."""
         conversations = [[{"role": "user", "content": [image_content(image), {"type": "text", "text": prompt}]}] for image, prompt in batch]
         # the cache key names the image by path and size, not by its base64 text
         keys = [ReplyCache.key(self.model, self.client.temperature, self.client.max_tokens, str(Path(image).resolve()),
                                Path(image).stat().st_size, prompt) for image, prompt in batch]
         replies = self.client.complete(conversations, cache_key=lambda i: keys[i])
-        return [r.text if r.ok else "" for r in replies]
+        self.failures.extend(r.text for r in replies if not r.ok)
+        return [r.text if r.ok else None for r in replies]
 
     def save(self, directory: str | Path) -> None:
         import json

@@ -32,7 +32,9 @@ def prompt_for(record: Record) -> str:
 
 
 class VisionLanguageModel(Protocol):
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]: ...
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
+        """One answer per (image path, prompt); None where the model could give none (an API failure)."""
+        ...
 
     def save(self, directory: str | Path) -> None: ...
 

@@ -11,7 +11,9 @@ Training config (YAML or JSON)::
 Prediction writes our JSONL (``id``, ``prediction``, ``model``, ``settings``) and, next to it,
 LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``, in records
 order, rewritten whole at the end). It is resumable: ids already in the output are not asked
-again, and each batch is appended and flushed before the next one starts.
+again, and each batch is appended and flushed before the next one starts. Records a model could
+not answer (an API failure) are left out of both files and counted in the summary, so the next
+run asks them again.
 """
 
 from __future__ import annotations
@@ -112,11 +114,14 @@ def predict_records(
     _drop_torn_lines(out_path)
     with out_path.open("a", encoding="utf-8") as ours:
         finished = len(chosen) - len(todo)
+        failed = 0
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             prompts = [prompt_for(r) for r in batch]
             answers = model.answer([(image_path(r, records_path), p) for r, p in zip(batch, prompts)])
-            ours.write("".join(json.dumps({"id": r.id, "prediction": a, "model": info["id"], "settings": settings}, ensure_ascii=False) + "\n" for r, a in zip(batch, answers)))
+            failed += sum(a is None for a in answers)
+            answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
+            ours.write("".join(json.dumps({"id": r.id, "prediction": a, "model": info["id"], "settings": settings}, ensure_ascii=False) + "\n" for r, a in answered))
             ours.flush()
             finished += len(batch)
             if on_progress:
@@ -129,7 +134,9 @@ def predict_records(
     from sarlang.formats.textio import atomic_write_jsonl
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_for(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
-    return {"predicted": len(todo), "already_done": len(chosen) - len(todo), "out": str(out_path), "llamafactory": str(lf_path)}
+    failures = list(getattr(model, "failures", []))[:5]
+    return {"predicted": len(todo) - failed, "failed": failed, "failures": failures, "already_done": len(chosen) - len(todo),
+            "out": str(out_path), "llamafactory": str(lf_path)}
 
 
 def _drop_torn_lines(path: Path) -> None:
