@@ -1,4 +1,4 @@
-"""Hugging Face VLMs through the real from_pretrained path: tiny Qwen2-VL, LLaVA-1.5 and Idefics3 models built offline."""
+"""Hugging Face VLMs through the real from_pretrained path: tiny Qwen2-VL, Qwen2.5-VL, LLaVA-1.5, Idefics3 and SmolVLM models built offline."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sarlang.models.base import load_model
 from sarlang.models.run import predict_records, train_from_config
 
 from ..conftest import run_cli
-from .tiny_vlms import tiny_idefics3, tiny_llava, tiny_qwen2_vl
+from .tiny_vlms import tiny_idefics3, tiny_llava, tiny_qwen2_5_vl, tiny_qwen2_vl, tiny_smolvlm
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
@@ -26,7 +26,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_llava, tiny_idefics3], ids=["qwen2-vl", "llava", "idefics3"])
+@pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_qwen2_5_vl, tiny_llava, tiny_idefics3, tiny_smolvlm],
+                         ids=["qwen2-vl", "qwen2.5-vl", "llava", "idefics3", "smolvlm"])
 def test_inference_lora_adapter_and_merge(family, bench: Path, tmp_path: Path) -> None:
     base = family(tmp_path / "base")
     model = load_model(str(base))

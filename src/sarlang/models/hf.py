@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
@@ -39,11 +40,11 @@ def _require() -> tuple[Any, Any]:
 
 
 # Processors whose video processor needs torchvision; without it they load as image + text only.
-_VIDEO_PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}
+_VIDEO_PROCESSORS = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor", "smolvlm": "SmolVLMProcessor"}
 
 
 def load_processor(path: str | Path) -> Any:
-    """``AutoProcessor``, or for Qwen2-VL / Qwen2.5-VL without torchvision, the same processor without its video part.
+    """``AutoProcessor``, or for Qwen2-VL / Qwen2.5-VL / SmolVLM without torchvision, the same processor without its video part.
 
     Without torchvision ``AutoProcessor`` cannot build their video processor, and then either fails
     or quietly returns only the tokenizer; images and text need neither video nor torchvision.
@@ -63,8 +64,14 @@ def load_processor(path: str | Path) -> Any:
         raise InputError(f"'{path}' has no image processor (only a tokenizer was found)")
     base_class = getattr(transformers, _VIDEO_PROCESSORS[model_type])
 
-    def __init__(self: Any, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any) -> None:
+    # transformers passes a processor only the settings named in its __init__'s own arguments
+    def __init__(self: Any, image_processor: Any = None, tokenizer: Any = None, image_seq_len: Any = None, chat_template: Any = None, **kwargs: Any) -> None:
+        if image_seq_len is not None:
+            kwargs["image_seq_len"] = image_seq_len
         base_class.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+        if model_type == "smolvlm":
+            # its chat template reads the video sampling defaults even for image-only conversations
+            self.video_processor = SimpleNamespace(num_frames=None, fps=None)
 
     without_video = type(f"{base_class.__name__}NoVideo", (base_class,), {"__init__": __init__})
     return without_video.from_pretrained(str(path))
