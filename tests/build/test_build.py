@@ -251,3 +251,23 @@ def test_landcover_masks_and_sarlang1m_sources(tmp_path: Path) -> None:
     assert not [r for r in empty if r["application"] == "instance_counting"]
     imported = [r for r in records if r["source"] == "sarlang1m"]
     assert len(imported) == 1 and imported[0]["application"] == "instance_counting" and imported[0]["split"] == "test"
+
+
+def test_objects_file_lists_every_labelled_object(tmp_path: Path) -> None:
+    D.build_dataset(["simulate:4,size=96"], tmp_path)
+    objects = {row["image"]: row for row in map(json.loads, (tmp_path / "objects.jsonl").read_text().splitlines())}
+    records = rows(tmp_path)
+    assert set(objects) == {r["image"] for r in records}
+    checked = 0
+    for r in records:
+        found = objects[r["image"]]
+        assert (tmp_path / r["image"]).exists() and found["width"] == found["height"] == 96
+        if r["application"] == "region_referring":
+            box = [float(v) for v in re.search(r"\[(.*)\]", r["question"]).group(1).split(",")]
+            assert any(o["category"] == r["answer"] and np.allclose(o["box"], box, atol=0.051) for o in found["objects"])
+            checked += 1
+        if r["application"] == "instance_counting":
+            name = next(c for c in {o["category"] for o in found["objects"]} if re.search(rf"\b{c}", r["question"]))
+            assert int(r["answer"]) == sum(o["category"] == name for o in found["objects"])
+            checked += 1
+    assert checked > 10

@@ -4,6 +4,8 @@ Output folder:
 
 ``records.jsonl``   one :class:`~sarlang.schema.Record` per line (captions and the seven applications)
 ``records.parquet`` the same as a table (with pyarrow installed)
+``objects.jsonl``   per image, its size and labelled objects (category, ``[x, y, w, h]`` box in pixels):
+                    the object labels the built-in model's object head learns from
 ``rejects.jsonl``   every input left out, with its source, id and reason
 ``summary.json``    counts: scenes, records per application and split, rejects by reason, duplicates removed
 
@@ -344,6 +346,11 @@ def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: 
     else:
         os.replace(partial, out / "records.jsonl")
     parquet = _write_parquet(out / "records.parquet", out / "records.jsonl")
+    atomic_write_jsonl(out / "objects.jsonl", [
+        {"image": os.path.relpath(scene.image, out), "width": scene.width, "height": scene.height,
+         "objects": [{"category": o.category, "box": [round(float(v), 2) for v in o.box]} for o in scene.objects]}
+        for _, _, scenes in plan for scene in scenes if scene.image
+    ])
     atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in rejects])
     summary = {
         "scenes": sum(len(s) for _, _, s in plan),
