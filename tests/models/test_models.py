@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sarlang.build.dataset import build_dataset
@@ -47,7 +48,7 @@ def test_train_save_load_is_deterministic_and_predicts(bench: Path, tmp_path: Pa
     assert loaded.answer(batch) == a.answer(batch) == b.answer(batch)
     assert isinstance(loaded.answer(batch)[0], str)
     info = loaded.info()
-    assert info["id"] == "sarlang-baseline-v1" and info["parameters"] > 1000
+    assert info["id"] == "sarlang-baseline-v2" and info["parameters"] > 1000
 
 
 def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> None:
@@ -109,6 +110,66 @@ def test_bad_configs_and_models(bench: Path, tmp_path: Path) -> None:
     assert result.returncode == 2 and "unknown model setting" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("predict", "--model", str(tmp_path), "--records", str(bench / "records.jsonl"), "--out", str(tmp_path / "p.jsonl"))
     assert result.returncode == 2 and "is not a model" in result.stderr
+
+
+def test_object_maps_turn_with_their_images() -> None:
+    from sarlang.models.baseline import BaselineConfig, _object_maps, dihedral_view
+
+    config = BaselineConfig(image_size=64, grid_stride=16, categories=["car", "ship"])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x, y = rng.uniform(0, 1, 2)
+        image = np.zeros((64, 64), np.float32)
+        image[int(y * 64), int(x * 64)] = 1.0  # the object's centre pixel
+        object_map = _object_maps({"a.png": [("ship", x, y), ("plane", 0.5, 0.5)]}, config)["a.png"]
+        assert object_map.shape == (2, 4, 4) and object_map.sum() == object_map[1].sum() == 1  # a category not learned is left out
+        for turns in range(4):
+            for flip in (False, True):
+                view, turned = dihedral_view(image, object_map, turns, flip)
+                row, col = np.unravel_index(view.argmax(), view.shape)
+                assert turned[1, row // 16, col // 16] == 1
+
+
+def _object_counts(bench: Path) -> tuple[list[str], dict[str, dict[str, int]]]:
+    rows = [json.loads(line) for line in (bench / "objects.jsonl").read_text().splitlines()]
+    categories = sorted({o["category"] for row in rows for o in row["objects"]})
+    return categories, {str((bench / row["image"]).resolve()): {c: sum(o["category"] == c for o in row["objects"]) for c in categories} for row in rows}
+
+
+def test_object_head_learns_the_build_objects(bench: Path, tmp_path: Path) -> None:
+    from sarlang.models.baseline import load_picture
+
+    categories, truth = _object_counts(bench)
+    model = train_from_config(tiny(bench, tmp_path / "o", epochs=25, image_size=64, learning_rate=0.004))
+    assert model.config.categories == categories
+    assert json.loads((tmp_path / "o" / "config.json").read_text())["categories"] == categories
+    train_images = sorted({str((bench / json.loads(line)["image"]).resolve()) for line in (bench / "records.jsonl").read_text().splitlines()
+                           if json.loads(line)["split"] == "train"})
+    pictures = torch.from_numpy(np.stack([load_picture(p, 64) for p in train_images]))[:, None]
+    with torch.no_grad():
+        _, density = model.network.encoder(pictures)
+    counts = np.array([[truth[p][c] for c in categories] for p in train_images], dtype=float)
+    learned = np.abs(density.sum((2, 3)).numpy() - counts).mean()
+    mean_guess = np.abs(counts.mean(0) - counts).mean()
+    assert learned < 0.5 * mean_guess, (learned, mean_guess)
+    # the saved model answers as the trained one
+    batch = [(train_images[0], "Question: How many ships are there in the image?. Answer the question concisely.")]
+    assert load_model(str(tmp_path / "o")).answer(batch) == model.answer(batch)
+
+
+def test_object_settings_are_checked(bench: Path, tmp_path: Path) -> None:
+    with_objects = train_from_config(tiny(bench, tmp_path / "with"))
+    without = train_from_config(tiny(bench, tmp_path / "without", objects="none"))
+    assert without.config.categories == [] and without.info()["parameters"] < with_objects.info()["parameters"]
+    with pytest.raises(InputError, match="do not exist"):
+        train_from_config(tiny(bench, tmp_path / "x", objects="nowhere/objects.jsonl"))
+    (tmp_path / "bad.jsonl").write_text('{"image": "images/sim000000_g2.png", "width": 64}\n')
+    with pytest.raises(InputError, match="malformed row"):
+        train_from_config(tiny(bench, tmp_path / "x", objects=str(tmp_path / "bad.jsonl")))
+    with pytest.raises(InputError, match="no object labels"):
+        train_from_config(tiny(bench, tmp_path / "x", objects="none", categories=["ship"]))
+    with pytest.raises(InputError, match="grid_stride"):
+        train_from_config(tiny(bench, tmp_path / "x", grid_stride=4))
 
 
 def test_api_model_against_a_local_server(bench: Path, tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ Training config (YAML or JSON)::
     out: mybench/model              # where the model and its checkpoint go
     split: train                    # which records to learn from
     epochs: 8                       # ... and any setting of BaselineConfig (or LoraSettings)
+    objects: auto                   # baseline only: object labels for its object head; "auto" reads
+                                    # objects.jsonl beside the records when the build wrote one, "none" turns it off
 
 Prediction writes our JSONL (``id``, ``prediction``, ``model``, ``settings``) and, next to it,
 LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``, in records
@@ -26,9 +28,9 @@ from typing import Any
 from sarlang.errors import InputError
 from sarlang.formats.records import load_records
 from sarlang.models.base import prompt_for
-from sarlang.schema import Record
+from sarlang.schema import Record, Reject
 
-TRAIN_KEYS = ("model", "records", "out", "split", "base")
+TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -66,7 +68,40 @@ def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, f
     model_config = BaselineConfig.from_dict(settings)
     records_file = (root / str(config["records"])).resolve()
     examples = _examples(records_file, config.get("split", "train"))
-    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress)
+    objects = _object_labels(config.get("objects", "auto"), records_file, root, {path for path, _, _ in examples})
+    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress, objects=objects)
+
+
+def _object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
+    """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
+    from sarlang.formats.textio import iter_jsonl, read_bytes
+
+    if setting in (None, False, "none"):
+        return None
+    if not isinstance(setting, str):
+        raise InputError(f"'objects' must be auto, none or a path to objects.jsonl, got {setting!r}")
+    path = records_file.parent / "objects.jsonl" if setting == "auto" else (root / setting).resolve()
+    if not path.exists():
+        if setting == "auto":
+            return None
+        raise InputError(f"object labels '{path}' do not exist", hint="sarlang build writes objects.jsonl beside records.jsonl")
+    labels: dict[str, list[tuple[str, float, float]]] = {}
+    bad: list[Reject] = []
+    rows = list(iter_jsonl(read_bytes(path), str(path), bad))
+    if bad:
+        raise InputError(f"'{path}' line {bad[0].row}: {bad[0].reason}")
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise InputError(f"'{path}' line {number} is not a JSON object")
+        try:
+            image = str((path.parent / row["image"]).resolve())
+            width, height = float(row["width"]), float(row["height"])
+            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height) for o in row["objects"]]
+        except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+            raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
+        if image in images:
+            labels[image] = found
+    return labels or None
 
 
 def _examples(records_file: Path, split: str) -> list[tuple[str, str, str]]:
