@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sarlang import __version__
+from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
 from sarlang.errors import SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 
@@ -580,8 +581,8 @@ def merge_command(
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo_out"),
     source: Annotated[str | None, typer.Option("--source", help="KIND:PATH to run on instead of simulated scenes.")] = None,
-    scenes: Annotated[int, typer.Option("--scenes", min=4, help="Simulated scenes (each at two resolutions).")] = 150,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the built-in model.")] = 6,
+    scenes: Annotated[int, typer.Option("--scenes", min=4, help="Simulated scenes (each at two resolutions).")] = DEFAULT_SCENES,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the built-in model.")] = DEFAULT_EPOCHS,
     meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (Java).")] = True,
 ) -> None:
     """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""

@@ -1,0 +1,37 @@
+"""``sarlang demo``: the whole loop end to end on a few simulated scenes, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sarlang.schema import APPLICATIONS
+
+from .conftest import run_cli
+
+pytest.importorskip("torch")
+
+
+def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_path: Path) -> None:
+    out = tmp_path / "demo_out"
+    result = run_cli("demo", "--out", str(out), "--scenes", "6", "--epochs", "1", "--no-meteor", timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "1/5 building the benchmark" in result.stdout and "# sarlang demo report" in result.stdout
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["scenes"] == 12 and scores["model"]["id"] == "sarlang-baseline-v2" and scores["model"]["categories"]
+    by_app = scores["vqa"]["by_application"]
+    assert set(by_app) <= set(APPLICATIONS[1:]) and len(by_app) >= 4
+    for d in by_app.values():
+        assert 0 <= d["model"]["accuracy"] <= 1 and 0 <= d["majority"]["accuracy"] <= 1 and 0 <= d["p_mcnemar"] <= 1
+        assert abs(d["difference"] - (d["model"]["accuracy"] - d["majority"]["accuracy"])) < 1e-9
+    assert scores["captions"]["sarlang"]["scores"]["METEOR"] is None  # --no-meteor
+    predicted = [json.loads(line) for line in Path(scores["files"]["predictions"]).read_text().splitlines()]
+    test_records = [r for r in map(json.loads, (out / "build" / "records.jsonl").read_text().splitlines()) if r["split"] == "test"]
+    assert {p["id"] for p in predicted} == {r["id"] for r in test_records}
+    report = (out / "report.md").read_text()
+    assert "McNemar" in report and "| **overall** |" in report and str(out / "model") in report
+    # bad input: a source that does not exist is one clear line, not a traceback
+    bad = run_cli("demo", "--out", str(tmp_path / "bad"), "--source", "voc:" + str(tmp_path / "nowhere"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip()
