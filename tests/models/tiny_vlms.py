@@ -72,93 +72,34 @@ def tiny_llava(directory: Path) -> Path:
     return directory
 
 
-def tiny_idefics3(directory: Path) -> Path:
+def _tiny_idefics(directory: Path, config_class, model_class, image_processor_class, processor_class) -> Path:
     import torch
-    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessorPil, Idefics3Processor
 
     torch.manual_seed(0)
     specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
     tok = _tokenizer(specials)
-    config = Idefics3Config(
+    config = config_class(
         vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8),
         text_config=_llama(tok), image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2,
     )
-    model = Idefics3ForConditionalGeneration(config)
-    processor = Idefics3Processor(Idefics3ImageProcessorPil(size={"longest_edge": 32}, max_image_size={"longest_edge": 32}, do_image_splitting=False),
-                                  tok, image_seq_len=4, chat_template=IDEFICS_TEMPLATE)
+    model = model_class(config)
+    processor = processor_class(image_processor_class(size={"longest_edge": 32}, max_image_size={"longest_edge": 32}, do_image_splitting=False),
+                                tok, image_seq_len=4, chat_template=IDEFICS_TEMPLATE)
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return directory
 
 
-QWEN_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+def tiny_idefics3(directory: Path) -> Path:
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessorPil, Idefics3Processor
 
-
-def tiny_qwen2_vl(directory: Path) -> Path:
-    """Qwen2-VL; its processor is saved without a video processor (torchvision is not installed here)."""
-    import torch
-    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessorPil, Qwen2VLProcessor
-
-    class Qwen2VLProcessorNoVideo(Qwen2VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    torch.manual_seed(0)
-    specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    tok = _tokenizer(specials)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
-    config = Qwen2VLConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
-        vision_config=dict(depth=1, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-    )
-    model = Qwen2VLForConditionalGeneration(config)
-    processor = Qwen2VLProcessorNoVideo(Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 112 * 112}), tok, chat_template=QWEN_TEMPLATE)
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
-
-
-def tiny_qwen2_5_vl(directory: Path) -> Path:
-    """Qwen2.5-VL (window attention in the vision tower); saved without a video processor, as Qwen2-VL."""
-    import torch
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor, Qwen2VLImageProcessorPil
-
-    class Qwen2_5_VLProcessorNoVideo(Qwen2_5_VLProcessor):
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
-
-    torch.manual_seed(0)
-    specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
-    tok = _tokenizer(specials)
-    ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
-    config = Qwen2_5_VLConfig(
-        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
-        vision_config=dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=14, window_size=56,
-                           fullatt_block_indexes=[1]),
-        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"], vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-    )
-    model = Qwen2_5_VLForConditionalGeneration(config)
-    processor = Qwen2_5_VLProcessorNoVideo(Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 112 * 112}), tok, chat_template=QWEN_TEMPLATE)
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
-    return directory
+    return _tiny_idefics(directory, Idefics3Config, Idefics3ForConditionalGeneration, Idefics3ImageProcessorPil, Idefics3Processor)
 
 
 def tiny_smolvlm(directory: Path) -> Path:
     """SmolVLM (the Idefics3 architecture with its own processor); saved without a video processor."""
     from types import SimpleNamespace
 
-    import torch
     from transformers import SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessorPil, SmolVLMProcessor
 
     class SmolVLMProcessorNoVideo(SmolVLMProcessor):
@@ -167,16 +108,53 @@ def tiny_smolvlm(directory: Path) -> Path:
             super().__init__(image_processor, tokenizer, None, image_seq_len=image_seq_len, chat_template=chat_template, **kwargs)
             self.video_processor = SimpleNamespace(num_frames=None, fps=None)
 
+    return _tiny_idefics(directory, SmolVLMConfig, SmolVLMForConditionalGeneration, SmolVLMImageProcessorPil, SmolVLMProcessorNoVideo)
+
+
+QWEN_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% for c in m['content'] %}{% if c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _tiny_qwen(directory: Path, config_class, model_class, processor_class, vision_config: dict) -> Path:
+    """A Qwen-VL family model; its processor is saved without a video processor (torchvision is not installed here)."""
+    import torch
+    from transformers import Qwen2VLImageProcessorPil
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        processor_class.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
+
+    without_video = type(f"{processor_class.__name__}NoVideo", (processor_class,), {"__init__": __init__})
     torch.manual_seed(0)
-    specials = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>"] + [f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)]
+    specials = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
     tok = _tokenizer(specials)
-    config = SmolVLMConfig(
-        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8),
-        text_config=_llama(tok), image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2,
+    ids = {t: tok.convert_tokens_to_ids(t) for t in specials}
+    config = config_class(
+        text_config=dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id),
+        vision_config=vision_config, image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
     )
-    model = SmolVLMForConditionalGeneration(config)
-    processor = SmolVLMProcessorNoVideo(SmolVLMImageProcessorPil(size={"longest_edge": 32}, max_image_size={"longest_edge": 32}, do_image_splitting=False),
-                                        tok, image_seq_len=4, chat_template=IDEFICS_TEMPLATE)
+    model = model_class(config)
+    processor = without_video(Qwen2VLImageProcessorPil(size={"shortest_edge": 56 * 56, "longest_edge": 112 * 112}), tok, chat_template=QWEN_TEMPLATE)
     model.save_pretrained(directory)
     processor.save_pretrained(directory)
     return directory
+
+
+def tiny_qwen2_vl(directory: Path) -> Path:
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor
+
+    return _tiny_qwen(directory, Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLProcessor,
+                      dict(depth=1, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, patch_size=14, spatial_merge_size=2, temporal_patch_size=2))
+
+
+def tiny_qwen2_5_vl(directory: Path) -> Path:
+    """Qwen2.5-VL: window attention in the vision tower, whose output width is the text width."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+
+    return _tiny_qwen(directory, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
+                      dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64, patch_size=14, window_size=56,
+                           fullatt_block_indexes=[1]))
