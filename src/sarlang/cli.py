@@ -418,7 +418,9 @@ def export_command(
     """Write a build's records in a trainer's or evaluator's format, one file per split."""
     from sarlang.formats.exports import export_records
 
-    target = out or (build if build.is_dir() else build.parent) / f"export_{to}"
+    from sarlang.formats.records import records_file
+
+    target = out or records_file(build).parent / f"export_{to}"
     written = export_records(build, to, target, absolute_paths)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
 
@@ -434,9 +436,9 @@ def stats_command(
 ) -> None:
     """Counts per application and question type, answer distributions, caption lengths (Markdown, JSON, PNG)."""
     from sarlang.build.stats import stats_markdown, write_stats
-    from sarlang.formats.records import load_records
+    from sarlang.formats.records import load_records, records_file
 
-    records_path = build / "records.jsonl" if build.is_dir() else build
+    records_path = records_file(build)
     records, _ = load_records(records_path)
     target = out or records_path.parent
     stats = write_stats(records, target)

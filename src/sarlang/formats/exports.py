@@ -127,12 +127,11 @@ EXPORTERS = {"sarlang": export_sarlang, "llava": export_llava, "sharegpt": expor
 
 def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool = False) -> list[str]:
     """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written."""
-    from sarlang.formats.records import load_records
+    from sarlang.formats.records import load_records, records_file
 
     if fmt not in EXPORTERS:
         raise InputError(f"unknown export format '{fmt}'", hint=f"use one of {', '.join(EXPORT_FORMATS)}")
-    source = Path(build_dir)
-    records_path = source / "records.jsonl" if source.is_dir() else source
+    records_path = records_file(build_dir)
     base = records_path.parent
     records, _ = load_records(records_path)
     out = Path(out_dir)

@@ -23,6 +23,12 @@ def read_records_jsonl(path: Path) -> tuple[list[Record], list[Reject]]:
     return records, rejects
 
 
+def records_file(path: str | Path) -> Path:
+    """A build folder's ``records.jsonl``, or ``path`` itself when it is a records file."""
+    p = Path(path)
+    return p / "records.jsonl" if p.is_dir() else p
+
+
 def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
     """Records from ``path`` by its suffix (``.jsonl`` ours, ``.csv``/``.json`` SARLANG-1M's).
 
