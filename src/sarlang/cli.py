@@ -417,7 +417,6 @@ def export_command(
 ) -> None:
     """Write a build's records in a trainer's or evaluator's format, one file per split."""
     from sarlang.formats.exports import export_records
-
     from sarlang.formats.records import records_file
 
     target = out or records_file(build).parent / f"export_{to}"

@@ -222,15 +222,11 @@ def _network(config: BaselineConfig, vocab: Vocabulary) -> Any:
                 self.count_token = nn.Embedding(MAX_COUNT + 1, config.width)
                 self.where = nn.Linear(config.width, config.width)
 
-        def encode(self, images: Any) -> tuple[Any, Any]:
-            """Memory for the decoder: the grid cells (plus what the object head sees in each) and,
-            with an object head, one token per category: its name's word embedding (the same
-            vectors the question's words have), its estimated count, and where its objects lie
-            (the density-weighted mean position code)."""
-            cells, density = self.encoder(images)
-            return self.memory(cells, density), density
-
         def memory(self, cells: Any, density: Any) -> Any:
+            """Memory for the decoder from the encoder's output: the grid cells (plus what the
+            object head sees in each) and, with an object head, one token per category: its
+            name's word embedding (the same vectors the question's words have), its estimated
+            count, and where its objects lie (the density-weighted mean position code)."""
             if density is None:
                 return cells
             flat = density.flatten(2)  # (batch, classes, cells)
@@ -243,20 +239,16 @@ def _network(config: BaselineConfig, vocab: Vocabulary) -> Any:
             slots = name[None] + self.count_token(counts) + self.where(where)
             return torch.cat([cells, slots], 1)
 
-        def forward(self, images: Any, tokens: Any) -> tuple[Any, Any]:
-            memory, density = self.encode(images)
-            return _decode(self, memory, tokens), density
-
     return Model()
 
 
 class BaselineModel:
     """The built-in model (see the module docstring)."""
 
-    def __init__(self, config: BaselineConfig, vocab: Vocabulary, network: Any | None = None) -> None:
+    def __init__(self, config: BaselineConfig, vocab: Vocabulary) -> None:
         self.config = config
         self.vocab = vocab
-        self.network = network or _network(config, vocab)
+        self.network = _network(config, vocab)
 
     # --- persistence --------------------------------------------------------------------------
 
@@ -301,11 +293,14 @@ class BaselineModel:
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
         torch = _torch()
         self.network.eval()
-        images = torch.from_numpy(np.stack([load_picture(path, self.config.image_size) for path, _ in batch]))[:, None]
+        # records of one image come together: read and encode each image of the batch once
+        paths = list(dict.fromkeys(path for path, _ in batch))
+        row = {path: i for i, path in enumerate(paths)}
+        images = torch.from_numpy(np.stack([load_picture(path, self.config.image_size) for path in paths]))[:, None]
         prompts = [self._prompt_ids(p) for _, p in batch]
         outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():
-            memory, _ = self.network.encode(images)
+            memory = self.network.memory(*self.network.encoder(images))[torch.tensor([row[path] for path, _ in batch])]
             sequences = [list(p) for p in prompts]
             active = list(range(len(batch)))
             for _ in range(self.config.max_answer_tokens):
