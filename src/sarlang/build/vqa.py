@@ -261,21 +261,16 @@ def _others(scene: Scene, context: CorpusContext, rng: random.Random, counts: Co
             out.append(QA("others", f"others.{key}", template, scene.landcover_classes[int(top[0])]))
     candidates = list(range(len(scene.objects)))
     rng.shuffle(candidates)
-    shaped = directed = 0
+    # one shape and one direction question per scene, each about the first object that has an answer
+    unasked = [(SHAPE, _shape), (DIRECTION, _direction)]
     for i in candidates:
         obj = scene.objects[i]
-        if shaped < 1:
-            shape = _shape(obj)
-            if shape:
-                key, template = _pick(rng, SHAPE)
-                out.append(QA("others", f"others.{key}", template.format(c=obj.category, box=fmt_box(obj.box)), shape))
-                shaped += 1
-        if directed < 1:
-            direction = _direction(obj)
-            if direction:
-                key, template = _pick(rng, DIRECTION)
-                out.append(QA("others", f"others.{key}", template.format(c=obj.category, box=fmt_box(obj.box)), direction))
-                directed += 1
+        for templates, describe in list(unasked):
+            answer = describe(obj)
+            if answer:
+                key, template = _pick(rng, templates)
+                out.append(QA("others", f"others.{key}", template.format(c=obj.category, box=fmt_box(obj.box)), answer))
+                unasked.remove((templates, describe))
     for c in sorted(counts):
         if counts[c] >= 4:
             points = np.array([o.center for o in scene.objects if o.category == c], dtype=float)
