@@ -104,16 +104,21 @@ def _object_labels(setting: Any, records_file: Path, root: Path, images: set[str
     return labels or None
 
 
-def _examples(records_file: Path, split: str) -> list[tuple[str, str, str]]:
-    """(image path, prompt, answer) of the records of a split, with a clear error for missing images."""
+def _chosen_records(records_file: Path, split: str | None, images_are: str) -> list[Record]:
+    """The records of ``split`` (all when None), with a clear error when there are none or images are missing."""
     records, _ = load_records(records_file)
-    chosen = [r for r in records if r.split == split]
+    chosen = [r for r in records if split is None or r.split == split]
     if not chosen:
-        raise InputError(f"no '{split}' records in '{records_file}'")
-    missing_images = [r.image for r in chosen if not Path(image_path(r, records_file)).exists()]
-    if missing_images:
-        raise InputError(f"{len(missing_images)} training images are missing, e.g. '{missing_images[0]}'", hint="image paths are relative to the records file")
-    return [(image_path(r, records_file), prompt_for(r), r.answer) for r in chosen]
+        raise InputError(f"no records{f' of split {split}' if split else ''} in '{records_file}'")
+    missing = [image for image in dict.fromkeys(r.image for r in chosen) if not (records_file.parent / image).exists()]
+    if missing:
+        raise InputError(f"{len(missing)} {images_are} are missing, e.g. '{missing[0]}'", hint="image paths are relative to the records file")
+    return chosen
+
+
+def _examples(records_file: Path, split: str) -> list[tuple[str, str, str]]:
+    """(image path, prompt, answer) of the records of a split."""
+    return [(image_path(r, records_file), prompt_for(r), r.answer) for r in _chosen_records(records_file, split, "training images")]
 
 
 def predict_records(
@@ -126,13 +131,7 @@ def predict_records(
 ) -> dict[str, Any]:
     """Answer every record (of ``split``) with ``model``; see the module docstring."""
     records_path = Path(records_file)
-    records, _ = load_records(records_path)
-    chosen = [r for r in records if split is None or r.split == split]
-    if not chosen:
-        raise InputError(f"no records{f' of split {split}' if split else ''} in '{records_path}'")
-    missing = [r for r in chosen if not Path(image_path(r, records_path)).exists()]
-    if missing:
-        raise InputError(f"{len(missing)} images of the records are missing, e.g. '{missing[0].image}'", hint="image paths are relative to the records file")
+    chosen = _chosen_records(records_path, split, "images of the records")
     out_path = Path(out)
     lf_path = out_path.with_name("generated_predictions.jsonl")
     done: set[str] = set()
