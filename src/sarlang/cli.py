@@ -378,21 +378,28 @@ def despeckle_command(
 def build_command(
     source: Annotated[list[str], typer.Option("--source", help="KIND:PATH, repeatable; KIND one of coco, voc, masks, landcover, simulate, sarlang1m.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder (records.jsonl, records.parquet, rejects.jsonl, summary.json).")],
-    train_fraction: Annotated[float, typer.Option("--train-fraction", help="Share of images in train where a source has no split of its own.")] = 0.7,
+    train_fraction: Annotated[float, typer.Option("--train-fraction", help="Share of places (groups of images) in train where a source has no split of its own; 0 and 1 allowed.")] = 0.7,
     nine_regions: Annotated[bool, typer.Option("--nine-regions", help="Answer positions with nine regions (top left ... bottom right).")] = False,
     class_prefix: Annotated[bool, typer.Option("--class-prefix", help='Prefix questions with "The classes are: ..." as SARLANG-1M recommends when mixing subsets.')] = False,
     max_regions: Annotated[int, typer.Option("--max-regions", min=0, help="Region-referring questions per image.")] = 3,
     captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Write grounded concise and detailed captions.")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the template and negative choices.")] = 0,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted build in --out instead of resuming it.")] = False,
 ) -> None:
-    """Build captions and seven-application question-answer pairs from annotated SAR imagery."""
+    """Build captions and seven-application question-answer pairs from annotated SAR imagery.
+
+    Every image is opened and checked against its labels; a scene with any invalid label is
+    rejected whole, with the reason, in rejects.jsonl. An interrupted build resumes where it
+    stopped, if its inputs and options are unchanged.
+    """
     from sarlang.build.dataset import BuildOptions, build_dataset
 
     options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed)
     progress = _progress("building")
     task_id = progress.add_task("scenes", total=None)
     with progress:
-        summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+        summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
+                                restart=restart)
     console.print(f"{summary['records']} records from {summary['scenes']} scenes -> {out / 'records.jsonl'}"
                   + (f" ({summary['scenes_resumed']} scenes kept from an interrupted run)" if summary["scenes_resumed"] else ""), highlight=False)
     console.print("per application: " + ", ".join(f"{k} {v}" for k, v in summary["by_application"].items()), highlight=False)

@@ -262,7 +262,9 @@ class Scene:
     ``image`` is the path of the image file relative to the dataset root (empty for scenes held
     in memory, as the simulator's are, whose pixels are in ``pixels``). ``width`` and ``height``
     are in pixels, ``gsd`` in metres per pixel. ``landcover`` is an optional class-index raster
-    (rows, columns) with ``landcover_classes`` naming each index.
+    (rows, columns) with ``landcover_classes`` naming each index. ``group`` names the place the
+    image shows: images of one group (renderings of one scene at several resolutions, tiles of
+    one large image) always share a split; empty means the image is its own group.
     """
 
     image: str
@@ -279,3 +281,4 @@ class Scene:
     optical_image: str = ""
     captions: list[str] = field(default_factory=list)
     id: str = ""
+    group: str = ""

@@ -140,9 +140,11 @@ def test_real_hrsid_counts_are_connected_components(tmp_path: Path) -> None:
 def write_coco(root: Path, images: list, annotations: list, categories=None) -> Path:
     (root / "Annotations").mkdir(parents=True)
     (root / "JPEGImages").mkdir()
+    from PIL import Image
+
     for img in images:
         if not img.get("missing"):
-            (root / "JPEGImages" / img["file_name"]).touch()
+            Image.new("L", (img["width"], img["height"]), 40).save(root / "JPEGImages" / img["file_name"])
     data = {"images": [{k: v for k, v in i.items() if k != "missing"} for i in images], "annotations": annotations,
             "categories": categories or [{"id": 1, "name": "ship"}, {"id": 2, "name": "aircraft"}]}
     (root / "Annotations" / "train.json").write_text(json.dumps(data))
@@ -157,7 +159,7 @@ def test_bad_coco_and_voc_input_becomes_rejects(tmp_path: Path) -> None:
         {"id": 2, "image_id": 1, "category_id": 1, "bbox": [10, 10, 0, 5]},  # zero area
         {"id": 3, "image_id": 1, "category_id": 9, "bbox": [10, 10, 5, 5]},  # unknown category
         {"id": 4, "image_id": 77, "category_id": 1, "bbox": [10, 10, 5, 5]},  # unknown image
-        {"id": 5, "image_id": 3, "category_id": 2, "bbox": [5, 5, 10, 10]},
+        {"id": 5, "image_id": 3, "category_id": 2, "bbox": [45, 45, 10, 10]},  # past the edge: clipped
     ]
     coco = write_coco(tmp_path / "coco", images, annotations)
     (tmp_path / "coco" / "Annotations" / "val.json").write_text("{not json")
@@ -167,12 +169,16 @@ def test_bad_coco_and_voc_input_becomes_rejects(tmp_path: Path) -> None:
     (voc / "Annotations" / "x.xml").write_text("<annotation><size>")
     out = tmp_path / "out"
     summary = D.build_dataset([f"coco:{coco}", f"voc:{voc}"], out)
-    assert summary["scenes"] == 2 and summary["rejected"] == 7
+    # image 1 has a box without area and an unknown category: its labels are incomplete, so it is
+    # rejected whole (one reject naming both), never built with the valid box alone
+    assert summary["scenes"] == 1 and summary["rejected"] == 6
     reasons = " | ".join(json.loads(line)["reason"] for line in (out / "rejects.jsonl").read_text().splitlines())
-    for expected in ("no area", "unknown category_id", "unknown image_id", "duplicate image id", "missing", "not a COCO", "malformed XML"):
+    for expected in ("scene rejected whole", "no area", "unknown category_id", "unknown image_id", "duplicate image id", "missing",
+                     "not a COCO", "malformed XML"):
         assert expected in reasons
-    regions = [r for r in rows(out) if r["application"] == "region_referring" and r["image"].endswith("a.jpg")]
-    assert regions and all("[90.0, 90.0, 10.0, 10.0]" in r["question"] for r in regions)
+    assert not [r for r in rows(out) if r["image"].endswith("a.jpg")]
+    regions = [r for r in rows(out) if r["application"] == "region_referring" and r["image"].endswith("c.jpg")]
+    assert regions and all("[45.0, 45.0, 5.0, 5.0]" in r["question"] for r in regions)
 
 
 def test_build_resumes_after_a_kill_without_duplicates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

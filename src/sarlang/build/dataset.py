@@ -24,13 +24,16 @@ import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
 from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
+from sarlang.engines.local import fork_map
 from sarlang.errors import InputError
 from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Reject, Scene
@@ -64,9 +67,21 @@ class BuildOptions:
     captions: bool = True
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if not (isinstance(self.train_fraction, (int, float)) and 0 <= self.train_fraction <= 1):
+            raise InputError(f"train fraction must lie in [0, 1], got {self.train_fraction}",
+                             hint="0 gives an all-test build, 1 an all-train build")
+        if self.max_regions < 0:
+            raise InputError(f"max_regions must be 0 or more, got {self.max_regions}")
+
 
 def _scene_key(kind: str, scene: Scene) -> str:
     return f"{kind}:{scene.id or scene.image}"
+
+
+def _group_key(kind: str, scene: Scene) -> str:
+    """The key a scene is split by: its group (the place it shows), or the scene itself."""
+    return f"{kind}:group:{scene.group}" if scene.group else _scene_key(kind, scene)
 
 
 def _short(key: str) -> str:
@@ -78,9 +93,11 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
     key = _scene_key(kind, scene)
     rng = random.Random(f"{options.seed}:{key}")
     image = os.path.relpath(scene.image, out_dir) if scene.image else ""
-    split = scene.split or hashed_split(key, options.train_fraction)
+    split = scene.split or hashed_split(_group_key(kind, scene), options.train_fraction)
     short = _short(key)
-    provenance = {"generator": GENERATOR, "version": GENERATOR_VERSION, "scene": key}
+    provenance: dict[str, Any] = {"generator": GENERATOR, "version": GENERATOR_VERSION, "scene": key}
+    if scene.group:
+        provenance["group"] = _group_key(kind, scene)
     rows: list[dict[str, Any]] = []
 
     def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None) -> None:
@@ -98,7 +115,11 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
     return rows
 
 
-def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject]) -> list[Scene]:
+def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
+    """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
+
+    ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
+    """
     options: dict[str, Any] = {"out_dir": out_dir} if kind == "simulate" else {}
     scenes: list[Scene] = []
     seen: set[str] = set()
@@ -113,15 +134,68 @@ def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject]) -> list
         seen.add(key)
         item.pixels = None  # written to disk already; keep memory bounded
         scenes.append(item)
-    return scenes
+    checks = fork_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
+    kept: list[Scene] = []
+    for scene, (reason, size, mtime_ns) in zip(scenes, checks):
+        if reason is not None:
+            rejects.append(Reject(scene.image, 0, reason, id=scene.id))
+            continue
+        file_stats[scene.image] = (size, mtime_ns)
+        kept.append(scene)
+    return kept
 
 
-def _resume(partial: Path, done_file: Path) -> set[str]:
-    """Finished scene keys; the partial file is cut back to the records of finished scenes."""
+def _check_image(item: tuple[str, int, int]) -> tuple[str | None, int, int]:
+    """(why the image is unusable or None, its size in bytes, its modification time in ns)."""
+    from sarlang.sar.io import verify_image
+
+    path, width, height = item
+    if not path:
+        return "scene has no image file", 0, 0
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        return f"image cannot be read: {exc.strerror}", 0, 0
+    return verify_image(path, width, height), stat.st_size, stat.st_mtime_ns
+
+
+def _fingerprint(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, file_stats: dict[str, tuple[int, int]]) -> str:
+    """SHA-256 of everything the generated records depend on: options, labels, image files (size, mtime)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"generator": GENERATOR, "version": GENERATOR_VERSION, "options": asdict(options)}, sort_keys=True).encode())
+    for kind, _, scenes in plan:
+        for scene in scenes:
+            objects = [(o.category, [float(v) for v in o.box], o.attributes) for o in scene.objects]
+            digest.update(json.dumps([kind, scene.id, scene.image, scene.width, scene.height, scene.gsd, scene.sensor, scene.split,
+                                      scene.group, scene.captions, scene.optical_image, list(scene.landcover_classes), objects,
+                                      file_stats.get(scene.image)], sort_keys=True, default=str).encode())
+            for array in [o.mask for o in scene.objects] + [scene.landcover]:
+                if array is not None:
+                    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _resume(partial: Path, done_file: Path, journal: Path, fingerprint: str, restart: bool) -> set[str]:
+    """Finished scene keys of an interrupted build of the same inputs; the partial file is cut back to them.
+
+    An interrupted build made from other inputs or options is refused (its records would mix with
+    the new ones) unless ``restart`` starts afresh.
+    """
+    if restart:
+        for stale in (partial, done_file, journal):
+            stale.unlink(missing_ok=True)
     if not partial.exists() or not done_file.exists():
         partial.unlink(missing_ok=True)
         done_file.unlink(missing_ok=True)
+        atomic_write_json(journal, {"fingerprint": fingerprint})
         return set()
+    try:
+        recorded = json.loads(journal.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded != fingerprint:
+        raise InputError(f"'{partial.parent}' holds an interrupted build made from other inputs or options",
+                         hint="run the same command with --restart to start afresh, or build into another --out folder")
     done = {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
     kept: list[str] = []
     with partial.open("r", encoding="utf-8") as handle:
@@ -141,8 +215,13 @@ def build_dataset(
     out_dir: str | Path,
     options: BuildOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    restart: bool = False,
 ) -> dict[str, Any]:
-    """Build records from ``KIND:PATH`` sources into ``out_dir`` (see the module docstring)."""
+    """Build records from ``KIND:PATH`` sources into ``out_dir`` (see the module docstring).
+
+    ``restart`` discards an interrupted build in ``out_dir`` instead of resuming it; resuming one
+    made from other inputs or options is an :class:`~sarlang.errors.InputError`.
+    """
     options = options or BuildOptions()
     if not sources:
         raise InputError("no source given", hint="e.g. --source voc:../shared/data/mstar_scenes")
@@ -152,19 +231,20 @@ def build_dataset(
     rejects: list[Reject] = []
     plan: list[tuple[str, CorpusContext, list[Scene]]] = []
     imported: list[dict[str, Any]] = []
+    file_stats: dict[str, tuple[int, int]] = {}
     for kind, path in parsed:
         if kind == "sarlang1m":
             imported += _sarlang1m_rows(path, out, options, rejects)
             continue
-        scenes = _collect(kind, path, out, rejects)
+        scenes = _collect(kind, path, out, rejects, file_stats)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
                                 options.nine_regions, options.class_prefix, options.max_regions)
         plan.append((kind, context, scenes))
 
-    partial, done_file = out / "records.partial.jsonl", out / "done.txt"
-    done = _resume(partial, done_file)
+    partial, done_file, journal = out / "records.partial.jsonl", out / "done.txt", out / "journal.json"
+    done = _resume(partial, done_file, journal, _fingerprint(plan, options, file_stats), restart)
     tally = _Tally()
     if done:
         tally.add_lines(_iter_lines(partial))
@@ -196,7 +276,9 @@ def build_dataset(
             tally.merge(imported_chunk)
     finally:
         _PLAN = None
-    return _finish(out, partial, done_file, tally, len(imported), rejects, plan, len(done))
+    summary = _finish(out, partial, done_file, tally, len(imported), rejects, plan, len(done))
+    journal.unlink(missing_ok=True)
+    return summary
 
 
 @dataclass
@@ -210,6 +292,7 @@ class _Chunk:
     question_types: set = field(default_factory=set)
     image_splits: dict = field(default_factory=dict)  # image -> set of splits
     image_scenes: Counter = field(default_factory=Counter)  # image -> number of scenes showing it
+    group_splits: dict = field(default_factory=dict)  # group of images of one place -> set of splits
     duplicates: int = 0
 
     def add(self, row: dict[str, Any], line: str) -> None:
@@ -218,6 +301,9 @@ class _Chunk:
         self.splits[row["split"]] += 1
         self.question_types.add(row["question_type"])
         self.image_splits.setdefault(row["image"], set()).add(row["split"])
+        group = (row.get("provenance") or {}).get("group")
+        if group:
+            self.group_splits.setdefault(group, set()).add(row["split"])
 
     @property
     def text(self) -> str:
@@ -231,6 +317,8 @@ class _Tally(_Chunk):
         self.question_types |= chunk.question_types
         for image, splits in chunk.image_splits.items():
             self.image_splits.setdefault(image, set()).update(splits)
+        for group, splits in chunk.group_splits.items():
+            self.group_splits.setdefault(group, set()).update(splits)
         self.image_scenes.update(chunk.image_scenes)
         self.duplicates += chunk.duplicates
 
@@ -275,15 +363,7 @@ def _generate_chunk(chunk: list[tuple[int, int]]) -> _Chunk:
 
 def _generate(chunks: list[list[tuple[int, int]]]) -> Iterator[_Chunk]:
     """Records of each batch of scenes, in order; on several cores in forked workers that inherit the plan."""
-    import multiprocessing
-    import threading
-
-    workers = min(os.cpu_count() or 1, len(chunks))
-    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        yield from map(_generate_chunk, chunks)
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_generate_chunk, chunks)
+    return fork_map(_generate_chunk, chunks)
 
 
 def _iter_lines(path: Path) -> Iterator[str]:
@@ -322,6 +402,7 @@ def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[R
 
 def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
     check_disjoint((image, split) for image, splits in tally.image_splits.items() if image for split in splits)
+    check_disjoint(((group, split) for group, splits in tally.group_splits.items() for split in splits), "groups of images of one place")
     shared = {image for image, n in tally.image_scenes.items() if n > 1}
     if imported:
         shared |= set(tally.image_splits)  # imported records may repeat generated ones anywhere

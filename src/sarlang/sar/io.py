@@ -211,6 +211,40 @@ def _complex_intensity(raw: np.ma.MaskedArray) -> np.ndarray:
     return intensity
 
 
+def verify_image(path: str | Path, width: int | None = None, height: int | None = None) -> str | None:
+    """Why the image at ``path`` cannot be used with labels declared for ``width`` x ``height`` pixels, or None.
+
+    The image is decoded completely (a truncated JPEG or PNG, a zero-byte or undecodable file is
+    caught, not only a bad header), and its real size is compared with the declared one, so a
+    label file that disagrees with its image is never turned into records. Rasters go through
+    rasterio (read band 1 in strips of rows); pictures through Pillow.
+    """
+    p = Path(path)
+    try:
+        if p.stat().st_size == 0:
+            return "image file is empty (0 bytes)"
+        if p.suffix.lower() in RASTER_SUFFIXES:
+            rasterio = _rasterio()
+            with rasterio.open(p) as src:
+                real = (src.width, src.height)
+                step = max(1, (1 << 24) // max(src.width, 1))
+                for row in range(0, src.height, step):
+                    src.read(1, window=((row, min(row + step, src.height)), (0, src.width)))
+        else:
+            from PIL import Image
+
+            with Image.open(p) as im:
+                im.load()
+                real = im.size
+    except MissingDependencyError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - Pillow and GDAL raise many types for a broken file
+        return f"image cannot be decoded: {type(exc).__name__}: {str(exc)[:160]}"
+    if width is not None and height is not None and real != (int(width), int(height)):
+        return f"declared {int(width)}x{int(height)}, image is {real[0]}x{real[1]}"
+    return None
+
+
 def raster_header(path: str | Path) -> tuple[int, int, Any, Any]:
     """(rows, columns, CRS, affine transform) of a raster without reading its pixels."""
     p = Path(path)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sarlang.engines.local import worker_init
 from sarlang.errors import InputError, SarlangError
 from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
 from sarlang.sar.io import PICTURE_SUFFIXES, RASTER_SUFFIXES
@@ -115,16 +116,6 @@ def process_one(source: Path, out_dir: Path, recipe: Recipe) -> dict[str, Any]:
     return sidecar
 
 
-def _worker_init() -> None:
-    # one process per core already: keep numba from starting a thread per core in each
-    try:
-        import numba
-
-        numba.set_num_threads(1)
-    except ImportError:
-        pass
-
-
 def _safe_process(source: str, out_dir: str, recipe: dict[str, Any]) -> tuple[str, str | None]:
     try:
         process_one(Path(source), Path(out_dir), Recipe.from_dict(recipe))
@@ -169,7 +160,7 @@ def preprocess(
         for done, (source, error) in enumerate(results, start=1):
             _record(summary, source, error, on_progress, done, total)
     elif total:
-        with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init) as pool:
             futures = [pool.submit(_safe_process, str(f), str(out), recipe.to_dict()) for f in todo]
             for done, future in enumerate(as_completed(futures), start=1):
                 source, error = future.result()

@@ -2,23 +2,28 @@
 
 ``path`` is that folder, or one COCO JSON file. The split is the JSON file's name when it is one
 of train / val / test, and is kept. Boxes are COCO ``[x, y, w, h]`` in pixels; a box reaching
-past the image is clipped, one with no area left is a reject, as is an annotation with an
-unknown ``category_id`` or ``image_id``, a repeated image id (the first is kept), an image file
-that is missing (looked for in ``JPEGImages/<split>/`` and ``JPEGImages/``), or a JSON file that
-does not parse. Crowd annotations (``iscrowd``) are kept and marked.
+past the image is clipped. An annotation that is unusable — a box with no area inside the image
+or with a coordinate that is not a finite number, an unknown ``category_id``, a category id the
+file gives two names, an annotation id used twice — makes its whole image a reject (see
+:mod:`sarlang.sources.boxes`). So do an image file listed under several image ids (all of them
+are rejected: two label sets for one picture contradict each other), a repeated image id (the
+first is kept), a missing image file (looked for in ``JPEGImages/<split>/`` and
+``JPEGImages/``), and a JSON file that does not parse. Crowd annotations (``iscrowd``) are kept
+and marked.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.schema import Reject, Scene, SceneObject
+from sarlang.sources.boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
 
 SPLITS = ("train", "val", "test")
 
@@ -49,14 +54,19 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
         except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
             yield Reject(source, 0, f"not a COCO detection file: {type(exc).__name__}: {exc}")
             continue
-        names = {c.get("id"): str(c.get("name", "")).strip().lower() for c in categories if isinstance(c, dict)}
+        names, ambiguous = _category_names(categories)
         by_image: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         image_ids = {img.get("id") for img in images if isinstance(img, dict)}
+        annotation_ids = Counter(ann.get("id") for ann in annotations if isinstance(ann, dict) and ann.get("id") is not None)
         for index, ann in enumerate(annotations):
             if not isinstance(ann, dict) or ann.get("image_id") not in image_ids:
                 yield Reject(source, 0, f"annotation {index}: unknown image_id {ann.get('image_id') if isinstance(ann, dict) else ann!r}")
                 continue
             by_image[ann["image_id"]].append(ann)
+        ids_of_file: dict[str, list[Any]] = defaultdict(list)
+        for img in images:
+            if isinstance(img, dict) and "id" in img and "file_name" in img:
+                ids_of_file[str(img["file_name"])].append(img["id"])
         for img in images:
             if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
                 yield Reject(source, 0, f"image entry without id or file_name: {str(img)[:80]}")
@@ -66,10 +76,16 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
                 yield Reject(source, 0, "duplicate image id (the first is kept)", id=str(image_id))
                 continue
             seen_images.add(image_id)
+            sharing = ids_of_file[str(img["file_name"])]
+            if len(set(map(str, sharing))) > 1:
+                # two label sets for one picture would give contradictory answers about it
+                yield Reject(source, 0, f"image file {img['file_name']} is listed under several image ids "
+                             f"({', '.join(map(str, sharing[:5]))}); all of them are rejected", id=str(image_id))
+                continue
             try:
-                width, height = int(img["width"]), int(img["height"])
-            except (KeyError, TypeError, ValueError):
-                yield Reject(source, 0, "image without width/height", id=str(image_id))
+                width, height = image_size(img.get("width"), img.get("height"))
+            except InvalidObject as exc:
+                yield Reject(source, 0, f"bad image size: {exc}", id=str(image_id))
                 continue
             # plain strings, not Path objects: this loop runs once per image of datasets of 100,000
             flat_path = os.path.join(root_text, img["file_name"])
@@ -80,25 +96,45 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
                 yield Reject(source, 0, f"image {img['file_name']} is missing", id=str(image_id))
                 continue
             objects: list[SceneObject] = []
+            problems: list[str] = []
             for ann in by_image.get(image_id, []):
-                category = names.get(ann.get("category_id"))
-                if not category:
-                    yield Reject(source, 0, f"annotation {ann.get('id')}: unknown category_id {ann.get('category_id')}", id=str(image_id))
-                    continue
+                label = f"annotation {ann.get('id')}"
                 try:
-                    x, y, w, h = (float(v) for v in ann["bbox"])
-                except (KeyError, TypeError, ValueError):
-                    yield Reject(source, 0, f"annotation {ann.get('id')}: bbox is not [x, y, w, h]", id=str(image_id))
-                    continue
-                x0, y0, x1, y1 = max(0.0, x), max(0.0, y), min(float(width), x + w), min(float(height), y + h)
-                if x1 <= x0 or y1 <= y0:
-                    yield Reject(source, 0, f"annotation {ann.get('id')}: box has no area inside the image", id=str(image_id))
+                    if annotation_ids[ann.get("id")] > 1:
+                        raise InvalidObject(f"annotation id {ann.get('id')} appears {annotation_ids[ann.get('id')]} times in the file")
+                    category_id = ann.get("category_id")
+                    if category_id in ambiguous:
+                        raise InvalidObject(f"category_id {category_id} has several names ({', '.join(ambiguous[category_id])})")
+                    category = names.get(category_id)
+                    if not category:
+                        raise InvalidObject(f"unknown category_id {category_id}")
+                    bbox = ann.get("bbox")
+                    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+                        raise InvalidObject("bbox is not [x, y, w, h]")
+                    x, y, w, h = (number(v, name) for v, name in zip(bbox, ("x", "y", "w", "h")))
+                    box, clipped = clipped_box(x, y, x + w, y + h, width, height)
+                except InvalidObject as exc:
+                    problems.append(f"{label}: {exc}")
                     continue
                 attributes: dict[str, Any] = {}
-                if (x0, y0, x1, y1) != (x, y, x + w, y + h):
+                if clipped:
                     attributes["clipped"] = True
                 if ann.get("iscrowd"):
                     attributes["crowd"] = True
-                objects.append(SceneObject(category, (x0, y0, x1 - x0, y1 - y0), None, attributes))
+                objects.append(SceneObject(category, box, None, attributes))
+            if problems:
+                yield Reject(source, 0, scene_reject_reason(problems), id=str(image_id))
+                continue
             yield Scene(image=image_path, width=width, height=height, objects=objects, gsd=gsd, sensor=sensor,
                         source="coco", split=split, id=str(image_id))
+
+
+def _category_names(categories: list[Any]) -> tuple[dict[Any, str], dict[Any, list[str]]]:
+    """Category id -> name, and the ids given several different names (unusable)."""
+    seen: dict[Any, set[str]] = defaultdict(set)
+    for c in categories:
+        if isinstance(c, dict):
+            seen[c.get("id")].add(str(c.get("name", "")).strip().lower())
+    names = {cid: next(iter(n)) for cid, n in seen.items() if len(n) == 1}
+    ambiguous = {cid: sorted(n) for cid, n in seen.items() if len(n) > 1}
+    return names, ambiguous

@@ -2,8 +2,10 @@
 
 Boxes are given as pixel corners ``xmin, ymin, xmax, ymax`` and become ``[x, y, w, h]`` with
 ``w = xmax - xmin``. A box running past the image edge (MSTAR has ``ymax`` 600 on 594-pixel
-images) is clipped to the image and kept; a box with no area left is a reject, and so is a
-file that is not valid XML or whose image is missing. ``names`` maps the ``<name>`` of an
+images) is clipped to the image and kept. An object without a name, with a coordinate that is
+not a finite number, or with no area inside the image makes the whole scene a reject (see
+:mod:`sarlang.sources.boxes`), and so does a file that is not valid XML or whose image is
+missing. ``names`` maps the ``<name>`` of an
 object to a category (MSTAR's ids ``0``..``9`` become ``class 0 target`` .. ``class 9 target``
 by default ``class N target``, since which vehicle each id stands for is not documented).
 """
@@ -16,18 +18,13 @@ from pathlib import Path
 
 from sarlang.errors import InputError
 from sarlang.schema import Reject, Scene, SceneObject
+from sarlang.sources.boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 
 def default_name(raw: str) -> str:
     return f"class {raw} target" if raw.isdigit() else raw.strip().lower()
-
-
-def _number(node: ET.Element | None, tag: str) -> float:
-    if node is None or node.find(tag) is None or node.find(tag).text is None:
-        raise ValueError(f"missing <{tag}>")
-    return float(node.find(tag).text.strip())
 
 
 def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
@@ -61,31 +58,34 @@ def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float |
                 yield Reject(source, 0, f"image {filename} is missing", id=image_id)
                 continue
             image_path = candidates[0]
+        size = ann.find("size")
         try:
-            width = int(_number(ann.find("size"), "width"))
-            height = int(_number(ann.find("size"), "height"))
-        except ValueError as exc:
+            width, height = image_size(size.findtext("width") if size is not None else None,
+                                       size.findtext("height") if size is not None else None)
+        except InvalidObject as exc:
             yield Reject(source, 0, f"bad <size>: {exc}", id=image_id)
             continue
         objects: list[SceneObject] = []
+        problems: list[str] = []
         for index, obj in enumerate(ann.findall("object")):
             raw = (obj.findtext("name") or "").strip()
             try:
+                if not raw:
+                    raise InvalidObject("no <name>")
                 box = obj.find("bndbox")
-                x0, y0, x1, y1 = (_number(box, t) for t in ("xmin", "ymin", "xmax", "ymax"))
-            except ValueError as exc:
-                yield Reject(source, 0, f"object {index}: {exc}", id=image_id)
-                continue
-            if not raw:
-                yield Reject(source, 0, f"object {index}: no <name>", id=image_id)
-                continue
-            cx0, cy0, cx1, cy1 = max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1)
-            if cx1 <= cx0 or cy1 <= cy0:
-                yield Reject(source, 0, f"object {index} ({raw}): box has no area inside the image", id=image_id)
+                if box is None:
+                    raise InvalidObject("no <bndbox>")
+                x0, y0, x1, y1 = (number(box.findtext(t), f"<{t}>") for t in ("xmin", "ymin", "xmax", "ymax"))
+                clipped, was_clipped = clipped_box(x0, y0, x1, y1, width, height)
+            except InvalidObject as exc:
+                problems.append(f"object {index}" + (f" ({raw})" if raw else "") + f": {exc}")
                 continue
             attributes = {"truncated": (obj.findtext("truncated") or "0").strip() == "1", "difficult": (obj.findtext("difficult") or "0").strip() == "1"}
-            if (cx0, cy0, cx1, cy1) != (x0, y0, x1, y1):
+            if was_clipped:
                 attributes["clipped"] = True
             category = (names or {}).get(raw) or default_name(raw)
-            objects.append(SceneObject(category, (cx0, cy0, cx1 - cx0, cy1 - cy0), None, attributes))
+            objects.append(SceneObject(category, clipped, None, attributes))
+        if problems:
+            yield Reject(source, 0, scene_reject_reason(problems), id=image_id)
+            continue
         yield Scene(image=str(image_path), width=width, height=height, objects=objects, gsd=gsd, sensor=sensor, source="voc", id=image_id)

@@ -1,0 +1,1 @@
+"""Where per-file work runs: on this machine's cores (:mod:`sarlang.engines.local`)."""
