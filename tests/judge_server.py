@@ -3,7 +3,9 @@
 Its reply depends on the predicted answer inside the prompt:
 ``garbage...`` -> an unparsable sentence; ``flaky...`` -> HTTP 500 twice, then a verdict;
 ``down...`` -> always HTTP 500; ``slow...`` -> answers after 2 s; ``badjson...`` -> a body that is
-not JSON; ``ratelimit...`` -> HTTP 429 once. Otherwise ``1`` when the prediction equals the
+not JSON; ``ratelimit...`` -> HTTP 429 once; ``retryafter...`` -> HTTP 503 with ``Retry-After: 1``
+once; ``null...`` -> ``content: null``; ``blank...`` -> an empty content; ``cut...`` -> ``1`` with
+``finish_reason: "length"``; ``torn...`` -> a body cut short of its Content-Length. Otherwise ``1`` when the prediction equals the
 ground truth (case-insensitively) and ``0`` when not. A key other than ``secret`` gets HTTP 401.
 """
 
@@ -22,6 +24,7 @@ class JudgeServer:
         self.delay = delay
         self.requests: list[dict] = []
         self.per_prediction: Counter[str] = Counter()
+        self.times: dict[str, list[float]] = {}
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -59,6 +62,7 @@ class JudgeServer:
                 with server._lock:
                     server.requests.append(body)
                     server.per_prediction[pred] += 1
+                    server.times.setdefault(pred, []).append(time.monotonic())
                     count = server.per_prediction[pred]
                 if server.delay:
                     time.sleep(server.delay)
@@ -68,6 +72,27 @@ class JudgeServer:
                 if pred.startswith("ratelimit") and count == 1:
                     self._send(429, b'{"error": "slow down"}')
                     return
+                if pred.startswith("retryafter") and count == 1:
+                    self.send_response(503)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                    return
+                if pred.startswith("torn"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "400")
+                    self.end_headers()
+                    self.wfile.write(b'{"choices": [{"message": {"content": "1"')
+                    self.close_connection = True
+                    return
+                if pred.startswith(("null", "blank", "cut")):
+                    content = {"null": None, "blank": "  ", "cut": "1"}[pred.split()[0]]
+                    finish = "length" if pred.startswith("cut") else "stop"
+                    payload = {"choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}]}
+                    self._send(200, json.dumps(payload).encode())
+                    return
                 if pred.startswith("slow"):
                     time.sleep(2.0)
                 if pred.startswith("badjson"):
@@ -75,7 +100,7 @@ class JudgeServer:
                     return
                 if pred.startswith("garbage"):
                     reply = "The prediction seems to match, so I would say 1."
-                elif pred.startswith(("flaky", "ratelimit", "slow")):
+                elif pred.startswith(("flaky", "ratelimit", "slow", "retryafter")):
                     reply = "1"
                 else:
                     reply = "1." if pred.strip().lower() == gt.strip().lower() else "0"

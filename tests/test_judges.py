@@ -71,6 +71,61 @@ def test_persistent_failures_become_errors_and_are_not_cached(tmp_path: Path, pr
     assert again.status == "error" and server.per_prediction[pred] == 4
 
 
+@pytest.mark.parametrize(
+    "pred,reason",
+    [("null x", "empty reply (content null)"), ("blank x", "empty reply"), ("cut x", "finish_reason length"), ("torn x", "after 2 attempts")],
+)
+def test_empty_cut_and_torn_replies_are_failures_never_cached(tmp_path: Path, pred: str, reason: str) -> None:
+    with JudgeServer() as server:
+        judge = make_judge(server, tmp_path, retries=1, timeout=2.0)
+        verdict = judge.judge([req(pred)])[0]
+        first = server.per_prediction[pred]
+        again = judge.judge([req(pred)])[0]
+        judge.close()
+    assert verdict.status == "error" and reason in verdict.reply, verdict
+    assert again.status == "error" and server.per_prediction[pred] == 2 * first  # asked again: nothing was cached
+
+
+def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    with JudgeServer() as server:
+        judge = make_judge(server, tmp_path, backoff=0.01)
+        verdict = judge.judge([req("retryafter x")])[0]
+        judge.close()
+    assert verdict.status == "correct"
+    first, second = server.times["retryafter x"]
+    assert second - first >= 0.9  # the server asked for 1 s; the backoff alone would wait 0.01 s
+
+
+def test_the_cache_is_keyed_on_the_endpoint(tmp_path: Path) -> None:
+    with JudgeServer() as one, JudgeServer() as two:
+        for server in (one, two):
+            judge = make_judge(server, tmp_path)
+            judge.judge([req("harbor")])
+            judge.close()
+    assert one.per_prediction["harbor"] == 1 and two.per_prediction["harbor"] == 1
+
+
+def test_judge_failures_fail_the_command_unless_allowed(tmp_path: Path) -> None:
+    records = tmp_path / "records.jsonl"
+    preds = tmp_path / "preds.jsonl"
+    records.write_text("".join(json.dumps({"id": f"q{i}", "image": "a.png", "application": "others", "question": f"What is {i}?",
+                                           "answer": f"thing {i}"}) + "\n" for i in range(3)))
+    preds.write_text("".join(json.dumps({"id": f"q{i}", "prediction": p}) + "\n" for i, p in enumerate(["other 0", "down 1", "null 2"])))
+    out = tmp_path / "scores.json"
+    with JudgeServer() as server:
+        args = ["eval", "vqa", str(preds), "--records", str(records), "--judge", "api", "--judge-url", server.url, "--judge-key", "secret",
+                "--judge-cache", str(tmp_path / "cache.sqlite"), "--judge-retries", "0", "--json", str(out)]
+        failed = run_cli(*args)
+        allowed = run_cli(*args, "--allow-judge-failures")
+    assert failed.returncode == 3, failed.stderr
+    assert "the judge failed on 2 answers" in failed.stderr and "HTTP 500" in failed.stderr and "content null" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert allowed.returncode == 0 and "the judge failed on 2 answers" in allowed.stderr
+    scores = json.loads(out.read_text())  # the scores are written either way, never lost
+    assert scores["judge_failures"]["count"] == 2 and scores["overall"]["correct"] == 0
+    assert scores["decided_by"] == {"judge:error": 2, "judge:incorrect": 1}
+
+
 def test_cache_hits_ask_nothing_twice(tmp_path: Path) -> None:
     requests = [req("harbor"), req("bridge"), req("garbage z")]
     with JudgeServer() as server:

@@ -2,10 +2,14 @@
 
 Used by the API judge and by LLM caption generation. It sends a list of messages (text, and
 images as base64 data URLs), retries timeouts, HTTP 429 and 5xx with exponential backoff,
-runs requests concurrently, and stores every reply in an SQLite cache keyed by the model and
-the whole request, as soon as it arrives: a killed run resumes where it stopped and a
-repeated run asks nothing twice. HTTP 401, 403 and 404 stop the run with a clear error
-(a wrong key, URL or model); other failures are returned per request, never cached.
+honouring a server's ``Retry-After`` (seconds or an HTTP date, at most
+:data:`MAX_RETRY_AFTER` s), runs requests concurrently, and stores every reply in an SQLite
+cache keyed by the endpoint, the model, the generation settings and the whole request, as soon
+as it arrives: a killed run resumes where it stopped and a repeated run asks nothing twice.
+HTTP 401, 403 and 404 stop the run with a clear error (a wrong key, URL or model). Every other
+failure is returned per request with its reason and never cached: a refused connection, a
+timeout or 5xx after the retries, a body that is not a chat completion, an empty reply
+(``content: null`` or blank), and a reply cut at ``max_tokens`` (``finish_reason: "length"``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,29 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import JudgeError, SarlangError
+
+#: The longest wait, in seconds, that a server's Retry-After header is obeyed for.
+MAX_RETRY_AFTER = 120.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 class ReplyCache:
@@ -115,16 +142,18 @@ class ChatClient:
         self.cache = ReplyCache(cache_path or default_cache_path())
 
     def request_key(self, messages: list[dict[str, Any]]) -> str:
-        return ReplyCache.key(self.model, self.temperature, self.max_tokens, messages)
+        return ReplyCache.key(self.url, self.model, self.temperature, self.max_tokens, messages)
 
     def _ask(self, messages: list[dict[str, Any]]) -> Reply:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature, "max_tokens": self.max_tokens}
         delay = self.backoff
+        wait = 0.0
         last_error = ""
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(delay, 60.0))
-                delay *= 2
+                time.sleep(wait)
+            wait = min(delay, 60.0)
+            delay *= 2
             try:
                 response = self._client.post(self.url, json=body)
             except self._httpx.TimeoutException:
@@ -137,14 +166,23 @@ class ChatClient:
                 raise _Fatal(f"the endpoint {self.url} answered HTTP {response.status_code}: {response.text[:200]}")
             if response.status_code == 429 or response.status_code >= 500:
                 last_error = f"HTTP {response.status_code}"
+                asked_wait = retry_after_seconds(response.headers.get("retry-after"))
+                if asked_wait is not None:
+                    wait = asked_wait
                 continue
             if response.status_code >= 400:
                 return Reply(False, f"HTTP {response.status_code}: {response.text[:200]}")
             try:
-                return Reply(True, str(response.json()["choices"][0]["message"]["content"] or ""))
+                choice = response.json()["choices"][0]
+                content = choice["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError):
-                last_error = f"malformed response: {response.text[:200]!r}"
+                last_error = f"malformed response (not a chat completion): {response.text[:200]!r}"
                 continue
+            if choice.get("finish_reason") == "length":
+                return Reply(False, f"reply cut at max_tokens={self.max_tokens} (finish_reason length)")
+            if not isinstance(content, str) or not content.strip():
+                return Reply(False, "empty reply (content null)" if content is None else "empty reply")
+            return Reply(True, content)
         return Reply(False, f"{last_error} after {self.retries + 1} attempts")
 
     def complete(self, conversations: Sequence[list[dict[str, Any]]], progress: Callable[[int], None] | None = None,

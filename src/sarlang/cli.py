@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sarlang import __version__
@@ -20,8 +21,10 @@ from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
 from sarlang.errors import SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# markup is off by default: user text (paths, reasons) may hold [brackets]; the few styled lines
+# ask for markup and escape what they interpolate
+console = Console(soft_wrap=True, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False)
 
 app = typer.Typer(
     name="sarlang",
@@ -44,9 +47,9 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except SarlangError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, markup=True)
             if exc.hint:
-                err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+                err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, markup=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -101,6 +104,7 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Prediction file for
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")]
 MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Also print a Markdown table to paste.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every rejected row, with its reason, as JSONL here.")]
+SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
 
 
 def _summary(loaded: Any) -> dict[str, Any]:
@@ -116,11 +120,11 @@ def _summary(loaded: Any) -> dict[str, Any]:
     }
 
 
-def _load(file: Path, fmt: Format, records: Path | None, task: str) -> tuple[Any, dict[str, Any]]:
+def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto") -> tuple[Any, dict[str, Any]]:
     """Read and join a prediction file; an error when no row at all can be scored."""
     from sarlang.formats.predictions import load_eval_items
 
-    loaded = load_eval_items(file, fmt.value, records, task=task)
+    loaded = load_eval_items(file, fmt.value, records, task=task, split=split)
     if not loaded.items:
         noun = "caption" if task == "captions" else "answer"
         raise SarlangError(f"no {noun} in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
@@ -131,7 +135,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     from sarlang.eval.tables import summary_lines
 
     for line in summary_lines(summary):
-        console.print(f"[dim]{line}[/]", highlight=False)
+        console.print(f"[dim]{escape(line)}[/]", highlight=False, markup=True)
 
 
 def _write_outputs(result: dict[str, Any], loaded: Any, json_path: Path | None, rejects_path: Path | None) -> None:
@@ -160,13 +164,14 @@ def eval_captions(
     meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR with the METEOR 1.5 jar (needs Java).")] = True,
     per_sample: Annotated[Path | None, typer.Option("--per-sample", help="Write per-image scores as JSONL here.")] = None,
     rejects: RejectsOpt = None,
+    split: SplitOpt = "auto",
 ) -> None:
     """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
     from sarlang.eval.captions import score_captions
     from sarlang.eval.tables import caption_rows, markdown_table, rich_table
     from sarlang.formats.textio import atomic_write_jsonl
 
-    loaded, summary = _load(file, fmt, records, "captions")
+    loaded, summary = _load(file, fmt, records, "captions", split)
     with console.status(f"scoring {len(loaded.items)} captions ({mode.value} mode)..."):
         scores = score_captions(
             [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
@@ -174,7 +179,7 @@ def eval_captions(
     header, values = caption_rows(scores)
     console.print(rich_table(f"Captions — {file.name} — mode {mode.value} (x100)", header, [values]))
     for metric, reason in scores.unavailable.items():
-        console.print(f"[dim]{metric} unavailable: {reason}[/]", highlight=False)
+        console.print(f"[dim]{metric} unavailable: {escape(reason)}[/]", highlight=False, markup=True)
     _print_summary(summary)
     if markdown:
         console.print(markdown_table(header, [values]), highlight=False, markup=False)
@@ -235,12 +240,19 @@ def eval_vqa(
     markdown: MarkdownOpt = False,
     by_question_type: Annotated[bool, typer.Option("--by-question-type", help="Also print the table per question type.")] = False,
     rejects: RejectsOpt = None,
+    split: SplitOpt = "auto",
+    allow_judge_failures: Annotated[bool, typer.Option("--allow-judge-failures", help="Exit 0 even when the judge failed on some answers (they count wrong).")] = False,
 ) -> None:
-    """Score answers: accuracy overall, per application and per question type, with 95% intervals."""
+    """Score answers: accuracy overall, per application and per question type, with 95% intervals.
+
+    Answers the judge failed on (no reply after the retries, an empty or cut reply) count wrong,
+    are reported with their reasons, and make the command exit 3 after writing its outputs,
+    unless --allow-judge-failures is given. Failures are never cached: run again to retry them.
+    """
     from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
     from sarlang.eval.vqa import score_vqa
 
-    loaded, summary = _load(file, fmt, records, "vqa")
+    loaded, summary = _load(file, fmt, records, "vqa", split)
     judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                             judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
     progress = _progress("judging", disable=judge == JudgeKind.none)
@@ -269,12 +281,20 @@ def eval_vqa(
     console.print("decided by: " + ", ".join(f"{k} {v}" for k, v in scores.decided_by.items()), highlight=False)
     unjudged = scores.decided_by.get("judge:unjudged", 0)
     if unjudged:
-        console.print(f"[yellow]{unjudged} answers no rule decided were counted wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False)
+        console.print(f"[yellow]{unjudged} answers no rule decided were counted wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False, markup=True)
     _print_summary(summary)
     if markdown:
         console.print(markdown_table(VQA_HEADER, rows), highlight=False, markup=False)
     result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
     _write_outputs(result, loaded, json_out, rejects)
+    if scores.judge_failed:
+        reasons = "; ".join(f"{n} x {reason}" for reason, n in list(scores.judge_failures.items())[:3])
+        err_console.print(f"[bold yellow]warning:[/] the judge failed on {scores.judge_failed} answers, counted wrong above: {escape(reasons)}",
+                          highlight=False, markup=True)
+        if not allow_judge_failures:
+            err_console.print("[yellow]hint:[/] failures are not cached: run the same command again to retry them, "
+                              "or pass --allow-judge-failures to accept these scores", highlight=False, markup=True)
+            raise typer.Exit(3)
 
 
 @eval_app.command(
@@ -326,7 +346,7 @@ def preprocess_command(
     console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "
                   f"{len(summary.rejects)} rejected -> {out}", highlight=False)
     for reject in summary.rejects[:10]:
-        console.print(f"[yellow]rejected[/] {reject['input']}: {reject['reason']}", highlight=False)
+        console.print(f"[yellow]rejected[/] {escape(reject['input'])}: {escape(reject['reason'])}", highlight=False, markup=True)
     if len(summary.rejects) > 10:
         console.print(f"... all {len(summary.rejects)} in {out / 'rejects.jsonl'}", highlight=False)
     if json_out is not None:
@@ -406,7 +426,7 @@ def build_command(
     console.print("per split: " + ", ".join(f"{k} {v}" for k, v in summary["by_split"].items())
                   + f"; {summary['question_types']} question types; {summary['duplicates_removed']} duplicates removed", highlight=False)
     if summary["rejected"]:
-        console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {out / 'rejects.jsonl'}):", highlight=False)
+        console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {escape(str(out / 'rejects.jsonl'))}):", highlight=False, markup=True)
         for reason, count in list(summary["rejects_by_reason"].items())[:8]:
             console.print(f"  {count} x {reason}", highlight=False)
 
@@ -488,7 +508,7 @@ def llm_captions_command(
     console.print(f"{result['captions']} captions added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "
                   f"{len(result['rejects'])} images without one", highlight=False)
     for reject in result["rejects"][:5]:
-        console.print(f"[yellow]{reject['image']}[/]: {reject['reason']}", highlight=False)
+        console.print(f"[yellow]{escape(str(reject['image']))}[/]: {escape(str(reject['reason']))}", highlight=False, markup=True)
 
 
 review_app = typer.Typer(help="Review LLM-written text: export a sheet, import the corrected sheet.", no_args_is_help=True)
@@ -520,7 +540,7 @@ def review_import(
     result = import_review_sheet(build, sheet)
     console.print(f"{result['changed']} changed, {result['unchanged']} kept, {len(result['rejects'])} rows rejected", highlight=False)
     for reject in result["rejects"][:5]:
-        console.print(f"[yellow]rejected[/] row {reject.get('row')}: {reject.get('reason')}", highlight=False)
+        console.print(f"[yellow]rejected[/] row {reject.get('row')}: {escape(str(reject.get('reason')))}", highlight=False, markup=True)
 
 
 @app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
@@ -567,7 +587,7 @@ def predict_command(
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
     if result["failed"]:
         console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "
-                      + "; ".join(result["failures"][:3]), highlight=False)
+                      + escape("; ".join(result["failures"][:3])), highlight=False, markup=True)
 
 
 @app.command("merge", epilog="Example:  sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
-from sarlang.eval.stats import paired_comparison, paired_mean_difference
+from sarlang.eval.stats import format_p, paired_comparison, paired_mean_difference
 from sarlang.formats.textio import read_bytes
 
 
@@ -52,7 +52,7 @@ def compare_score_files(path_a: Path, path_b: Path, alpha: float = 0.05) -> dict
         )
         lines.append(
             f"only A right {stats['only_a_correct']}, only B right {stats['only_b_correct']}; "
-            f"McNemar exact p = {stats['p_mcnemar']:.4g}, paired bootstrap p = {stats['p_bootstrap']:.4g}"
+            f"McNemar exact p = {stats['p_mcnemar']:.4g}, paired bootstrap {format_p(stats['p_bootstrap'], stats['p_bootstrap_is_bound'])}"
         )
         lines.append(f"{'significant' if significant else 'not significant'} at alpha = {alpha:g} (McNemar)")
         return {"kind": "vqa", "alpha": alpha, "significant": significant, **stats, "lines": lines}
@@ -73,7 +73,7 @@ def compare_score_files(path_a: Path, path_b: Path, alpha: float = 0.05) -> dict
         lines.append(
             f"{metric} on {stats['n']} shared images: A {stats['mean_a']:.4f}  B {stats['mean_b']:.4f}  "
             f"B - A = {stats['difference']:+.4f}, 95% CI [{stats['ci95'][0]:+.4f}, {stats['ci95'][1]:+.4f}], "
-            f"p = {stats['p_bootstrap']:.4g}: {'significant' if stats['significant'] else 'not significant'} at alpha = {alpha:g}"
+            f"{format_p(stats['p_bootstrap'], stats['p_bootstrap_is_bound'])}: {'significant' if stats['significant'] else 'not significant'} at alpha = {alpha:g}"
         )
     result["lines"] = lines
     return result

@@ -7,6 +7,10 @@ microseconds at any n. Paired resampling of two models works the same way with t
 multinomial over the four (A right/wrong) x (B right/wrong) cells (Efron and Tibshirani,
 "An Introduction to the Bootstrap", 1993). McNemar's exact test (McNemar 1947) is the
 binomial test on the discordant pairs.
+
+A bootstrap p-value cannot be smaller than its resolution: when no resample crosses zero, the
+two-sided p is below 2 / resamples, and is reported as that bound with ``p_bootstrap_is_bound``
+true (printed ``p < 2e-04`` for 10,000 resamples), never as 0.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ def paired_comparison(a: Sequence[bool], b: Sequence[bool], resamples: int = BOO
         cells = rng.multinomial(n, np.array([both, only_a, only_b, neither]) / n, size=resamples)
         diffs = (cells[:, 2] - cells[:, 1]) / n
         low, high = np.percentile(diffs, [2.5, 97.5])
-        p_boot = min(1.0, 2 * min(float(np.mean(diffs <= 0)), float(np.mean(diffs >= 0))))
         result["ci95"] = [float(low), float(high)]
-        result["p_bootstrap"] = p_boot if only_a + only_b else 1.0
+        if only_a + only_b:
+            result.update(_bootstrap_p(diffs))
+        else:
+            result.update(p_bootstrap=1.0, p_bootstrap_is_bound=False)
     discordant = only_a + only_b
     result["p_mcnemar"] = float(binomtest(only_b, discordant, 0.5).pvalue) if discordant else 1.0
     return result
@@ -84,6 +90,18 @@ def paired_mean_difference(a: Sequence[float], b: Sequence[float], resamples: in
         idx = rng.integers(0, n, size=(stop - start, n))
         boots[start:stop] = d[idx].mean(axis=1)
     low, high = np.percentile(boots, [2.5, 97.5])
-    p = min(1.0, 2 * min(float(np.mean(boots <= 0)), float(np.mean(boots >= 0))))
     return {"n": int(n), "mean_a": float(av.mean()), "mean_b": float(bv.mean()), "difference": float(d.mean()),
-            "ci95": [float(low), float(high)], "p_bootstrap": p}
+            "ci95": [float(low), float(high)], **_bootstrap_p(boots)}
+
+
+def _bootstrap_p(differences: np.ndarray) -> dict[str, Any]:
+    """Two-sided bootstrap p of a difference being 0, or its bound at the bootstrap's resolution."""
+    tail = min(int(np.sum(differences <= 0)), int(np.sum(differences >= 0)))
+    if tail == 0:
+        return {"p_bootstrap": 2.0 / differences.size, "p_bootstrap_is_bound": True}
+    return {"p_bootstrap": min(1.0, 2.0 * tail / differences.size), "p_bootstrap_is_bound": False}
+
+
+def format_p(p: float, is_bound: bool = False) -> str:
+    """``p = 0.0123``, or ``p < 2e-04`` when ``p`` is a bound at the bootstrap's resolution."""
+    return f"p < {p:.0e}" if is_bound else f"p = {p:.4g}"

@@ -50,6 +50,12 @@ class VqaScores:
     items: list[ItemResult]
     other_mode: dict[str, Any]
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    #: answers the judge failed to decide (no reply, an empty or cut reply), by reason; counted wrong
+    judge_failures: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def judge_failed(self) -> int:
+        return sum(self.judge_failures.values())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +67,7 @@ class VqaScores:
             "decided_by": dict(self.decided_by),
             "other_mode": self.other_mode,
             "disagreements": self.disagreements,
+            "judge_failures": {"count": self.judge_failed, "by_reason": dict(self.judge_failures)},
             "items": [item.to_dict() for item in self.items],
         }
 
@@ -145,6 +152,9 @@ def score_vqa(
         if a_ok != b_ok
     ]
     other_acc = accuracy([ok for ok, _ in results[other]])
+    failures = Counter(
+        verdict_of[asked[i]].reply for i, (_, how) in enumerate(results[mode]) if how == "judge:error"
+    )
     return VqaScores(
         mode=mode,
         judge=judge.name,
@@ -155,4 +165,5 @@ def score_vqa(
         items=item_results,
         other_mode={"mode": other, **other_acc.to_dict(), "disagreements": len(disagreements)},
         disagreements=disagreements,
+        judge_failures=dict(failures.most_common()),
     )

@@ -201,8 +201,14 @@ def _item_from_record(record: Record, prediction: str, row: int, references: lis
     )
 
 
-def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Path | None = None, task: str = "vqa") -> LoadedItems:
-    """Read a prediction file and join it to its ground truth (see the module docstring)."""
+def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Path | None = None, task: str = "vqa",
+                    split: str = "auto") -> LoadedItems:
+    """Read a prediction file and join it to its ground truth (see the module docstring).
+
+    ``split`` picks the records scored against: a split name, ``all``, or ``auto`` (the split
+    that was predicted: the splits of the predicted ids, or, for files joined in order, the one
+    split with as many records of the task as the file has rows).
+    """
     if fmt not in PREDICTION_FORMATS:
         raise InputError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(PREDICTION_FORMATS)}")
     if task not in TASKS:
@@ -222,17 +228,27 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     rejects: list[Reject] = []
     notes: list[str] = []
     records: list[Record] | None = None
+    other_ids: set[str] = set()
     if records_path is not None:
         all_records, record_rejects = load_records(records_path)
         rejects.extend(record_rejects)
+        if split not in ("auto", "all"):
+            splits = sorted({r.split for r in all_records})
+            all_records = [r for r in all_records if r.split == split]
+            if not all_records:
+                raise InputError(f"records file '{records_path}' has no records of split '{split}'",
+                                 hint=f"its splits: {', '.join(splits) or '(none)'}; or pass --split all")
         records = _task_records(all_records, task)
+        other_ids = {r.id for r in all_records if r.is_caption != (task == "captions")}
         if not records:
             kind = "caption" if task == "captions" else "question"
-            raise InputError(f"records file '{records_path}' holds no {kind} records")
+            other = "captions" if task == "vqa" else "questions"
+            raise InputError(f"records file '{records_path}' holds no {kind} records",
+                             hint=f"it holds only {other}: score them with sarlang eval {'captions' if task == 'vqa' else 'vqa'}")
 
     if fmt == "jsonl":
         assert records is not None
-        items, n_rows = _join_by_id(data, source, records, task, rejects)
+        items, n_rows = _join_by_id(data, source, records, task, rejects, other_ids, notes, split == "auto")
     else:
         if fmt == "llamafactory":
             rows = _rows_llamafactory(data, source, rejects)
@@ -242,10 +258,12 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
             rows = _rows_sarlang_csv(data, source, rejects, notes)
         n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
         if records is None:
-            items = _items_without_records(rows, source, task, rejects)
+            items = _items_without_records(rows, source, task, rejects, notes)
         elif fmt == "sarlang-csv":
             items = _join_by_image_question(rows, source, records, rejects)
         else:
+            if split == "auto":
+                records = _split_matching(records, len(rows), notes)
             items = _join_by_order(rows, source, records, task, rejects)
     if task == "captions" and records is not None:
         items = _one_per_image(items, records, source, rejects)
@@ -259,8 +277,27 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     )
 
 
-def _items_without_records(rows: list[_Row], source: str, task: str, rejects: list[Reject]) -> list[EvalItem]:
+def is_caption_prompt(question: str) -> bool | None:
+    """Whether a row's prompt asks for a caption (True), a question's answer (False), or cannot tell (None, no prompt)."""
+    if not question.strip():
+        return None
+    return infer_application(question)[0] == "image_description"
+
+
+def _items_without_records(rows: list[_Row], source: str, task: str, rejects: list[Reject], notes: list[str]) -> list[EvalItem]:
     items: list[EvalItem] = []
+    # a file may mix captions and questions (LLaMA-Factory writes one row per example of its
+    # dataset): rows of the other task are left aside, never scored as this one
+    wanted = task == "captions"
+    aside = [row for row in rows if is_caption_prompt(row[3]) is (not wanted)]
+    if aside:
+        kept = [row for row in rows if is_caption_prompt(row[3]) is not (not wanted)]
+        other = "question" if wanted else "caption"
+        if not kept:
+            raise InputError(f"'{source}' holds only {other} rows ({len(aside)}), no {'captions' if wanted else 'questions'}",
+                             hint=f"score it with sarlang eval {'vqa' if wanted else 'captions'}")
+        notes.append(f"{len(aside)} {other} rows left aside (score them with sarlang eval {'vqa' if wanted else 'captions'})")
+        rows = kept
     for number, pred, label, question, image in rows:
         if not (label or "").strip():
             rejects.append(Reject(source, number, "empty ground truth"))
@@ -271,6 +308,20 @@ def _items_without_records(rows: list[_Row], source: str, task: str, rejects: li
             application, question_type = infer_application(question)
         items.append(EvalItem(str(number), pred, (label or "",), question, application, question_type, image, number))
     return items
+
+
+def _split_matching(records: list[Record], n_rows: int, notes: list[str]) -> list[Record]:
+    """The records of the one split with ``n_rows`` records, when all of them together are not ``n_rows``."""
+    if len(records) == n_rows:
+        return records
+    by_split: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        by_split[r.split].append(r)
+    matching = [name for name, rs in by_split.items() if len(rs) == n_rows]
+    if len(matching) == 1:
+        notes.append(f"rows matched to the {n_rows} records of split '{matching[0]}' (pass --split to choose another)")
+        return by_split[matching[0]]
+    return records
 
 
 def _join_by_order(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject]) -> list[EvalItem]:
@@ -307,11 +358,13 @@ def _join_by_image_question(rows: list[_Row], source: str, records: list[Record]
     return items
 
 
-def _join_by_id(data: bytes, source: str, records: list[Record], task: str, rejects: list[Reject]) -> tuple[list[EvalItem], int]:
+def _join_by_id(data: bytes, source: str, records: list[Record], task: str, rejects: list[Reject], other_ids: set[str],
+                notes: list[str], predicted_splits_only: bool) -> tuple[list[EvalItem], int]:
     by_id = {r.id: r for r in records}
     seen: set[str] = set()
     items: list[EvalItem] = []
     n_rows = 0
+    aside = 0
     before = len(rejects)
     for number, obj in iter_jsonl(data, source, rejects):
         n_rows += 1
@@ -321,6 +374,9 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
         rid, pred = str(obj["id"]), _text(obj["prediction"])
         if pred is None:
             rejects.append(Reject(source, number, "'prediction' must be a string", id=rid))
+            continue
+        if rid in other_ids:
+            aside += 1  # a caption row in a VQA scoring, or the other way round
             continue
         if rid in seen:
             rejects.append(Reject(source, number, "duplicate id (the first prediction is kept)", id=rid))
@@ -333,6 +389,18 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
         seen.add(rid)
         items.append(_item_from_record(record, pred, number))
     n_rows += sum(1 for r in rejects[before:] if r.reason.startswith(("malformed", "line is not")))
+    if aside:
+        other = "question" if task == "captions" else "caption"
+        if not items and not seen:
+            raise InputError(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers'}",
+                             hint=f"score it with sarlang eval {'vqa' if task == 'captions' else 'captions'}")
+        notes.append(f"{aside} {other} rows left aside (score them with sarlang eval {'vqa' if task == 'captions' else 'captions'})")
+    if predicted_splits_only:
+        splits = {by_id[i].split for i in seen}
+        others = sum(1 for r in records if r.split not in splits)
+        if others:
+            notes.append(f"scored against split {', '.join(sorted(splits))}; {others} records of other splits left aside (--split all counts them)")
+        records = [r for r in records if r.split in splits]
     _reject_unpredicted(records, seen, source, rejects)
     return items, n_rows
 

@@ -27,9 +27,13 @@ class ApiModel:
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
         """Replies, with None where the endpoint gave none (the reason is appended to ``failures``)."""
         conversations = [[{"role": "user", "content": [image_content(image), {"type": "text", "text": prompt}]}] for image, prompt in batch]
-        # the cache key names the image by path and size, not by its base64 text
-        keys = [ReplyCache.key(self.model, self.client.temperature, self.client.max_tokens, str(Path(image).resolve()),
-                               Path(image).stat().st_size, prompt) for image, prompt in batch]
+        # the cache key names the image by path, size and modification time, not by its base64 text,
+        # and holds everything else that changes a reply: the endpoint, the model and its settings
+        keys = []
+        for image, prompt in batch:
+            stat = Path(image).stat()
+            keys.append(ReplyCache.key(self.client.url, self.model, self.client.temperature, self.client.max_tokens,
+                                       str(Path(image).resolve()), stat.st_size, stat.st_mtime_ns, prompt))
         replies = self.client.complete(conversations, cache_key=lambda i: keys[i])
         self.failures.extend(r.text for r in replies if not r.ok)
         return [r.text if r.ok else None for r in replies]
