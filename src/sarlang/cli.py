@@ -569,6 +569,7 @@ def predict_command(
     out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
     split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard earlier predictions in --out instead of resuming them.")] = False,
 ) -> None:
     """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
     from sarlang.models.base import load_model
@@ -580,7 +581,8 @@ def predict_command(
     try:
         with progress:
             result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
-                                     on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+                                     on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
+                                     model_source=model, restart=restart)
     finally:
         if hasattr(loaded, "close"):
             loaded.close()

@@ -85,7 +85,7 @@ def run_demo(
     say("3/5 answering and captioning the test split")
     started = time.perf_counter()
     predictions = out / "predictions.jsonl"
-    predict_records(model, records_file, predictions, split="test", batch_size=64)
+    predict_records(model, records_file, predictions, split="test", batch_size=64, restart=True)
     step("predict", started)
 
     say("4/5 scoring")

@@ -223,3 +223,23 @@ def test_api_failures_are_reported_and_retried_not_scored(bench: Path, tmp_path:
     model.close()
     assert result["predicted"] == 0 and result["failed"] > 0 and "connection failed" in result["failures"][0]
     assert out.read_text() == "" and (tmp_path / "generated_predictions.jsonl").read_text() == ""
+
+
+def test_predict_refuses_to_resume_with_another_model_or_split(bench: Path, tmp_path: Path) -> None:
+    one = train_from_config(tiny(bench, tmp_path / "one"))
+    two = train_from_config(tiny(bench, tmp_path / "two", width=16))
+    out = tmp_path / "pred" / "predictions.jsonl"
+    predict_records(one, bench / "records.jsonl", out, split="test", batch_size=8, model_source=str(tmp_path / "one"))
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n")  # interrupted
+    with pytest.raises(InputError, match="another model, other records or another split"):
+        predict_records(two, bench / "records.jsonl", out, split="test", batch_size=8, model_source=str(tmp_path / "two"))
+    with pytest.raises(InputError, match="another model"):
+        predict_records(one, bench / "records.jsonl", out, split="train", batch_size=8, model_source=str(tmp_path / "one"))
+    result = predict_records(two, bench / "records.jsonl", out, split="test", batch_size=8, model_source=str(tmp_path / "two"), restart=True)
+    assert result["already_done"] == 0 and len(out.read_text().splitlines()) == len(lines)
+    assert {json.loads(x)["settings"]["width"] for x in out.read_text().splitlines()} == {16}
+    # the same model and split resume
+    out.write_text("\n".join(out.read_text().splitlines()[:2]) + "\n")
+    again = predict_records(two, bench / "records.jsonl", out, split="test", batch_size=8, model_source=str(tmp_path / "two"))
+    assert again["already_done"] == 2

@@ -35,7 +35,7 @@ from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
 from sarlang.errors import InputError
-from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 
@@ -473,9 +473,8 @@ def _write_parquet(path: Path, jsonl: Path) -> str:
     columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
     options = pajson.ParseOptions(explicit_schema=pa.schema([(c, pa.string()) for c in columns]), newlines_in_values=False)
     table = pajson.read_json(jsonl, read_options=pajson.ReadOptions(block_size=1 << 24), parse_options=options)
-    tmp = path.with_name(f".{path.name}.part")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
     return str(path.name)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.formats.textio import atomic_write_json, atomic_write_text
+from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_text
 from sarlang.schema import Record
 
 EXPORT_FORMATS: tuple[str, ...] = ("sarlang", "llava", "sharegpt", "vlmevalkit", "hf")
@@ -115,10 +115,8 @@ def export_hf(split: str, records: list[Record], image: Callable[[Record], str],
         row["image"] = image(r)
         rows.append(row)
     path = out / "data" / f"{split}-00000-of-00001.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    pq.write_table(records_table(rows), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(records_table(rows), tmp)
     return [str(path.relative_to(out))]
 
 

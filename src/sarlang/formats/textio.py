@@ -8,11 +8,13 @@ in the same folder and a rename, so a crash never leaves a half-written output.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -128,18 +130,47 @@ def checked_settings(cls: type, data: dict[str, Any], what: str) -> dict[str, An
     return clean
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+def _new_file_mode(path: Path) -> int:
+    """The mode a file written at ``path`` should get: the existing file's, or 0o666 less the umask."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, p)
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` if the block succeeds.
+
+    A crash or an exception leaves ``path`` as it was and no temporary file behind. The file gets
+    the mode an ordinary write would give it (the user's umask), or keeps the mode of the file it
+    replaces, instead of the 0600 of a temporary file.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, _new_file_mode(target))
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
 
 
 def atomic_write_json(path: str | Path, value: Any) -> None:

@@ -39,10 +39,9 @@ class ApiModel:
         return [r.text if r.ok else None for r in replies]
 
     def save(self, directory: str | Path) -> None:
-        import json
+        from sarlang.formats.textio import atomic_write_json
 
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        (Path(directory) / "api.json").write_text(json.dumps(self.info(), indent=2))
+        atomic_write_json(Path(directory) / "api.json", self.info())
 
     def info(self) -> dict[str, Any]:
         return {"id": f"api:{self.model}@{self.base_url}", "temperature": self.client.temperature, "max_tokens": self.client.max_tokens}

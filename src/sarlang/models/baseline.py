@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError, SarlangError
+from sarlang.formats.textio import atomic_path, atomic_write_text
 
 ARCHITECTURE = "sarlang-baseline-v2"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<unk>")
@@ -257,11 +258,10 @@ class BaselineModel:
 
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".model.safetensors.part"
-        save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(tmp))
-        os.replace(tmp, out / "model.safetensors")
-        (out / "vocab.json").write_text(json.dumps(self.vocab.tokens, ensure_ascii=False), encoding="utf-8")
-        (out / "config.json").write_text(json.dumps(asdict(self.config), indent=2), encoding="utf-8")
+        with atomic_path(out / "model.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(tmp))
+        atomic_write_text(out / "vocab.json", json.dumps(self.vocab.tokens, ensure_ascii=False))
+        atomic_write_text(out / "config.json", json.dumps(asdict(self.config), indent=2))
 
     @classmethod
     def load(cls, directory: str | Path) -> BaselineModel:
@@ -414,9 +414,8 @@ class BaselineModel:
                     on_progress(epoch * steps_per_epoch + step + 1, total_steps, running / (step + 1))
             state = {"config": asdict(config), "vocab": vocab.tokens, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}
-            tmp = out / ".checkpoint.pt.part"
-            torch.save(state, tmp)
-            os.replace(tmp, checkpoint_path)
+            with atomic_path(checkpoint_path) as tmp:
+                torch.save(state, tmp)
         net.eval()
         model.save(out)
         return model

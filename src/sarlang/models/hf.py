@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
+from sarlang.formats.textio import atomic_write_json
 
 LANGUAGE_LINEAR = r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
@@ -221,7 +222,7 @@ def train_lora(
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         accelerator.unwrap_model(model).save_pretrained(out)
-        (out / "sarlang_lora.json").write_text(json.dumps({"base": str(base), "settings": asdict(s), "steps": step}, indent=2))
+        atomic_write_json(out / "sarlang_lora.json", {"base": str(base), "settings": asdict(s), "steps": step})
     accelerator.wait_for_everyone()
     return out
 

@@ -15,7 +15,9 @@ LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``labe
 order, rewritten whole at the end). It is resumable: ids already in the output are not asked
 again, and each batch is appended and flushed before the next one starts. Records a model could
 not answer (an API failure) are left out of both files and counted in the summary, so the next
-run asks them again.
+run asks them again. A run resumes only what was made from the same model (its settings and
+files), records and split: ``<out stem>.run.json`` holds a fingerprint of them, and a mismatch
+is refused with a clear error unless ``restart`` starts afresh.
 """
 
 from __future__ import annotations
@@ -128,12 +130,34 @@ def predict_records(
     split: str | None = "test",
     batch_size: int = 32,
     on_progress: Callable[[int, int], None] | None = None,
+    model_source: str | None = None,
+    restart: bool = False,
 ) -> dict[str, Any]:
-    """Answer every record (of ``split``) with ``model``; see the module docstring."""
+    """Answer every record (of ``split``) with ``model``; see the module docstring.
+
+    ``model_source`` (the model folder or ``api:`` spec) adds the model's files to the fingerprint.
+    """
     records_path = Path(records_file)
     chosen = _chosen_records(records_path, split, "images of the records")
     out_path = Path(out)
     lf_path = out_path.with_name("generated_predictions.jsonl")
+    journal = out_path.with_name(f"{out_path.stem}.run.json")
+    fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path)
+    if restart:
+        for stale in (out_path, lf_path, journal):
+            stale.unlink(missing_ok=True)
+    if out_path.exists() and out_path.stat().st_size:
+        try:
+            recorded = json.loads(journal.read_text(encoding="utf-8")).get("fingerprint")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded != fingerprint:
+            raise InputError(f"'{out_path}' holds predictions made with another model, other records or another split",
+                             hint="pass --restart to predict afresh, or write to another --out")
+    else:
+        from sarlang.formats.textio import atomic_write_json
+
+        atomic_write_json(journal, {"fingerprint": fingerprint})
     done: set[str] = set()
     if out_path.exists():
         for line in out_path.read_text(encoding="utf-8").splitlines():
@@ -171,6 +195,26 @@ def predict_records(
     failures = list(getattr(model, "failures", []))[:5]
     return {"predicted": len(todo) - failed, "failed": failed, "failures": failures, "already_done": len(chosen) - len(todo),
             "out": str(out_path), "llamafactory": str(lf_path)}
+
+
+def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path) -> str:
+    """SHA-256 of what the predictions depend on: the model's settings and files, the prompts and their images."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256(json.dumps(model.info(), sort_keys=True, default=str).encode())
+    if model_source and Path(model_source).is_dir():
+        for f in sorted(Path(model_source).rglob("*")):
+            if f.is_file() and f.name != "checkpoint.pt":
+                stat = f.stat()
+                digest.update(f"{f.relative_to(model_source)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    stats: dict[str, str] = {}
+    for r in chosen:
+        if r.image not in stats:
+            stat = os.stat(records_file.parent / r.image)
+            stats[r.image] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        digest.update(json.dumps([r.id, r.image, prompt_for(r), stats[r.image]]).encode())
+    return digest.hexdigest()
 
 
 def _drop_torn_lines(path: Path) -> None:

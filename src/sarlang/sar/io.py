@@ -17,9 +17,7 @@ sampling distance is taken from the transform of a projected CRS in metres.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError
+from sarlang.formats.textio import atomic_path
 from sarlang.schema import UNITS, SarImage
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -260,13 +259,6 @@ def raster_header(path: str | Path) -> tuple[int, int, Any, Any]:
         raise InputError(f"cannot read raster '{p}': {exc}") from None
 
 
-def _atomic_target(path: Path) -> tuple[Path, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return path, Path(tmp)
-
-
 def write_png(path: str | Path, pixels: np.ndarray) -> None:
     """Write an 8-bit picture, grey (rows, columns) or RGB (rows, columns, 3), atomically."""
     from PIL import Image
@@ -274,13 +266,8 @@ def write_png(path: str | Path, pixels: np.ndarray) -> None:
     array = np.asarray(pixels)
     if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] != 3):
         raise InputError(f"write_png needs uint8 (rows, columns) or (rows, columns, 3) pixels, got {array.dtype} {array.shape}")
-    target, tmp = _atomic_target(Path(path))
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_geotiff(path: str | Path, image: SarImage) -> None:
@@ -299,13 +286,7 @@ def write_geotiff(path: str | Path, image: SarImage) -> None:
         profile["crs"] = rasterio.crs.CRS.from_wkt(image.crs)
     if image.transform:
         profile["transform"] = Affine(*image.transform)
-    target, tmp = _atomic_target(Path(path))
-    try:
-        with rasterio.open(tmp, "w", **profile) as dst:
-            dst.write(data, 1)
-            dst.set_band_description(1, f"{image.units}" + (f" {image.polarization}" if image.polarization else ""))
-            dst.update_tags(1, units=image.units, polarization=image.polarization or "")
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.set_band_description(1, f"{image.units}" + (f" {image.polarization}" if image.polarization else ""))
+        dst.update_tags(1, units=image.units, polarization=image.polarization or "")
