@@ -252,9 +252,14 @@ def eval_vqa(
     from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
     from sarlang.eval.vqa import score_vqa
 
-    loaded, summary = _load(file, fmt, records, "vqa", split)
     judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                             judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
+    try:
+        loaded, summary = _load(file, fmt, records, "vqa", split)
+    except BaseException:
+        if hasattr(judge_obj, "close"):
+            judge_obj.close()
+        raise
     progress = _progress("judging", disable=judge == JudgeKind.none)
     task_id = progress.add_task("judge", total=0)
     try:

@@ -77,3 +77,41 @@ def test_cli_export_and_stats(built: Path, tmp_path: Path) -> None:
     assert "| question type |" in (tmp_path / "stats" / "stats.md").read_text()
     for command in ("build", "export", "stats"):
         assert "Example" in run_cli(command, "--help").stdout
+
+
+def test_one_parquet_schema_for_the_build_and_the_hf_export(built: Path, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    export_records(built, "hf", tmp_path)
+    build_table = pq.read_table(built / "records.parquet")
+    export_table = pq.read_table(tmp_path / "data" / "train-00000-of-00001.parquet")
+    assert build_table.schema == export_table.schema
+    # every column holds exactly what records.jsonl holds, provenance as its JSON text
+    lines = (built / "records.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = build_table.to_pylist()
+    assert len(rows) == len(lines)
+    for row, line in zip(rows, lines):
+        record = json.loads(line)
+        assert json.loads(row.pop("provenance")) == record.pop("provenance")
+        assert row == record
+    train = [r for r in rows if r["split"] == "train"]
+    assert export_table.column("provenance").to_pylist() == [r["provenance"] for r in pq.read_table(built / "records.parquet").to_pylist() if r["split"] == "train"]
+    assert len(train) == export_table.num_rows
+
+
+def test_rewriting_a_builds_records_keeps_parquet_and_summary_current(built: Path, tmp_path: Path) -> None:
+    import shutil
+
+    pq = pytest.importorskip("pyarrow.parquet")
+    from sarlang.build.dataset import rewrite_records
+
+    copy = tmp_path / "b"
+    shutil.copytree(built, copy)
+    rows = [json.loads(line) for line in (copy / "records.jsonl").read_text().splitlines()]
+    extra = dict(rows[0], id="added-1", answer="An added caption.", provenance={"generator": "llm", "flags": ["a [bracket], \"quote\""]})
+    rewrite_records(copy, rows + [extra])
+    assert pq.read_table(copy / "records.parquet").num_rows == len(rows) + 1
+    summary = json.loads((copy / "summary.json").read_text())
+    assert summary["records"] == len(rows) + 1
+    assert sum(summary["by_application"].values()) == len(rows) + 1
+    last = pq.read_table(copy / "records.parquet").to_pylist()[-1]
+    assert json.loads(last["provenance"]) == extra["provenance"]

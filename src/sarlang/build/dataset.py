@@ -35,7 +35,8 @@ from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
 from sarlang.errors import InputError
-from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.formats.records import write_records_parquet
+from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 
@@ -426,7 +427,7 @@ def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: 
         partial.unlink(missing_ok=True)
     else:
         os.replace(partial, out / "records.jsonl")
-    parquet = _write_parquet(out / "records.parquet", out / "records.jsonl")
+    parquet = write_records_parquet(out / "records.jsonl", out / "records.parquet")
     atomic_write_jsonl(out / "objects.jsonl", [
         {"image": os.path.relpath(scene.image, out), "width": scene.width, "height": scene.height,
          "objects": [{"category": o.category, "box": [round(float(v), 2) for v in o.box]} for o in scene.objects]}
@@ -460,42 +461,26 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"\d+", "N", text)[:120]
 
 
-def _write_parquet(path: Path, jsonl: Path) -> str:
-    """records.jsonl as Parquet, parsed by pyarrow's multi-threaded JSON reader (provenance becomes a struct)."""
+def rewrite_records(build_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace a build's records (after LLM captions or a review) and keep its other outputs consistent.
+
+    ``records.jsonl`` and ``records.parquet`` are rewritten, and the record counts of
+    ``summary.json`` updated, so no output of the build goes stale.
+    """
+    atomic_write_text(build_dir / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    parquet = write_records_parquet(build_dir / "records.jsonl", build_dir / "records.parquet")
+    summary_path = build_dir / "summary.json"
     try:
-        import pyarrow as pa
-        import pyarrow.json as pajson
-        import pyarrow.parquet as pq
-    except ImportError:
-        return "not written: pyarrow is not installed (pip install 'sarlang[parquet]')"
-    if jsonl.stat().st_size == 0:
-        return "not written: no records"
-    columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
-    options = pajson.ParseOptions(explicit_schema=pa.schema([(c, pa.string()) for c in columns]), newlines_in_values=False)
-    table = pajson.read_json(jsonl, read_options=pajson.ReadOptions(block_size=1 << 24), parse_options=options)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return str(path.name)
-
-
-def records_table(rows: list[dict[str, Any]]) -> Any:
-    """Records as a pyarrow table with fixed column types (provenance as a JSON string)."""
-    import pyarrow as pa
-
-    columns = ["id", "image", "application", "question_type", "question", "answer", "caption_kind", "split", "source"]
-    data = {c: [r.get(c) for r in rows] for c in columns}
-    encoded: dict[Any, str] = {}  # provenance is shared by all records of a scene: encode it once
-    provenance = []
-    for r in rows:
-        p = r.get("provenance") or {}
-        try:
-            key = tuple(sorted(p.items()))
-            text = encoded.get(key)
-            if text is None:
-                text = encoded[key] = json.dumps(p, sort_keys=True)
-        except TypeError:  # unhashable values
-            text = json.dumps(p, sort_keys=True)
-        provenance.append(text)
-    data["provenance"] = provenance
-    schema = pa.schema([(c, pa.string()) for c in [*columns, "provenance"]])
-    return pa.table(data, schema=schema)
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary = {}
+    if not isinstance(summary, dict):
+        summary = {}
+    summary.update(
+        records=len(rows),
+        by_application=dict(sorted(Counter(r["application"] for r in rows).items())),
+        by_split=dict(sorted(Counter(r.get("split", "") for r in rows).items())),
+        question_types=len({r.get("question_type", "") for r in rows}),
+        parquet=parquet,
+    )
+    atomic_write_json(summary_path, summary)

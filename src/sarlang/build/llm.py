@@ -110,7 +110,9 @@ def _load_rows(build_dir: Path) -> list[dict[str, Any]]:
 
 
 def _write_rows(build_dir: Path, rows: list[dict[str, Any]]) -> None:
-    atomic_write_text(build_dir / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    from sarlang.build.dataset import rewrite_records
+
+    rewrite_records(build_dir, rows)
 
 
 def generate_llm_captions(

@@ -107,7 +107,7 @@ def export_hf(split: str, records: list[Record], image: Callable[[Record], str],
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise MissingDependencyError("Parquet export (pyarrow)", extra="parquet") from exc
-    from sarlang.build.dataset import records_table
+    from sarlang.formats.records import records_table
 
     rows = []
     for r in records:

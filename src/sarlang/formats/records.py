@@ -1,12 +1,21 @@
-"""Loading benchmark records: our JSONL, or SARLANG-1M's CSV and JSON text files."""
+"""Benchmark records on disk: loading our JSONL or SARLANG-1M's CSV and JSON, and the one Parquet schema.
+
+Parquet (a build's ``records.parquet``, ``export --to hf``) has one schema, derived from
+:class:`~sarlang.schema.Record`: a string column per field, ``caption_kind`` null for questions,
+and ``provenance`` as its JSON text exactly as ``records.jsonl`` holds it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.formats.sarlang1m import read_sarlang_csv, read_sarlang_json
-from sarlang.formats.textio import iter_jsonl, read_bytes
+from sarlang.formats.textio import atomic_path, iter_jsonl, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
 
@@ -61,3 +70,82 @@ def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
     if not unique:
         raise InputError(f"records file '{p}' holds no usable record ({len(rejects)} rejected)")
     return unique, rejects
+
+
+#: The Parquet columns: every field of a record, provenance last (as JSON text).
+RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Record))
+_PROVENANCE_MARK = ', "provenance": '
+
+
+def _parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema([(name, pa.string()) for name in RECORD_COLUMNS])
+
+
+def provenance_text(provenance: Any) -> str:
+    """A record's provenance as the JSON text ``records.jsonl`` holds it."""
+    return json.dumps(provenance or {}, ensure_ascii=False)
+
+
+def records_table(rows: list[dict[str, Any]]) -> Any:
+    """Records (JSON-ready dicts) as a pyarrow table of the one Parquet schema."""
+    import pyarrow as pa
+
+    encoded: dict[int, str] = {}  # provenance is shared by all records of a scene: encode it once
+    provenance = []
+    for r in rows:
+        p = r.get("provenance")
+        if not p:
+            text = "{}"
+        else:
+            text = encoded.get(id(p))  # rows keep their provenance alive, so ids are not reused
+            if text is None:
+                text = encoded[id(p)] = provenance_text(p)
+        provenance.append(text)
+    data = {c: [r.get(c) for r in rows] for c in RECORD_COLUMNS if c != "provenance"}
+    data["provenance"] = provenance
+    return pa.table(data, schema=_parquet_schema())
+
+
+def write_records_parquet(jsonl: Path, parquet: Path) -> str:
+    """``records.jsonl`` as ``records.parquet`` (the one schema), atomically; returns what was written.
+
+    The plain columns go through pyarrow's multi-threaded JSON reader; provenance is cut from
+    each line's end (every writer of records puts it last), checked by parsing it once per
+    distinct text, and otherwise taken from the parsed line.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.json as pajson
+        import pyarrow.parquet as pq
+    except ImportError:
+        return "not written: pyarrow is not installed (pip install 'sarlang[parquet]')"
+    if jsonl.stat().st_size == 0:
+        parquet.unlink(missing_ok=True)
+        return "not written: no records"
+    plain = pa.schema([(name, pa.string()) for name in RECORD_COLUMNS if name != "provenance"])
+    options = pajson.ParseOptions(explicit_schema=plain, unexpected_field_behavior="ignore", newlines_in_values=False)
+    table = pajson.read_json(jsonl, read_options=pajson.ReadOptions(block_size=1 << 24), parse_options=options)
+    checked: dict[str, bool] = {}
+    provenance: list[str] = []
+    with jsonl.open("r", encoding="utf-8") as handle:
+        for line in handle:
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            at = line.rfind(_PROVENANCE_MARK)
+            text = line[at + len(_PROVENANCE_MARK) : -1] if at >= 0 and line.endswith("}") else ""
+            ok = checked.get(text)
+            if ok is None:
+                try:
+                    value = json.loads(text)
+                    ok = isinstance(value, dict) and provenance_text(value) == text
+                except ValueError:
+                    ok = False
+                checked[text] = ok
+            provenance.append(text if ok else provenance_text(json.loads(line).get("provenance")))
+    table = table.select([n for n in RECORD_COLUMNS if n != "provenance"]).append_column("provenance", pa.array(provenance, pa.string()))
+    with atomic_path(parquet) as tmp:
+        pq.write_table(table, tmp)
+    return parquet.name
