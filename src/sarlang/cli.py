@@ -107,6 +107,18 @@ RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every 
 SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
 
 
+def _check_outputs(files: dict[str, Path | None] | None = None, folders: dict[str, Path | None] | None = None) -> None:
+    """Refuse unusable output paths before any work is done (a folder where a file goes, no write access, ...)."""
+    from sarlang.formats.textio import check_output_file, check_output_folder
+
+    for what, path in (files or {}).items():
+        if path is not None:
+            check_output_file(path, what)
+    for what, path in (folders or {}).items():
+        if path is not None:
+            check_output_folder(path, what)
+
+
 def _summary(loaded: Any) -> dict[str, Any]:
     reasons = Counter(r.reason for r in loaded.rejects)
     return {
@@ -171,6 +183,7 @@ def eval_captions(
     from sarlang.eval.tables import caption_rows, markdown_table, rich_table
     from sarlang.formats.textio import atomic_write_jsonl
 
+    _check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
     loaded, summary = _load(file, fmt, records, "captions", split)
     with console.status(f"scoring {len(loaded.items)} captions ({mode.value} mode)..."):
         scores = score_captions(
@@ -252,6 +265,7 @@ def eval_vqa(
     from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
     from sarlang.eval.vqa import score_vqa
 
+    _check_outputs({"--json file": json_out, "--rejects file": rejects})
     judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                             judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
     try:
@@ -317,6 +331,7 @@ def eval_compare(
     from sarlang.eval.compare import compare_score_files
     from sarlang.formats.textio import atomic_write_json, json_safe
 
+    _check_outputs({"--json file": json_out})
     result = compare_score_files(a, b, alpha=alpha)
     for line in result["lines"]:
         console.print(line, highlight=False)
@@ -342,6 +357,7 @@ def preprocess_command(
     from sarlang.sar.preprocess import preprocess
     from sarlang.sar.recipes import load_recipe
 
+    _check_outputs({"--json file": json_out}, {"--out folder": out})
     chosen = load_recipe(recipe)
     progress = _progress("preprocessing")
     task_id = progress.add_task("preprocess", total=None)
@@ -378,6 +394,7 @@ def despeckle_command(
     from sarlang.sar.blocks import filter_raster
     from sarlang.sar.filters import filter_function
 
+    _check_outputs({"output raster": target})
     accepted = inspect.signature(filter_function(filter_name)).parameters
     params: dict[str, Any] = {}
     if looks is not None and "looks" in accepted:
@@ -419,6 +436,7 @@ def build_command(
     """
     from sarlang.build.dataset import BuildOptions, build_dataset
 
+    _check_outputs(folders={"--out folder": out})
     options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed)
     progress = _progress("building")
     task_id = progress.add_task("scenes", total=None)
@@ -452,6 +470,7 @@ def export_command(
     from sarlang.formats.records import records_file
 
     target = out or records_file(build).parent / f"export_{to}"
+    _check_outputs(folders={"export folder": target})
     written = export_records(build, to, target, absolute_paths)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
 
@@ -470,8 +489,9 @@ def stats_command(
     from sarlang.formats.records import load_records, records_file
 
     records_path = records_file(build)
-    records, _ = load_records(records_path)
     target = out or records_path.parent
+    _check_outputs(folders={"stats folder": target})
+    records, _ = load_records(records_path)
     stats = write_stats(records, target)
     console.print(stats_markdown(stats), highlight=False, markup=False)
     console.print(f"written to {target}: stats.md, stats.json" + (", " + ", ".join(stats["plots"]) if stats["plots"] else ""), highlight=False)
@@ -529,6 +549,7 @@ def review_export(
     """Write the LLM-written records to a CSV sheet with 'corrected' and 'note' columns to fill in."""
     from sarlang.build.llm import export_review_sheet
 
+    _check_outputs({"review sheet": out})
     n = export_review_sheet(build, out)
     console.print(f"{n} rows to review -> {out}", highlight=False)
 
@@ -557,6 +578,8 @@ def train_command(
     from sarlang.models.run import read_config, train_from_config
 
     settings = read_config(config)
+    if "out" in settings:
+        _check_outputs(folders={"model folder ('out' of the config)": Path(str(settings["out"]))})
     progress = _progress("training")
     task_id = progress.add_task("steps", total=None)
     with progress:
@@ -580,6 +603,7 @@ def predict_command(
     from sarlang.models.base import load_model
     from sarlang.models.run import predict_records
 
+    _check_outputs({"--out file": out, "LLaMA-Factory predictions file": out.with_name("generated_predictions.jsonl")})
     loaded = load_model(model)
     progress = _progress("predicting")
     task_id = progress.add_task("records", total=None)
@@ -607,6 +631,7 @@ def merge_command(
     """Merge a LoRA adapter into its base model."""
     from sarlang.models.hf import adapter_base, merge_adapter
 
+    _check_outputs(folders={"--out folder": out})
     merged = merge_adapter(base or adapter_base(adapter), adapter, out)
     console.print(f"merged -> {merged}", highlight=False)
 
@@ -623,6 +648,7 @@ def demo_command(
     """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""
     from sarlang.demo import run_demo
 
+    _check_outputs(folders={"--out folder": out})
     run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
     console.print((out / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
 

@@ -130,6 +130,44 @@ def checked_settings(cls: type, data: dict[str, Any], what: str) -> dict[str, An
     return clean
 
 
+def _probe_folder(folder: Path, what: str) -> None:
+    """Raise unless a file can be created in the existing ``folder`` (a real try: root ignores modes)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot write the {what} into '{folder}': {exc.strerror}") from None
+
+
+def _existing_ancestor(path: Path, what: str) -> Path:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"'{parent}' is a file, so the {what} '{path}' cannot be made under it")
+            return parent
+    return Path.cwd()
+
+
+def check_output_file(path: str | Path, what: str = "output file") -> Path:
+    """Check, before any work, that ``path`` can be written as a file (its folders may not exist yet)."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"the {what} '{p}' is a folder", hint="give a file path")
+    if p.parent.exists() and not p.parent.is_dir():
+        raise InputError(f"'{p.parent}' is a file, so the {what} '{p}' cannot be made under it")
+    _probe_folder(p.parent if p.parent.exists() else _existing_ancestor(p, what), what)
+    return p
+
+
+def check_output_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Check, before any work, that ``path`` is or can become a writable folder."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise InputError(f"the {what} '{p}' is a file", hint="give a folder path")
+    _probe_folder(p if p.exists() else _existing_ancestor(p, what), what)
+    return p
+
+
 def _new_file_mode(path: Path) -> int:
     """The mode a file written at ``path`` should get: the existing file's, or 0o666 less the umask."""
     try:
