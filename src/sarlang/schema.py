@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from sarlang.errors import SarlangError
+
 #: SARLANG-1M's seven applications, as written in files.
 APPLICATIONS: tuple[str, ...] = (
     "image_description",
@@ -28,7 +30,7 @@ APPLICATIONS: tuple[str, ...] = (
 CAPTION_KINDS: tuple[str, ...] = ("concise", "detailed")
 
 
-class SchemaError(ValueError):
+class SchemaError(SarlangError, ValueError):
     """A dictionary does not describe a valid record or prediction (the message names the field)."""
 
 
@@ -193,7 +195,7 @@ class Accuracy:
 UNITS: tuple[str, ...] = ("amplitude", "intensity", "db", "display8")
 
 
-class UnitError(ValueError):
+class UnitError(SarlangError, ValueError):
     """An operation got pixels in units it cannot use (the message says which it needs)."""
 
 

@@ -2,15 +2,15 @@
 
 The scene is read block by block with a halo of the filter's reach around each block, filtered,
 and the block's core written to a tiled float32 GeoTIFF. Parameters that depend on the whole
-image (the number of looks, Lee Sigma's 98th percentile) are estimated once from a sample of
-blocks first, so every block is filtered with the same values and the result equals filtering
-the whole image at once. Memory stays at a few blocks: about 100 MB for 2048-pixel blocks,
+image (the number of looks, Lee Sigma's 98th percentile) are estimated once first, from a
+sample of windows spread over the whole scene on a grid that depends only on the scene's size
+(never on the block size, and skipping no-data pixels), so every block is filtered with the same
+values, the result does not depend on ``block``, and it equals filtering the whole image at once. Memory stays at a few blocks: about 100 MB for 2048-pixel blocks,
 whatever the scene size.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import SarlangError
+from sarlang.formats.textio import atomic_path
 from sarlang.sar import filters
 
 # How far each filter reaches beyond the output pixel (pixels).
@@ -34,8 +35,13 @@ def filter_halo(name: str, params: dict[str, Any]) -> int:
 
 
 def block_windows(height: int, width: int, block: int) -> list[tuple[int, int, int, int]]:
-    """(row, column, rows, columns) of the blocks covering the image."""
-    return [(r, c, min(block, height - r), min(block, width - c)) for r in range(0, height, block) for c in range(0, width, block)]
+    """(row, column, rows, columns) of full-width strips of about ``block`` x ``block`` pixels each.
+
+    Strips span the whole width so every row's window sums start at its first column, whatever
+    the block size (see :func:`sarlang.sar.filters.position_independent`).
+    """
+    rows = max(1, (block * block) // max(width, 1))
+    return [(r, 0, min(rows, height - r), width) for r in range(0, height, rows)]
 
 
 def filter_raster(
@@ -63,16 +69,22 @@ def filter_raster(
     height, width, crs, transform = raster_header(src_path)
     profile = {"crs": crs, "transform": transform}
     func = filters.filter_function(name)
+    filters.check_window(name, params, height, width)
+    corner = read_sar(src_path, polarization=polarization, window=(0, 0, min(height, 8), min(width, 8)))
+    if corner.units == "display8":
+        raise SarlangError(f"'{src_path}' is an 8-bit display picture: it has no radiometry left to filter speckle in",
+                           hint="filter the original amplitude, intensity or dB raster (e.g. the GeoTIFF it was made from)")
     halo = filter_halo(name, params)
     windows = block_windows(height, width, block)
     used = dict(params)
     accepts = func.__code__.co_varnames[: func.__code__.co_argcount]
+    sample = None
+    if ("looks" in accepts and used.get("looks") is None) or func is filters.lee_sigma:
+        sample = _sample(src_path, height, width, polarization, to_intensity, read_sar)
     if "looks" in accepts and used.get("looks") is None:
-        sample = _sample(src_path, windows, polarization, to_intensity, read_sar)
         used["looks"] = filters.estimate_enl(sample)
     percentile98 = None
     if func is filters.lee_sigma:
-        sample = _sample(src_path, windows, polarization, to_intensity, read_sar)
         finite = sample[np.isfinite(sample)]
         percentile98 = float(np.percentile(finite, 98)) if finite.size else np.inf
     out_profile = {
@@ -80,43 +92,47 @@ def filter_raster(
         "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "BIGTIFF": "IF_SAFER",
         "crs": profile["crs"], "transform": profile["transform"] or Affine.identity(),
     }
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    try:
-        with rasterio.open(tmp, "w", **out_profile) as dst:
-            for done, (r, c, h, w) in enumerate(windows, start=1):
-                r0, c0 = max(0, r - halo), max(0, c - halo)
-                r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
-                tile = to_intensity(read_sar(src_path, polarization=polarization, window=(r0, c0, r1 - r0, c1 - c0)))
-                kwargs = dict(used)
-                if percentile98 is not None:
-                    kwargs["_z98"] = percentile98
-                result = _call(func, tile.data, kwargs)
-                core = result[r - r0 : r - r0 + h, c - c0 : c - c0 + w]
-                dst.write(np.ascontiguousarray(core, dtype=np.float32), 1, window=Window(c, r, w, h))
-                if on_progress:
-                    on_progress(done, len(windows))
-            dst.update_tags(1, units="intensity", speckle_filter=name)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as tmp, rasterio.open(tmp, "w", **out_profile) as dst, filters.position_independent():
+        for done, (r, c, h, w) in enumerate(windows, start=1):
+            r0, c0 = max(0, r - halo), max(0, c - halo)
+            r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
+            tile = to_intensity(read_sar(src_path, polarization=polarization, window=(r0, c0, r1 - r0, c1 - c0)))
+            kwargs = dict(used)
+            if percentile98 is not None:
+                kwargs["_z98"] = percentile98
+            result = _call(func, tile.data, kwargs)
+            core = result[r - r0 : r - r0 + h, c - c0 : c - c0 + w]
+            dst.write(np.ascontiguousarray(core, dtype=np.float32), 1, window=Window(c, r, w, h))
+            if on_progress:
+                on_progress(done, len(windows))
+        dst.update_tags(1, units="intensity", speckle_filter=name)
     if percentile98 is not None:
         used["percentile98"] = percentile98
     return used
 
 
-def _sample(path: Path, windows: list[tuple[int, int, int, int]], polarization: str | None, to_intensity: Any, read_sar: Any, count: int = 16) -> np.ndarray:
-    """Up to ``count`` blocks spread over the scene (at most 512x512 pixels each), stacked."""
-    large = [w for w in windows if min(w[2], w[3]) >= 64] or windows
-    picks = [large[i] for i in np.linspace(0, len(large) - 1, min(count, len(large))).astype(int)]
+def sample_windows(height: int, width: int, grid: int = 4, size: int = 512) -> list[tuple[int, int, int, int]]:
+    """(row, column, rows, columns) of ``grid`` x ``grid`` windows spread evenly over a scene.
+
+    Each window is at most ``size`` pixels square; the grid depends only on the scene's size.
+    """
+    h, w = min(size, height), min(size, width)
+    rows = sorted({int(v) for v in np.linspace(0, height - h, grid)})
+    cols = sorted({int(v) for v in np.linspace(0, width - w, grid)})
+    return [(r, c, h, w) for r in rows for c in cols]
+
+
+def _sample(path: Path, height: int, width: int, polarization: str | None, to_intensity: Any, read_sar: Any) -> np.ndarray:
+    """Windows spread over the whole scene (:func:`sample_windows`), cut to 16-pixel multiples and stacked.
+
+    No-data pixels stay NaN: the ENL estimate skips blocks holding any, the percentile skips them.
+    """
     parts = []
-    for r, c, h, w in picks:
-        part = to_intensity(read_sar(path, polarization=polarization, window=(r, c, min(h, 512), min(w, 512)))).data
+    for r, c, h, w in sample_windows(height, width):
+        part = to_intensity(read_sar(path, polarization=polarization, window=(r, c, h, w))).data
         parts.append(part[: (part.shape[0] // 16) * 16, : (part.shape[1] // 16) * 16])
     widest = min(p.shape[1] for p in parts)
-    if widest == 0:
+    if widest == 0 or min(p.shape[0] for p in parts) == 0:
         raise SarlangError(f"'{path}' is too small (under 16 pixels) to estimate the number of looks from", hint="pass looks= explicitly")
     return np.concatenate([p[:, :widest] for p in parts], axis=0)
 

@@ -38,7 +38,10 @@ target window and sigma 0.9.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+import inspect
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -67,6 +70,29 @@ def _intensity_array(image: SarImage | np.ndarray, operation: str) -> np.ndarray
 def _has_missing(data: np.ndarray) -> bool:
     # A NaN or infinity makes the float64 sum non-finite; finite float32 values cannot overflow it.
     return not bool(np.isfinite(np.sum(data, dtype=np.float64)))
+
+
+_POSITION_INDEPENDENT: contextvars.ContextVar[bool] = contextvars.ContextVar("sarlang_position_independent", default=False)
+
+
+@contextlib.contextmanager
+def position_independent() -> Iterator[None]:
+    """Within this block, filters run the checked kernels on every pixel.
+
+    The fast interior kernels sum windows in another order than the checked ones, so which one
+    a pixel gets (it depends on whether its piece of the image holds a missing pixel) changes
+    its value in the last float32 bit. Block filtering of large scenes runs here, on full-width
+    strips, so its output is bit-identical whatever the block size.
+    """
+    token = _POSITION_INDEPENDENT.set(True)
+    try:
+        yield
+    finally:
+        _POSITION_INDEPENDENT.reset(token)
+
+
+def _checked_everywhere(data: np.ndarray) -> bool:
+    return _POSITION_INDEPENDENT.get() or _has_missing(data)
 
 
 def _wrap(image: SarImage | np.ndarray, out: np.ndarray) -> SarImage | np.ndarray:
@@ -136,7 +162,7 @@ def moment_kernel(data: np.ndarray, ky: int, kx: int, mode: int, cu2: float, par
 
     height, width = data.shape
     args = (data, ky, kx, mode, cu2, param, rings[0], rings[1], out)
-    if _has_missing(data) or height < ky or width < kx:
+    if _checked_everywhere(data) or height < ky or width < kx:
         kernels.moment_filter(*args, 0, height, 0, width)
         return
     kernels.moment_filter_interior(*args[:8], rings[1].ravel(), out)
@@ -217,7 +243,7 @@ def refined_lee(image: SarImage | np.ndarray, looks: float | None = None) -> Sar
     moment_kernel(data, 3, 3, kernels.MODE_BOXCAR, 0.0, 0.0, _NO_RINGS, box3)
     out = np.empty(data.shape, np.float32)
     height, width = data.shape
-    if _has_missing(data) or height < 7 or width < 7:
+    if _checked_everywhere(data) or height < 7 or width < 7:
         kernels.refined_lee(data, box3, sigma_v2, _halves(), out, 0, height, 0, width)
     else:
         flat_halves = _halves()[:, :, 0] * width + _halves()[:, :, 1]
@@ -303,9 +329,34 @@ def filter_function(name: str) -> Callable[..., Any]:
     return _BY_NAME[key]
 
 
+def check_window(name: str, params: dict[str, Any], height: int, width: int) -> None:
+    """Refuse a window SNAP would refuse (even sizes) or one larger than the ``height`` x ``width`` image.
+
+    The filter functions themselves accept any size (an even window reproduces other tools, as
+    findpeaks' 2x2); the named entry points (:func:`speckle_filter`, recipes, ``despeckle``) check.
+    """
+    func = filter_function(name)
+    defaults = {p.name: p.default for p in inspect.signature(func).parameters.values()}
+    sizes: list[tuple[str, Any]] = [(k, params.get(k, defaults.get(k))) for k in ("size", "target_size") if k in defaults]
+    if func is refined_lee:
+        sizes = [("window", 7)]
+    for key, size in sizes:
+        ky, kx = (size, size) if isinstance(size, int) else tuple(size)
+        if not (isinstance(ky, int) and isinstance(kx, int)) or ky < 1 or kx < 1:
+            raise SarlangError(f"{name}: {key} {size} must be a positive whole number of pixels")
+        if ky % 2 == 0 or kx % 2 == 0:
+            raise SarlangError(f"{name}: {key} {size} is even; SNAP's speckle filters take odd windows (3, 5, 7, ...)",
+                               hint="a window needs a centre pixel")
+        if ky > height or kx > width:
+            raise SarlangError(f"{name}: the {ky}x{kx} {key} is larger than the {height}x{width} image")
+
+
 def speckle_filter(image: SarImage | np.ndarray, name: str, **params: Any) -> SarImage | np.ndarray:
     """Apply the filter called ``name`` with its parameters (e.g. ``size``, ``looks``, ``damping``)."""
     func = filter_function(name)
+    shape = np.shape(image.data if isinstance(image, SarImage) else image)
+    if len(shape) >= 2:
+        check_window(name, params, int(shape[0]), int(shape[1]))
     try:
         return func(image, **params)
     except TypeError as exc:
