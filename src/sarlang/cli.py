@@ -427,6 +427,7 @@ def build_command(
     captions: Annotated[bool, typer.Option("--captions/--no-captions", help="Write grounded concise and detailed captions.")] = True,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the template and negative choices.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted build in --out instead of resuming it.")] = False,
+    tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
 ) -> None:
     """Build captions and seven-application question-answer pairs from annotated SAR imagery.
 
@@ -437,7 +438,8 @@ def build_command(
     from sarlang.build.dataset import BuildOptions, build_dataset
 
     _check_outputs(folders={"--out folder": out})
-    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed)
+    tile_size, tile_overlap = _tile_spec(tile)
+    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap)
     progress = _progress("building")
     task_id = progress.add_task("scenes", total=None)
     with progress:
@@ -452,6 +454,16 @@ def build_command(
         console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {escape(str(out / 'rejects.jsonl'))}):", highlight=False, markup=True)
         for reason, count in list(summary["rejects_by_reason"].items())[:8]:
             console.print(f"  {count} x {reason}", highlight=False)
+
+
+def _tile_spec(spec: str | None) -> tuple[int, int]:
+    if not spec:
+        return 0, 0
+    size, _, overlap = spec.partition(",")
+    try:
+        return int(size), int(overlap or 0)
+    except ValueError:
+        raise SarlangError(f"--tile '{spec}' is not SIZE[,OVERLAP]", hint="e.g. --tile 512,64") from None
 
 
 @app.command(

@@ -7,10 +7,12 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sarlang.build import dataset as D
 from sarlang.errors import InputError
+from sarlang.schema import Scene
 
 from ..conftest import run_cli
 from .corpus import VOC_BREAKERS, good_voc
@@ -177,3 +179,54 @@ def test_build_argument_errors_are_one_line(tmp_path: Path, args: list[str], mes
     result = run_cli("build", *args, "--out", str(tmp_path / "out"))
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tiles_cover_the_image_and_keep_only_complete_labels() -> None:
+    from sarlang.sar.tiling import tile_scene, tile_starts
+    from sarlang.schema import SarImage, SceneObject
+
+    assert tile_starts(100, 32, 24) == [0, 24, 48, 68]  # the last tile is aligned to the border
+    assert tile_starts(96, 32, 32) == [0, 32, 64] and tile_starts(20, 32, 32) == [0]
+    pixels = SarImage(np.zeros((100, 100), np.uint8), "display8")
+    whole = Scene("", 100, 100, objects=[SceneObject("ship", (90.0, 90.0, 8.0, 8.0)), SceneObject("ship", (28.0, 5.0, 10.0, 4.0))],
+                  pixels=pixels, id="big")
+    rejects: list = []
+    tiles = tile_scene(whole, tile_size=32, levels=(1,), overlap=8, rejects=rejects)
+    covered = np.zeros((100, 100), bool)
+    for t in tiles:
+        r, c = (int(v[1:]) for v in t.id.split("_")[2:4])
+        covered[r : r + t.height, c : c + t.width] = True
+        assert t.group == "big"
+    rejected_ids = {tile_id for tile_id, _ in rejects}
+    for tile_id in rejected_ids:
+        r, c = (int(v[1:]) for v in tile_id.split("_")[2:4])
+        covered[r : r + 32, c : c + 32] = True
+    assert covered.all()  # tiles (kept or rejected for a sliver) cover every pixel, the border included
+    assert any(o.box == (22.0, 22.0, 8.0, 8.0) for t in tiles if t.id == "big_L1_r68_c68" for o in t.objects)
+    # the ship at x 28..38 is cut by the border at x 32 (40% inside the first tile): that tile is left out
+    assert "big_L1_r0_c0" in rejected_ids and all("labels would be incomplete" in reason for _, reason in rejects)
+
+
+def test_build_tiles_large_images_into_one_split(tmp_path: Path) -> None:
+    from .corpus import speckled_picture, voc_xml
+
+    voc = tmp_path / "voc"
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    for i in range(6):
+        speckled_picture(voc / "JPEGImages" / f"big{i}.jpg", 300, 200, seed=i)
+        (voc / "Annotations" / f"big{i}.xml").write_text(voc_xml(f"big{i}.jpg", 300, 200, [("2", 10, 10, 40, 30), ("8", 255, 170, 285, 188)]))
+    summary = D.build_dataset([f"voc:{voc}"], tmp_path / "out", D.BuildOptions(tile=128, tile_overlap=16))
+    rows = [json.loads(line) for line in _records(tmp_path / "out").decode().splitlines()]
+    assert {r["provenance"]["group"] for r in rows} == {f"voc:group:big{i}" for i in range(6)}
+    by_group: dict[str, set[str]] = {}
+    for r in rows:
+        by_group.setdefault(r["provenance"]["group"], set()).add(r["split"])
+        assert (tmp_path / "out" / r["image"]).exists() and r["image"].startswith("tiles/")
+    assert all(len(s) == 1 for s in by_group.values())
+    objects = [json.loads(line) for line in (tmp_path / "out" / "objects.jsonl").read_text().splitlines()]
+    assert all(o["width"] <= 128 and o["height"] <= 128 for o in objects) and summary["scenes"] == len(objects)
+    again = D.build_dataset([f"voc:{voc}"], tmp_path / "again", D.BuildOptions(tile=128, tile_overlap=16))
+    assert again["records"] == summary["records"]
+    result = run_cli("build", "--source", f"voc:{voc}", "--out", str(tmp_path / "cli"), "--tile", "8")
+    assert result.returncode == 2 and "--tile 512,64" in result.stderr

@@ -34,9 +34,9 @@ from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_capt
 from sarlang.build.splits import check_disjoint, hashed_split
 from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
-from sarlang.errors import InputError
+from sarlang.errors import InputError, SarlangError
 from sarlang.formats.records import write_records_parquet
-from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.formats.textio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 
@@ -67,8 +67,13 @@ class BuildOptions:
     max_regions: int = 3
     captions: bool = True
     seed: int = 0
+    tile: int = 0  # tile images larger than this many pixels (0: no tiling)
+    tile_overlap: int = 0
 
     def __post_init__(self) -> None:
+        if self.tile and not (self.tile >= 32 and 0 <= self.tile_overlap < self.tile):
+            raise InputError(f"tile size {self.tile} with overlap {self.tile_overlap} is not usable",
+                             hint="a tile of at least 32 pixels and an overlap from 0 to one less than the tile, e.g. --tile 512,64")
         if not (isinstance(self.train_fraction, (int, float)) and 0 <= self.train_fraction <= 1):
             raise InputError(f"train fraction must lie in [0, 1], got {self.train_fraction}",
                              hint="0 gives an all-test build, 1 an all-train build")
@@ -116,7 +121,8 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
     return rows
 
 
-def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
+def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]],
+             tile: int = 0, overlap: int = 0) -> list[Scene]:
     """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
 
     ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
@@ -143,7 +149,66 @@ def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_st
             continue
         file_stats[scene.image] = (size, mtime_ns)
         kept.append(scene)
+    if tile:
+        kept = _tiled(kept, out_dir, tile, overlap, rejects, file_stats)
     return kept
+
+
+def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects: list[Reject],
+           file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
+    """Scenes larger than ``tile`` pixels replaced by their tiles (written to ``out_dir/tiles``), in order."""
+    large = [i for i, s in enumerate(scenes) if s.width > tile or s.height > tile]
+    results = dict(zip(large, fork_map(_tile_one, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
+    kept: list[Scene] = []
+    for i, scene in enumerate(scenes):
+        if i not in results:
+            kept.append(scene)
+            continue
+        tiles, tile_rejects, error = results[i]
+        if error:
+            rejects.append(Reject(scene.image, 0, f"cannot be tiled: {error}", id=scene.id))
+            continue
+        rejects.extend(Reject(scene.image, 0, reason, id=tile_id) for tile_id, reason in tile_rejects)
+        for t in tiles:
+            stat = os.stat(t.image)
+            file_stats[t.image] = (stat.st_size, stat.st_mtime_ns)
+        kept.extend(tiles)
+    return kept
+
+
+def _tile_one(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:
+    """The tiles of one scene (images written as PNG; an unchanged tile file is not rewritten)."""
+    import dataclasses
+    import io
+    import re
+
+    from PIL import Image
+
+    from sarlang.sar.io import read_sar
+    from sarlang.sar.recipes import BUILTIN_RECIPES, apply_recipe
+    from sarlang.sar.tiling import tile_scene
+    from sarlang.schema import SarImage
+
+    scene, folder, tile, overlap = item
+    try:
+        image = read_sar(scene.image)
+        if image.units != "display8":
+            pixels, _ = apply_recipe(image, dataclasses.replace(BUILTIN_RECIPES["sarlang"], channels=1))
+            image = SarImage(pixels, "display8")
+        whole = dataclasses.replace(scene, pixels=image, group=scene.group or scene.id or scene.image)
+        tile_rejects: list[tuple[str, str]] = []
+        tiles = tile_scene(whole, tile_size=tile, levels=(1,), overlap=overlap, rejects=tile_rejects)
+    except SarlangError as exc:
+        return [], [], str(exc)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for t in tiles:
+        buffer = io.BytesIO()
+        Image.fromarray(t.pixels.data).save(buffer, format="PNG")
+        path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + ".png")
+        if not path.exists() or path.read_bytes() != buffer.getvalue():
+            atomic_write_bytes(path, buffer.getvalue())
+        t.image, t.pixels = str(path), None
+    return tiles, tile_rejects, ""
 
 
 def _check_image(item: tuple[str, int, int]) -> tuple[str | None, int, int]:
@@ -237,7 +302,7 @@ def build_dataset(
         if kind == "sarlang1m":
             imported += _sarlang1m_rows(path, out, options, rejects)
             continue
-        scenes = _collect(kind, path, out, rejects, file_stats)
+        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},

@@ -2,13 +2,19 @@
 
 One large scene gives tiles at several ground sampling distances, as SARLANG-1M's 0.1–25 m
 range does: level ``k`` averages k x k pixels of linear intensity (multilooking, so the GSD is
-k times coarser and speckle is reduced) and is then cut into ``tile_size`` tiles. Labels follow
-the pixels:
+k times coarser and speckle is reduced) and is then cut into ``tile_size`` tiles that step by
+``tile_size - overlap`` and cover the whole image: where the steps do not end at the border, a
+last row or column of tiles is aligned to the border (overlapping its neighbour more). Labels
+follow the pixels:
 
 - boxes are scaled by 1/k, shifted into the tile and clipped to it; an object stays in a tile
   when at least ``min_visible`` (default 0.5) of its box area lies inside the tile, and is
   marked ``truncated`` when part of it was cut off; objects smaller than ``min_size`` pixels
   (default 2) at that level are dropped;
+- an object the tile border cuts so that less than ``min_visible`` of it is inside is a
+  *sliver*: the tile shows part of it but cannot label it. When ``rejects`` is given, such a
+  tile is left out and reported there with the reason (its "no" and count answers would be
+  wrong); without it the sliver is simply not labelled;
 - object masks are cut and downsampled with the box (a coarse pixel is on when any of its
   pixels was);
 - land-cover rasters take the class of each block's top-left pixel (nearest neighbour).
@@ -68,8 +74,12 @@ def tile_scene(
     overlap: int = 0,
     min_visible: float = 0.5,
     min_size: float = 2.0,
+    rejects: list[tuple[str, str]] | None = None,
 ) -> list[Scene]:
-    """Tiles of ``scene`` (with pixels in memory) at each multilook level; see the module docstring."""
+    """Tiles of ``scene`` (with pixels in memory) at each multilook level; see the module docstring.
+
+    ``rejects`` receives ``(tile id, reason)`` for each tile left out because it cuts a sliver.
+    """
     if scene.pixels is None:
         raise SarlangError("tiling needs the scene's pixels in memory (Scene.pixels)")
     if tile_size < 8 or not 0 <= overlap < tile_size:
@@ -91,12 +101,17 @@ def tile_scene(
         gsd = scene.gsd * level if scene.gsd else None
         height, width = data.shape
         step = tile_size - overlap
-        rows = range(0, max(height - tile_size, 0) + 1, step) if height >= tile_size else [0]
-        cols = range(0, max(width - tile_size, 0) + 1, step) if width >= tile_size else [0]
-        for r in rows:
-            for c in cols:
+        for r in tile_starts(height, tile_size, step):
+            for c in tile_starts(width, tile_size, step):
                 th, tw = min(tile_size, height - r), min(tile_size, width - c)
-                kept = [o for o in (_clip(obj, r, c, th, tw, min_visible) for obj in objects) if o is not None and max(o.box[2], o.box[3]) >= min_size]
+                tile_id = f"{scene.id or 'scene'}_L{level}_r{r}_c{c}"
+                clipped = [(obj, _clip(obj, r, c, th, tw, min_visible)) for obj in objects]
+                slivers = [obj for obj, o in clipped if o is None and _overlaps(obj, r, c, th, tw) and max(obj.box[2], obj.box[3]) >= min_size]
+                if slivers and rejects is not None:
+                    rejects.append((tile_id, f"the tile border cuts {len(slivers)} object(s) ({slivers[0].category}) leaving less than "
+                                             f"{min_visible:.0%} inside: its labels would be incomplete"))
+                    continue
+                kept = [o for _, o in clipped if o is not None and max(o.box[2], o.box[3]) >= min_size]
                 window = (r, c, th, tw)
                 for o in kept:
                     o.attributes.update(level=level, window=list(window))
@@ -113,10 +128,26 @@ def tile_scene(
                         pixels=SarImage(data[r : r + th, c : c + tw].copy(), base.units, base.polarization, gsd, source=base.source),
                         landcover=None if cover is None else cover[r : r + th, c : c + tw].copy(),
                         landcover_classes=scene.landcover_classes,
-                        id=f"{scene.id or 'scene'}_L{level}_r{r}_c{c}",
+                        id=tile_id,
+                        group=scene.group or scene.id,
                     )
                 )
     return tiles
+
+
+def tile_starts(length: int, tile_size: int, step: int) -> list[int]:
+    """First pixels of the tiles along one axis: every ``step``, plus one aligned to the far border."""
+    if length <= tile_size:
+        return [0]
+    starts = list(range(0, length - tile_size + 1, step))
+    if starts[-1] + tile_size < length:
+        starts.append(length - tile_size)
+    return starts
+
+
+def _overlaps(obj: SceneObject, r: int, c: int, th: int, tw: int) -> bool:
+    x, y, w, h = obj.box
+    return min(x + w, c + tw) > max(x, c) and min(y + h, r + th) > max(y, r)
 
 
 def _clip(obj: SceneObject, r: int, c: int, th: int, tw: int, min_visible: float) -> SceneObject | None:
