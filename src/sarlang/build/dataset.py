@@ -297,10 +297,11 @@ def build_dataset(
     rejects: list[Reject] = []
     plan: list[tuple[str, CorpusContext, list[Scene]]] = []
     imported: list[dict[str, Any]] = []
+    notes: list[str] = []
     file_stats: dict[str, tuple[int, int]] = {}
     for kind, path in parsed:
         if kind == "sarlang1m":
-            imported += _sarlang1m_rows(path, out, options, rejects)
+            imported += _sarlang1m_rows(path, out, options, rejects, notes)
             continue
         scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
@@ -342,7 +343,7 @@ def build_dataset(
             tally.merge(imported_chunk)
     finally:
         _PLAN = None
-    summary = _finish(out, partial, done_file, tally, len(imported), rejects, plan, len(done))
+    summary = _finish(out, partial, done_file, tally, len(imported), rejects, plan, len(done), notes)
     journal.unlink(missing_ok=True)
     return summary
 
@@ -439,15 +440,36 @@ def _iter_lines(path: Path) -> Iterator[str]:
                 yield line.rstrip("\n")
 
 
-def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject]) -> list[dict[str, Any]]:
+def _caption_kind(prompt: str, caption: str, file_name: str) -> str:
+    """Concise or detailed: from the prompt when it says ("in detail", "one sentence"), else by length."""
+    asked = prompt.lower()
+    if "in detail" in asked or "detailed" in asked:
+        return "detailed"
+    if "one sentence" in asked or "concise" in asked or "briefly" in asked:
+        return "concise"
+    return "detailed" if "test1" not in file_name and len(caption.split()) > 30 else "concise"
+
+
+def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject], notes: list[str]) -> list[dict[str, Any]]:
     from sarlang.formats.records import load_records
 
     p = Path(path)
     files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json")) if p.is_dir() else [p]
     if not files:
         raise InputError(f"no SARLANG-1M CSV or JSON files in '{p}'")
+    # SARLANG-1M (and our export) gives each split twice, as CSV and as JSON conversations: read
+    # the JSON of a split when there is one (its prompts tell concise from detailed captions)
+    def split_of(f: Path) -> str:
+        name = f.stem.lower()
+        return "train" if "train" in name else ("test" if "test" in name else "")
+
+    json_splits = {(f.parent, split_of(f)) for f in files if f.suffix.lower() == ".json" and split_of(f)}
+    skipped = [f for f in files if f.suffix.lower() == ".csv" and (f.parent, split_of(f)) in json_splits]
+    if skipped:
+        notes.append(f"{len(skipped)} CSV files hold the same split as a JSON file and were not read again: "
+                     + ", ".join(f.name for f in skipped[:4]))
     rows: list[dict[str, Any]] = []
-    for f in files:
+    for f in (f for f in files if f not in skipped):
         try:
             records, file_rejects = load_records(f)
         except InputError as exc:
@@ -461,12 +483,13 @@ def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[R
             row["split"] = file_split or hashed_split(f"sarlang1m:{record.image}", options.train_fraction)
             row["source"] = "sarlang1m"
             if record.is_caption and record.caption_kind is None:
-                row["caption_kind"] = "detailed" if "test1" not in name and len(record.answer.split()) > 30 else "concise"
+                row["caption_kind"] = _caption_kind(record.question, record.answer, name)
             rows.append(row)
     return rows
 
 
-def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int) -> dict[str, Any]:
+def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int,
+            notes: list[str]) -> dict[str, Any]:
     check_disjoint((image, split) for image, splits in tally.image_splits.items() if image for split in splits)
     check_disjoint(((group, split) for group, splits in tally.group_splits.items() for split in splits), "groups of images of one place")
     shared = {image for image, n in tally.image_scenes.items() if n > 1}
@@ -512,6 +535,7 @@ def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: 
         "rejected": len(rejects),
         "rejects_by_reason": dict(Counter(_reason_kind(r.reason) for r in rejects).most_common()),
         "parquet": parquet,
+        "notes": notes,
     }
     atomic_write_json(out / "summary.json", summary)
     done_file.unlink(missing_ok=True)

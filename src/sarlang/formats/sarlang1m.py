@@ -8,14 +8,22 @@ same data as JSON lists of ``{"messages": [...], "images": [...]}`` conversation
 The files carry no application label, so it is inferred from the question's wording by
 :func:`infer_application`, whose rules, tried in order, are:
 
-1. a ``[x, y, w, h]`` box in the question -> ``region_referring``
-2. "how many", "number of", "count" -> ``instance_counting``
-3. "is there", "are there", "does ... contain/have/exist", "any ... in the image" -> ``object_identification``
-4. "where", "which part/side/region/area", "located", "location", "position" -> ``object_positioning``
-5. "predominant", "dominant", "most common/frequent/numerous", "majority", "main/primary
-   category/type/object" -> ``object_classification``
-6. "describe", "description", "caption", "what is in/shown in this image" -> ``image_description``
-7. anything else -> ``others`` (shape, direction, land cover, reasoning, ...)
+1. "shape", "direction", "oriented", "orientation" (an attribute of an object, even one given
+   by its box) -> ``others``
+2. "more ... than", "fewer ... than", "more numerous" (a comparison of two categories) -> ``others``
+3. a ``[x, y, w, h]`` box in the question -> ``region_referring``
+4. "how many", "number of", "count" -> ``instance_counting``
+5. "is there", "are there", "does ... contain/have/exist", "any ... in the image", "can a ... be
+   seen" -> ``object_identification``
+6. "where", "which part/side/region/area", "located", "location", "position" -> ``object_positioning``
+7. "land cover", "land use" -> ``others``
+8. "predominant", "dominant", "most common/frequent/numerous", "appears most often", "majority",
+   "main/primary category/type/object" -> ``object_classification``
+9. "describe", "description", "caption", "what is in/shown in this image" -> ``image_description``
+10. anything else -> ``others`` (arrangement, reasoning, ...)
+
+Every question template of ``sarlang build`` is inferred as the application it was built for, so
+a build exported with ``export --to sarlang`` and read back keeps its applications.
 
 The rule that fired is kept as the record's ``question_type`` (``sarlang1m:<rule>``), so
 scores can be broken down by it.
@@ -31,22 +39,25 @@ from sarlang.formats.textio import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("others", "attribute", re.compile(r"\bshape\b|\bdirection\b|\boriented\b|\borientation\b")),
+    ("others", "comparison", re.compile(r"\bmore\b.*\bthan\b|\bfewer\b.*\bthan\b|\bmore numerous\b")),
     ("region_referring", "box", re.compile(r"\[\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\]")),
     ("instance_counting", "how_many", re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")),
     (
         "object_identification",
         "presence",
-        re.compile(r"^\s*(?:is|are) there\b|\b(?:is|are) there (?:a|an|any)\b|\bdoes\b.*\b(?:contain|have|exist|include)\b|\bexist"),
+        re.compile(r"^\s*(?:is|are) there\b|\b(?:is|are) there (?:a|an|any)\b|\bdoes\b.*\b(?:contain|have|exist|include)\b|\bexist|\bcan an? .+ be seen\b"),
     ),
     (
         "object_positioning",
         "where",
         re.compile(r"\bwhere\b|\bwhich (?:part|side|region|area|portion|corner)\b|\blocated\b|\blocation\b|\bposition\b"),
     ),
+    ("others", "land_cover", re.compile(r"\bland[- ]?(?:cover|use)\b")),
     (
         "object_classification",
         "predominant",
-        re.compile(r"\bpredominant\b|\bdominant\b|\bmost (?:common|frequent|numerous|prevalent)\b|\bmajority\b|\b(?:main|primary) (?:category|type|object|class)\b"),
+        re.compile(r"\bpredominant\b|\bdominant\b|\bmost (?:common|frequent|numerous|prevalent)\b|\bappears? most often\b|\bmajority\b|\b(?:main|primary) (?:category|type|object|class)\b"),
     ),
     ("image_description", "describe", re.compile(r"\bdescribe\b|\bdescription\b|\bcaption\b|\bwhat is (?:in|shown in) (?:this|the) image\b")),
 )
