@@ -456,6 +456,16 @@ def build_command(
             console.print(f"  {count} x {reason}", highlight=False)
 
 
+def _print_bad_lines(bad: list[Any], written_to: Path | None) -> None:
+    """Say how many lines of a records file were not records, with the first reasons."""
+    if not bad:
+        return
+    where = f" (all in {escape(str(written_to))})" if written_to else ""
+    console.print(f"[yellow]{len(bad)} lines of the records file are not records and were left out[/]{where}:", highlight=False, markup=True)
+    for reject in bad[:5]:
+        console.print(f"  line {reject.row}: {escape(reject.reason)}", highlight=False, markup=True)
+
+
 def _tile_spec(spec: str | None) -> tuple[int, int]:
     if not spec:
         return 0, 0
@@ -483,8 +493,10 @@ def export_command(
 
     target = out or records_file(build).parent / f"export_{to}"
     _check_outputs(folders={"export folder": target})
-    written = export_records(build, to, target, absolute_paths)
+    bad: list[Any] = []
+    written = export_records(build, to, target, absolute_paths, rejects=bad)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
+    _print_bad_lines(bad, target / "rejects.jsonl")
 
 
 @app.command(
@@ -503,9 +515,10 @@ def stats_command(
     records_path = records_file(build)
     target = out or records_path.parent
     _check_outputs(folders={"stats folder": target})
-    records, _ = load_records(records_path)
-    stats = write_stats(records, target)
+    records, bad = load_records(records_path)
+    stats = write_stats(records, target, rejected_lines=len(bad))
     console.print(stats_markdown(stats), highlight=False, markup=False)
+    _print_bad_lines(bad, None)
     console.print(f"written to {target}: stats.md, stats.json" + (", " + ", ".join(stats["plots"]) if stats["plots"] else ""), highlight=False)
 
 

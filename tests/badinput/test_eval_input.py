@@ -102,3 +102,16 @@ def test_compare_prints_the_bootstrap_resolution_not_zero(tmp_path: Path) -> Non
     assert "bootstrap p < 2e-04" in result.stdout and "p = 0 " not in result.stdout
     saved = json.loads((tmp_path / "cmp.json").read_text())
     assert saved["p_bootstrap"] == pytest.approx(2e-4) and saved["p_bootstrap_is_bound"] is True
+
+
+def test_export_and_stats_count_malformed_record_lines(tmp_path: Path) -> None:
+    good = {"id": "a", "image": "x.png", "application": "others", "question": "What shape?", "answer": "round", "split": "test"}
+    (tmp_path / "records.jsonl").write_text(json.dumps(good) + "\n{not json\n" + json.dumps({**good, "id": "b", "application": "nonsense"}) + "\n")
+    export = run_cli("export", str(tmp_path / "records.jsonl"), "--to", "llava", "--out", str(tmp_path / "x"))
+    assert export.returncode == 0, export.stderr
+    assert "2 lines of the records file are not records" in export.stdout and "malformed JSON" in export.stdout
+    assert len((tmp_path / "x" / "rejects.jsonl").read_text().splitlines()) == 2
+    assert len(json.loads((tmp_path / "x" / "llava_test.json").read_text())) == 1
+    stats = run_cli("stats", str(tmp_path / "records.jsonl"), "--out", str(tmp_path / "s"))
+    assert stats.returncode == 0 and "2 lines of the records file are not records" in stats.stdout
+    assert json.loads((tmp_path / "s" / "stats.json").read_text())["rejected_lines"] == 2

@@ -69,10 +69,14 @@ def stats_markdown(stats: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_stats(records: list[Record], out_dir: str | Path) -> dict[str, Any]:
-    """Write ``stats.json``, ``stats.md`` and (with matplotlib) ``stats_*.png`` into ``out_dir``."""
+def write_stats(records: list[Record], out_dir: str | Path, rejected_lines: int = 0) -> dict[str, Any]:
+    """Write ``stats.json``, ``stats.md`` and (with matplotlib) ``stats_*.png`` into ``out_dir``.
+
+    ``rejected_lines`` counts the lines of the records file that were not records (in the JSON).
+    """
     out = Path(out_dir)
     stats = corpus_stats(records)
+    stats["rejected_lines"] = rejected_lines
     atomic_write_json(out / "stats.json", stats)
     atomic_write_text(out / "stats.md", stats_markdown(stats))
     stats["plots"] = _plots(records, stats, out)

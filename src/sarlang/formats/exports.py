@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_text
-from sarlang.schema import Record
+from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.schema import Record, Reject
 
 EXPORT_FORMATS: tuple[str, ...] = ("sarlang", "llava", "sharegpt", "vlmevalkit", "hf")
 
@@ -123,18 +123,28 @@ def export_hf(split: str, records: list[Record], image: Callable[[Record], str],
 EXPORTERS = {"sarlang": export_sarlang, "llava": export_llava, "sharegpt": export_sharegpt, "vlmevalkit": export_vlmevalkit, "hf": export_hf}
 
 
-def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool = False) -> list[str]:
-    """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written."""
+def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool = False,
+                   rejects: list[Reject] | None = None) -> list[str]:
+    """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written.
+
+    Lines of the records file that are not records are left out of the export and appended to
+    ``rejects`` with their reasons (and written to ``out_dir/rejects.jsonl``), never dropped unseen.
+    """
     from sarlang.formats.records import load_records, records_file
 
     if fmt not in EXPORTERS:
         raise InputError(f"unknown export format '{fmt}'", hint=f"use one of {', '.join(EXPORT_FORMATS)}")
     records_path = records_file(build_dir)
     base = records_path.parent
-    records, _ = load_records(records_path)
+    records, bad = load_records(records_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
+    if rejects is not None:
+        rejects.extend(bad)
+    if bad:
+        atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in bad])
+        written.append("rejects.jsonl")
     for split, group in _by_split(records).items():
         written += EXPORTERS[fmt](split, group, lambda r: _image_path(r, base, out, absolute_paths), out)
     return sorted(set(written))
