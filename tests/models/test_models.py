@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,23 @@ def test_predict_refuses_to_resume_with_another_model_or_split(bench: Path, tmp_
     out.write_text("\n".join(out.read_text().splitlines()[:2]) + "\n")
     again = predict_records(two, bench / "records.jsonl", out, split="test", batch_size=8, model_source=str(tmp_path / "two"))
     assert again["already_done"] == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [({"epochs": 0}, "'epochs' must be at least 1"), ({"learning_rate": float("nan")}, "'learning_rate' must be above 0"),
+     ({"learning_rate": -0.001}, "'learning_rate' must be above 0"), ({"batch_size": 0}, "'batch_size' must be at least 1"),
+     ({"weight_decay": float("inf")}, "'weight_decay' must be at least 0")],
+)
+def test_impossible_training_settings_are_clear_errors(bench: Path, tmp_path: Path, setting: dict, message: str) -> None:
+    from sarlang.models.hf import LoraSettings
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        train_from_config(tiny(bench, tmp_path / "x", **setting))
+    lora = {k: v for k, v in setting.items() if k != "weight_decay"}
+    if lora:
+        with pytest.raises(InputError, match=re.escape(message.replace("model", "LoRA"))):
+            LoraSettings.from_dict(lora)
+    (tmp_path / "train.json").write_text(json.dumps(tiny(bench, tmp_path / "x", **setting)))
+    result = run_cli("train", "--config", str(tmp_path / "train.json"))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

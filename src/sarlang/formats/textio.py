@@ -205,6 +205,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def check_ranges(settings: Any, what: str, **ranges: tuple[float | None, float | None]) -> None:
+    """Each named setting must be a finite number in ``[low, high]`` (either bound None: open); clear errors.
+
+    A low bound given as a negative zero (``-0.0``) means "strictly above 0".
+    """
+    import math
+
+    for name, (low, high) in ranges.items():
+        value = getattr(settings, name)
+        strict = low == 0 and math.copysign(1.0, low) < 0
+        bad = (not math.isfinite(value) or (low is not None and (value <= 0 if strict else value < low))
+               or (high is not None and value > high))
+        if bad:
+            bounds = ("above 0" if strict else f"at least {low:g}") if low is not None else ""
+            if high is not None:
+                bounds += (" and " if bounds else "") + f"at most {high:g}"
+            raise InputError(f"{what} '{name}' must be {bounds}, got {value!r}")
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as handle:

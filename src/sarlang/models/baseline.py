@@ -90,9 +90,13 @@ class BaselineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
-        from sarlang.formats.textio import checked_settings
+        from sarlang.formats.textio import check_ranges, checked_settings
 
         config = cls(**checked_settings(cls, data, "model setting"))
+        check_ranges(config, "model setting", image_size=(16, None), width=(1, None), layers=(1, None), heads=(1, None),
+                     max_prompt_tokens=(1, None), max_answer_tokens=(1, None), min_count=(1, None), epochs=(1, None),
+                     batch_size=(1, None), learning_rate=(-0.0, None), weight_decay=(0, None), object_loss_weight=(0, None),
+                     object_views=(0, None))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:

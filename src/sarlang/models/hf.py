@@ -160,9 +160,13 @@ class LoraSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoraSettings:
-        from sarlang.formats.textio import checked_settings
+        from sarlang.formats.textio import check_ranges, checked_settings
 
-        return cls(**checked_settings(cls, data, "LoRA setting"))
+        settings = cls(**checked_settings(cls, data, "LoRA setting"))
+        check_ranges(settings, "LoRA setting", rank=(1, None), alpha=(-0.0, None), dropout=(0, 0.99), epochs=(1, None),
+                     learning_rate=(-0.0, None), warmup_ratio=(0, 1), batch_size=(1, None), gradient_accumulation=(1, None),
+                     image_size=(16, None), max_steps=(0, None))
+        return settings
 
 
 def train_lora(
