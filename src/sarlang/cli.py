@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from enum import Enum
@@ -55,10 +56,36 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class _ThreadlessProgress(Progress):
+    """A progress bar redrawn by its updates (at most 10 times a second), not by a thread of its own.
+
+    With no extra thread running, the library may fork worker processes safely (a fork copies
+    only the calling thread, and a lock held by another one would stay locked in the child).
+    """
+
+    def __init__(self, *columns: Any, **kwargs: Any) -> None:
+        super().__init__(*columns, auto_refresh=False, **kwargs)
+        self._last_draw = 0.0
+
+    def _draw(self) -> None:
+        now = time.monotonic()
+        if now - self._last_draw >= 0.1:
+            self._last_draw = now
+            self.refresh()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._draw()
+
+    def advance(self, *args: Any, **kwargs: Any) -> None:
+        super().advance(*args, **kwargs)
+        self._draw()
+
+
 def _progress(label: str, disable: bool = False) -> Progress:
     """A transient progress bar on stderr (stdout stays clean for tables and --json)."""
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=err_console, transient=True, disable=disable)
+    return _ThreadlessProgress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                               console=err_console, transient=True, disable=disable)
 
 
 def _version(value: bool) -> None:
@@ -185,10 +212,11 @@ def eval_captions(
 
     _check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
     loaded, summary = _load(file, fmt, records, "captions", split)
-    with console.status(f"scoring {len(loaded.items)} captions ({mode.value} mode)..."):
-        scores = score_captions(
-            [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
-        )
+    # no spinner: its thread would keep the scorer from forking its ROUGE-L worker
+    err_console.print(f"scoring {len(loaded.items)} captions ({mode.value} mode)...", highlight=False)
+    scores = score_captions(
+        [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
+    )
     header, values = caption_rows(scores)
     console.print(rich_table(f"Captions — {file.name} — mode {mode.value} (x100)", header, [values]))
     for metric, reason in scores.unavailable.items():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarlang.engines.local import worker_init
+from sarlang.engines.local import pool_context, worker_init
 from sarlang.errors import InputError, SarlangError
 from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
 from sarlang.sar.io import PICTURE_SUFFIXES, RASTER_SUFFIXES
@@ -160,7 +160,7 @@ def preprocess(
         for done, (source, error) in enumerate(results, start=1):
             _record(summary, source, error, on_progress, done, total)
     elif total:
-        with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init) as pool:
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init, mp_context=pool_context()) as pool:
             futures = [pool.submit(_safe_process, str(f), str(out), recipe.to_dict()) for f in todo]
             for done, future in enumerate(as_completed(futures), start=1):
                 source, error = future.result()
