@@ -565,6 +565,7 @@ def llm_captions_command(
     optical_dir: Annotated[Path | None, typer.Option("--optical-dir", help="Folder of paired optical images named like the SAR images.")] = None,
     cache: Annotated[Path | None, typer.Option("--cache", help="SQLite cache of replies (default ~/.cache/sarlang/llm-cache.sqlite).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Parallel requests.")] = 8,
+    restart: Annotated[bool, typer.Option("--restart", help="Replace LLM captions even when a reviewer has checked them.")] = False,
 ) -> None:
     """Add one LLM-written detailed caption per image, checked by SAR-expert rules (flags kept for review)."""
     from sarlang.build.llm import generate_llm_captions
@@ -580,7 +581,8 @@ def llm_captions_command(
     task_id = progress.add_task("llm", total=None)
     try:
         with progress:
-            result = generate_llm_captions(build, client, mode, with_image, optical_dir, on_progress=lambda k: progress.advance(task_id, k))
+            result = generate_llm_captions(build, client, mode, with_image, optical_dir, on_progress=lambda k: progress.advance(task_id, k),
+                                           restart=restart)
     finally:
         client.close()
     console.print(f"{result['captions']} captions added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "

@@ -9,10 +9,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 
 from sarlang.build.dataset import build_dataset
 from sarlang.build.llm import export_review_sheet, generate_llm_captions, import_review_sheet, sar_expert_rules
 from sarlang.chat import ChatClient
+from sarlang.errors import InputError
 
 from ..conftest import run_cli
 
@@ -93,6 +95,21 @@ def test_generation_cache_and_review_round_trip(tmp_path: Path) -> None:
     changed = reviewed[table[1][0]]
     assert changed["answer"] == "A ship lies on dark water."
     assert changed["provenance"]["review"] == {"changed": True, "before": table[1][3], "note": "counts did not match the labels"}
+    # the build's other outputs follow the reviewed records
+    summary = json.loads((build / "summary.json").read_text())
+    assert summary["records"] == len(after) and summary["by_application"]["image_description"] == sum(
+        r["application"] == "image_description" for r in after)
+    # a new run would throw the review away: refused unless asked for
+    server = CaptionServer()
+    try:
+        client = ChatClient(server.url, "captioner", cache_path=tmp_path / "cache.sqlite", backoff=0.01, max_tokens=300)
+        with pytest.raises(InputError, match="were reviewed"):
+            generate_llm_captions(build, client, mode="facts")
+        assert generate_llm_captions(build, client, mode="facts", restart=True)["captions"] == 3
+        client.close()
+    finally:
+        server.close()
+    assert not [r for r in map(json.loads, (build / "records.jsonl").read_text().splitlines()) if "review" in r["provenance"]]
 
 
 def test_cli_errors(tmp_path: Path) -> None:

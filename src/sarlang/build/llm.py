@@ -122,8 +122,14 @@ def generate_llm_captions(
     with_image: bool = False,
     optical_dir: str | Path | None = None,
     on_progress: Callable[[int], None] | None = None,
+    restart: bool = False,
 ) -> dict[str, Any]:
-    """Add one LLM-written, rule-checked detailed caption per image to a build (see the module docstring)."""
+    """Add one LLM-written, rule-checked detailed caption per image to a build (see the module docstring).
+
+    A run replaces the LLM captions of an earlier run (its replies come from the cache when the
+    endpoint, model, settings and prompt are the same). Captions a reviewer has already checked
+    are never replaced silently: that needs ``restart``.
+    """
     from sarlang.chat import image_content
 
     if mode not in ("facts", "optical"):
@@ -131,7 +137,12 @@ def generate_llm_captions(
     if mode == "optical" and optical_dir is None:
         raise InputError("optical mode needs the folder of paired optical images (--optical-dir)")
     build = Path(build_dir)
-    rows = [r for r in _load_rows(build) if r.get("provenance", {}).get("generator") != "llm"]
+    every = _load_rows(build)
+    reviewed = [r for r in every if r.get("provenance", {}).get("generator") == "llm" and "review" in r["provenance"]]
+    if reviewed and not restart:
+        raise InputError(f"{len(reviewed)} LLM captions of '{build}' were reviewed; a new run would replace them",
+                         hint="pass --restart to discard them and their review, or keep this build and caption a copy")
+    rows = [r for r in every if r.get("provenance", {}).get("generator") != "llm"]
     by_image: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         by_image[r["image"]].append(r)
