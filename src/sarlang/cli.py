@@ -482,6 +482,11 @@ def build_command(
         console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {escape(str(out / 'rejects.jsonl'))}):", highlight=False, markup=True)
         for reason, count in list(summary["rejects_by_reason"].items())[:8]:
             console.print(f"  {count} x {reason}", highlight=False)
+    for note in summary.get("notes", []):
+        console.print(f"note: {note}", highlight=False)
+    if not summary["records"]:
+        raise SarlangError(f"the build made no record: {summary['rejected']} inputs were rejected",
+                           hint=f"see why in {out / 'rejects.jsonl'}")
 
 
 def _print_bad_lines(bad: list[Any], written_to: Path | None) -> None:

@@ -250,12 +250,17 @@ def _training_batch(processor: Any, batch: Sequence[tuple[str, str, str]], image
 
 def adapter_base(adapter: str | Path) -> str:
     """The base model an adapter was trained on (sarlang's note, else peft's config)."""
+    from sarlang.formats.textio import read_settings
+
     folder = Path(adapter)
     ours = folder / "sarlang_lora.json"
+    if not folder.is_dir() or not (ours.exists() or (folder / "adapter_config.json").exists()):
+        raise InputError(f"'{folder}' is not a LoRA adapter folder (no sarlang_lora.json or adapter_config.json)",
+                         hint="give the 'out' folder of a sarlang train run with model: lora")
     if ours.exists():
-        return str(json.loads(ours.read_text(encoding="utf-8"))["base"])
-    config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-    base = config.get("base_model_name_or_path")
+        base = read_settings(ours, "adapter note").get("base")
+    else:
+        base = read_settings(folder / "adapter_config.json", "adapter config").get("base_model_name_or_path")
     if not base:
         raise InputError(f"'{folder}' does not say which base model it adapts", hint="pass the base explicitly")
     return str(base)

@@ -166,8 +166,11 @@ def preprocess(
                 source, error = future.result()
                 _record(summary, source, error, on_progress, done, total)
     summary.written.sort()
+    # this run's rejects only: a rejects file left by an earlier run would mix with them
     if summary.rejects:
         atomic_write_jsonl(out / "rejects.jsonl", summary.rejects)
+    else:
+        (out / "rejects.jsonl").unlink(missing_ok=True)
     return summary
 
 
