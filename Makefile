@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned so pip never resolves the multi-GB CUDA build (the CPU build is enough here).
 TORCH := torch==2.13.0
 
-.PHONY: demo demo-eval test bench clean java
+.PHONY: demo demo-eval test test-fast bench clean java
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ demo-eval: $(VENV)/.core java
 
 test: $(VENV)/.test java
 	$(PY) -m pytest -q
+
+# Everything but the tests marked slow (LoRA on five tiny VLMs, METEOR parity, the demo, ...): under 90 s on 2 cores.
+test-fast: $(VENV)/.test java
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/caption_metrics.py

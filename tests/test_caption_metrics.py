@@ -87,6 +87,7 @@ def test_bit_parallel_lcs_equals_dynamic_programming(a: list[str], b: list[str])
     assert lcs_length(a, b) == my_lcs(a, b)
 
 
+@pytest.mark.slow
 def test_large_corpus_parity_and_parallel_path() -> None:
     # Above the size where ROUGE-L runs in a forked worker.
     hyps, refs = random_corpus(random.Random(7), 4500, 2, 25)
@@ -147,6 +148,7 @@ def test_ptb_tokenizer_matches_pycocoevalcap_and_keeps_empty_lines() -> None:
     assert ours[0] == "a ship -lrb- large -rrb- is at -lsb- 10.5 20 30 40 -rsb-"
 
 
+@pytest.mark.slow
 @needs_java
 def test_meteor_matches_pycocoevalcap() -> None:
     from pycocoevalcap.meteor.meteor import Meteor

@@ -14,6 +14,7 @@ from .conftest import run_cli
 pytest.importorskip("torch")
 
 
+@pytest.mark.slow
 def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_path: Path) -> None:
     out = tmp_path / "demo_out"
     result = run_cli("demo", "--out", str(out), "--scenes", "6", "--epochs", "1", "--no-meteor", timeout=600)

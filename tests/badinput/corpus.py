@@ -94,3 +94,9 @@ VOC_BREAKERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "negative size": (lambda r: _bad_scene(r, voc_xml("bad.jpg", -160, 120, [GOOD_OBJECT])), "not positive"),
     "malformed XML": (lambda r: _bad_scene(r, "<annotation><size>"), "malformed XML"),
 }
+
+
+def second_annotation_of_one_image(root: Path) -> None:
+    """Two annotation files (``bad`` and ``bad2``) that label one picture differently."""
+    _bad_scene(root, voc_xml("bad.jpg", 160, 120, [GOOD_OBJECT]))
+    (root / "Annotations" / "bad2.xml").write_text(voc_xml("bad.jpg", 160, 120, [("8", 50, 40, 90, 70)]))

@@ -49,6 +49,17 @@ def test_a_broken_scene_is_one_reject_and_the_rest_is_unchanged(case: str, tmp_p
     assert _records(tmp_path / "out") == _records(good_build)
 
 
+def test_one_picture_labelled_by_two_annotations_is_rejected(tmp_path: Path, good_build: Path) -> None:
+    from .corpus import second_annotation_of_one_image
+
+    good_voc(tmp_path / "voc")
+    second_annotation_of_one_image(tmp_path / "voc")
+    D.build_dataset([f"voc:{tmp_path / 'voc'}"], tmp_path / "out")
+    rejects = _rejects(tmp_path / "out")
+    assert sorted(r["id"] for r in rejects) == ["bad", "bad2"] and all("labelled by several annotations" in r["reason"] for r in rejects)
+    assert _records(tmp_path / "out") == _records(good_build)
+
+
 def test_a_scene_with_one_bad_object_gives_no_records_at_all(tmp_path: Path) -> None:
     good_voc(tmp_path / "voc")
     VOC_BREAKERS["NaN coordinate"][0](tmp_path / "voc")

@@ -28,6 +28,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_qwen2_5_vl, tiny_llava, tiny_idefics3, tiny_smolvlm],
                          ids=["qwen2-vl", "qwen2.5-vl", "llava", "idefics3", "smolvlm"])
+@pytest.mark.slow
 def test_inference_lora_adapter_and_merge(family, bench: Path, tmp_path: Path) -> None:
     base = family(tmp_path / "base")
     model = load_model(str(base))
@@ -53,6 +54,7 @@ def test_inference_lora_adapter_and_merge(family, bench: Path, tmp_path: Path) -
     assert load_model(str(tmp_path / "merged")).answer(batch) == before_merge
 
 
+@pytest.mark.slow
 def test_bad_lora_config_and_adapter(bench: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="needs 'base'"):
         train_from_config({"model": "lora", "records": str(bench / "records.jsonl"), "out": str(tmp_path / "x")})

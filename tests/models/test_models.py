@@ -138,6 +138,7 @@ def _object_counts(bench: Path) -> tuple[list[str], dict[str, dict[str, int]]]:
     return categories, {str((bench / row["image"]).resolve()): {c: sum(o["category"] == c for o in row["objects"]) for c in categories} for row in rows}
 
 
+@pytest.mark.slow
 def test_object_head_learns_the_build_objects(bench: Path, tmp_path: Path) -> None:
     from sarlang.models.baseline import load_picture
 

@@ -141,6 +141,18 @@ def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_st
         seen.add(key)
         item.pixels = None  # written to disk already; keep memory bounded
         scenes.append(item)
+    # one picture labelled by two annotation files of a source: two label sets contradict each other
+    labelled_by: dict[str, list[Scene]] = {}
+    for s in scenes:
+        if s.image:
+            labelled_by.setdefault(os.path.realpath(s.image), []).append(s)
+    twice = {image for image, owners in labelled_by.items() if len(owners) > 1}
+    if twice:
+        for s in [s for s in scenes if s.image and os.path.realpath(s.image) in twice]:
+            others = [o.id for o in labelled_by[os.path.realpath(s.image)] if o is not s]
+            rejects.append(Reject(s.image, 0, f"the image is labelled by several annotations ({', '.join([s.id, *others][:4])}); "
+                                              "all are rejected", id=s.id))
+        scenes = [s for s in scenes if not (s.image and os.path.realpath(s.image) in twice)]
     checks = fork_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
     kept: list[Scene] = []
     for scene, (reason, size, mtime_ns) in zip(scenes, checks):

@@ -22,8 +22,14 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 def read_class_table(root: Path) -> tuple[str, ...]:
     if (root / "classes.json").exists():
-        table = json.loads((root / "classes.json").read_text(encoding="utf-8"))
-        size = max(int(k) for k in table) + 1
+        try:
+            table = json.loads((root / "classes.json").read_text(encoding="utf-8"))
+            size = max(int(k) for k in table) + 1
+            if not isinstance(table, dict) or size < 1:
+                raise ValueError("not a mapping of class indices")
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise InputError(f"'{root / 'classes.json'}' is not a class table: {exc}",
+                             hint='a JSON object of class index -> name, e.g. {"0": "water", "1": "urban"}') from None
         return tuple(str(table.get(str(i), f"class {i}")) for i in range(size))
     if (root / "classes.txt").exists():
         return tuple(line.strip() for line in (root / "classes.txt").read_text(encoding="utf-8").splitlines() if line.strip())
