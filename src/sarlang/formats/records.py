@@ -8,7 +8,6 @@ and ``provenance`` as its JSON text exactly as ``records.jsonl`` holds it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any

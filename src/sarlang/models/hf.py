@@ -17,7 +17,6 @@ base + adapter without merging, and :func:`merge_adapter` writes a merged model.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
