@@ -36,7 +36,7 @@ from sarlang.build.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
 from sarlang.errors import InputError, SarlangError
 from sarlang.formats.records import write_records_parquet
-from sarlang.formats.textio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.formats.textio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
 from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 
@@ -262,18 +262,14 @@ def _resume(partial: Path, done_file: Path, journal: Path, fingerprint: str, res
     if restart:
         for stale in (partial, done_file, journal):
             stale.unlink(missing_ok=True)
-    if not partial.exists() or not done_file.exists():
+    resuming = partial.exists() and done_file.exists()
+    if not resuming:
         partial.unlink(missing_ok=True)
         done_file.unlink(missing_ok=True)
-        atomic_write_json(journal, {"fingerprint": fingerprint})
+    keep_run_fingerprint(journal, fingerprint, resuming, f"'{partial.parent}' holds an interrupted build made from other inputs or options",
+                         "run the same command with --restart to start afresh, or build into another --out folder")
+    if not resuming:
         return set()
-    try:
-        recorded = json.loads(journal.read_text(encoding="utf-8")).get("fingerprint")
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if recorded != fingerprint:
-        raise InputError(f"'{partial.parent}' holds an interrupted build made from other inputs or options",
-                         hint="run the same command with --restart to start afresh, or build into another --out folder")
     done = {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
     kept: list[str] = []
     with partial.open("r", encoding="utf-8") as handle:

@@ -148,6 +148,25 @@ def _existing_ancestor(path: Path, what: str) -> Path:
     return Path.cwd()
 
 
+def keep_run_fingerprint(journal: str | Path, fingerprint: str, resuming: bool, refusal: str, hint: str) -> None:
+    """The guard of every resumable run: resume only the outputs of the same inputs and options.
+
+    A fresh run (``resuming`` false) records ``fingerprint`` in ``journal``; a run that would
+    resume earlier outputs first checks that they were made with the same fingerprint, and
+    raises :class:`InputError` (``refusal``, ``hint``) when not, or when no journal says.
+    """
+    path = Path(journal)
+    if not resuming:
+        atomic_write_json(path, {"fingerprint": fingerprint})
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded != fingerprint:
+        raise InputError(refusal, hint=hint)
+
+
 def check_output_file(path: str | Path, what: str = "output file") -> Path:
     """Check, before any work, that ``path`` can be written as a file (its folders may not exist yet)."""
     p = Path(path)

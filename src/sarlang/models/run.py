@@ -146,18 +146,11 @@ def predict_records(
     if restart:
         for stale in (out_path, lf_path, journal):
             stale.unlink(missing_ok=True)
-    if out_path.exists() and out_path.stat().st_size:
-        try:
-            recorded = json.loads(journal.read_text(encoding="utf-8")).get("fingerprint")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-        if recorded != fingerprint:
-            raise InputError(f"'{out_path}' holds predictions made with another model, other records or another split",
-                             hint="pass --restart to predict afresh, or write to another --out")
-    else:
-        from sarlang.formats.textio import atomic_write_json
+    from sarlang.formats.textio import keep_run_fingerprint
 
-        atomic_write_json(journal, {"fingerprint": fingerprint})
+    keep_run_fingerprint(journal, fingerprint, out_path.exists() and out_path.stat().st_size > 0,
+                         f"'{out_path}' holds predictions made with another model, other records or another split",
+                         "pass --restart to predict afresh, or write to another --out")
     done: set[str] = set()
     if out_path.exists():
         for line in out_path.read_text(encoding="utf-8").splitlines():
