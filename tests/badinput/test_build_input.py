@@ -241,3 +241,26 @@ def test_build_tiles_large_images_into_one_split(tmp_path: Path) -> None:
     assert again["records"] == summary["records"]
     result = run_cli("build", "--source", f"voc:{voc}", "--out", str(tmp_path / "cli"), "--tile", "8")
     assert result.returncode == 2 and "--tile 512,64" in result.stderr
+
+
+def test_group_by_keeps_images_of_one_place_in_one_split(tmp_path: Path) -> None:
+    from .corpus import speckled_picture, voc_xml
+
+    voc = tmp_path / "voc"
+    (voc / "Annotations").mkdir(parents=True)
+    (voc / "JPEGImages").mkdir()
+    # DOTA-style pre-cut tiles and several resolutions of 12 places: P0000__512__0___0, P0000__1024__0___512, ...
+    for place in range(12):
+        for variant in ("512__0___0", "512__0___512", "1024__0___0"):
+            name = f"P{place:04d}__{variant}"
+            speckled_picture(voc / "JPEGImages" / f"{name}.jpg", 160, 120, seed=place)
+            (voc / "Annotations" / f"{name}.xml").write_text(voc_xml(f"{name}.jpg", 160, 120, [("2", 10, 10, 40, 30)]))
+    D.build_dataset([f"voc:{voc}"], tmp_path / "out", D.BuildOptions(group_by=r"^(P\d+)__"))
+    splits: dict[str, set[str]] = {}
+    for line in _records(tmp_path / "out").decode().splitlines():
+        row = json.loads(line)
+        splits.setdefault(Path(row["image"]).name.split("__")[0], set()).add(row["split"])
+    assert len(splits) == 12 and all(len(s) == 1 for s in splits.values())
+    assert {s for v in splits.values() for s in v} == {"train", "test"}
+    with pytest.raises(InputError, match="not a regular expression"):
+        D.BuildOptions(group_by="(unclosed")

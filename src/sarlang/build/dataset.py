@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -69,6 +70,7 @@ class BuildOptions:
     seed: int = 0
     tile: int = 0  # tile images larger than this many pixels (0: no tiling)
     tile_overlap: int = 0
+    group_by: str = ""  # regular expression on image file names: images giving the same match share a split
 
     def __post_init__(self) -> None:
         if self.tile and not (self.tile >= 32 and 0 <= self.tile_overlap < self.tile):
@@ -79,6 +81,22 @@ class BuildOptions:
                              hint="0 gives an all-test build, 1 an all-train build")
         if self.max_regions < 0:
             raise InputError(f"max_regions must be 0 or more, got {self.max_regions}")
+        if self.group_by:
+            try:
+                re.compile(self.group_by)
+            except re.error as exc:
+                raise InputError(f"--group-by '{self.group_by}' is not a regular expression: {exc}") from None
+
+
+def name_group(pattern: str, image: str) -> str:
+    """The group an image file's name falls in under ``pattern`` (its first capture group, or the
+    whole match), or "" when the pattern does not match (the image is then its own group)."""
+    if not pattern or not image:
+        return ""
+    match = re.search(pattern, os.path.basename(image))
+    if match is None:
+        return ""
+    return next((g for g in match.groups() if g), match.group(0))
 
 
 def _scene_key(kind: str, scene: Scene) -> str:
@@ -122,7 +140,7 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
 
 
 def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]],
-             tile: int = 0, overlap: int = 0) -> list[Scene]:
+             tile: int = 0, overlap: int = 0, group_by: str = "") -> list[Scene]:
     """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
 
     ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
@@ -140,6 +158,8 @@ def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_st
             continue
         seen.add(key)
         item.pixels = None  # written to disk already; keep memory bounded
+        if group_by and not item.group:
+            item.group = name_group(group_by, item.image)
         scenes.append(item)
     # one picture labelled by two annotation files of a source: two label sets contradict each other
     labelled_by: dict[str, list[Scene]] = {}
@@ -311,7 +331,7 @@ def build_dataset(
         if kind == "sarlang1m":
             imported += _sarlang1m_rows(path, out, options, rejects, notes)
             continue
-        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap)
+        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
@@ -488,7 +508,11 @@ def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[R
         file_split = "train" if "train" in name else ("test" if "test" in name else "")
         for record in records:
             row = record.to_dict()
-            row["split"] = file_split or hashed_split(f"sarlang1m:{record.image}", options.train_fraction)
+            group = name_group(options.group_by, record.image)
+            row["split"] = file_split or hashed_split(f"sarlang1m:group:{group}" if group else f"sarlang1m:{record.image}",
+                                                      options.train_fraction)
+            if group:
+                row["provenance"] = {**row["provenance"], "group": f"sarlang1m:group:{group}"}
             row["source"] = "sarlang1m"
             if record.is_caption and record.caption_kind is None:
                 row["caption_kind"] = _caption_kind(record.question, record.answer, name)
