@@ -81,13 +81,22 @@ def test_our_predictions_are_scored_against_the_predicted_split_without_bogus_re
     assert json.loads((tmp_path / "s.json").read_text())["summary"]["rejected"] == 0
 
 
-def test_a_tools_file_is_matched_to_the_split_of_its_length(tmp_path: Path) -> None:
+def test_a_tools_file_is_matched_to_the_split_it_answers(tmp_path: Path) -> None:
     records = _records(tmp_path / "records.jsonl")
-    rows = [("Question: Is there a ship %d?. Answer the question concisely." % i, "yes", "yes") for i in range(3)]
-    path = _llamafactory(tmp_path / "generated_predictions.jsonl", rows)
+    rows = [json.loads(line) for line in records.read_text().splitlines()]
+    for r in rows:  # make the test split's answers differ from the train split's
+        if r["split"] == "test" and r["application"] != "image_description":
+            r["answer"] = "no"
+    records.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    test = [r for r in rows if r["split"] == "test"]
+    # LLaMA-Factory's rows for the test export: captions and questions, labels ending in a newline
+    tool_rows = [(CAPTION if r["application"] == "image_description" else f"Question: {r['question']}. Answer the question concisely.",
+                  r["answer"], r["answer"] + "\n") for r in test]
+    path = _llamafactory(tmp_path / "generated_predictions.jsonl", tool_rows)
     loaded = load_eval_items(path, "llamafactory", records, task="vqa")
-    assert [it.id for it in loaded.items] == ["test-q0", "test-q1", "test-q2"]
-    assert any("split 'test'" in n for n in loaded.notes)
+    assert [it.id for it in loaded.items] == ["test-q0", "test-q1", "test-q2"] and not loaded.rejects
+    assert any("1 caption rows left aside" in n for n in loaded.notes)
+    assert all(it.references == ("no",) for it in loaded.items)  # the label's newline is not ground truth
 
 
 def test_compare_prints_the_bootstrap_resolution_not_zero(tmp_path: Path) -> None:

@@ -1,7 +1,12 @@
 """``sarlang export``: a build's records in the layouts common trainers and evaluators read.
 
-Every format writes one file per split into the output folder, with image paths rewritten
-relative to that folder (or absolute with ``absolute_paths``), atomically:
+Every format writes one file per split into the output folder, atomically, with image paths
+absolute (VLMEvalKit's default: it resolves paths from whatever folder it runs in) or relative
+to the output folder (every other format's default). The trainer formats (LLaVA, ShareGPT,
+VLMEvalKit) ask each question with the prompt ``sarlang train`` and ``sarlang predict`` use
+(:mod:`sarlang.formats.prompts`: SARLANG-1M's "Question: {q}. Answer the question concisely."
+unless another template is given), and ``export_<format>.json`` records the prompt, the path
+style and the records the export came from:
 
 ``sarlang``     SARLANG-1M's own text layout: ``Caption_<split>.csv`` (``Image Name``, ``Caption``),
                 ``VQA_<split>.csv`` (``Image Name``, ``Question``, ``Answer``) and ``<split>.json``
@@ -29,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
+from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
 from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Record, Reject
 
@@ -55,7 +61,15 @@ def _csv(rows: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-def export_sarlang(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+Prompt = Callable[[Record], str]
+
+
+def _messages(r: Record, path: str, text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": "<image>" + text}, {"role": "assistant", "content": r.answer}], "images": [path]}
+
+
+def export_sarlang(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    """SARLANG-1M's own layout, with its raw questions (its CSV and JSON hold no prompt wrapper)."""
     written = []
     captions = [r for r in records if r.is_caption]
     questions = [r for r in records if not r.is_caption]
@@ -65,22 +79,18 @@ def export_sarlang(split: str, records: list[Record], image: Callable[[Record], 
     if questions:
         atomic_write_text(out / f"VQA_{split}.csv", _csv([["Image Name", "Question", "Answer"]] + [[image(r), r.question, r.answer] for r in questions]))
         written.append(f"VQA_{split}.csv")
-    atomic_write_json(out / f"{split}.json", [_messages(r, image(r)) for r in records])
+    atomic_write_json(out / f"{split}.json", [_messages(r, image(r), r.question) for r in records])
     return written + [f"{split}.json"]
 
 
-def _messages(r: Record, path: str) -> dict[str, Any]:
-    return {"messages": [{"role": "user", "content": "<image>" + r.question}, {"role": "assistant", "content": r.answer}], "images": [path]}
-
-
-def export_llava(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
-    rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + r.question}, {"from": "gpt", "value": r.answer}]} for r in records]
+def export_llava(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]} for r in records]
     atomic_write_json(out / f"llava_{split}.json", rows)
     return [f"llava_{split}.json"]
 
 
-def export_sharegpt(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
-    atomic_write_json(out / f"sharegpt_{split}.json", [_messages(r, image(r)) for r in records])
+def export_sharegpt(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    atomic_write_json(out / f"sharegpt_{split}.json", [_messages(r, image(r), prompt(r)) for r in records])
     info_path = out / "dataset_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     info[f"sarlang_{split}"] = {
@@ -93,16 +103,16 @@ def export_sharegpt(split: str, records: list[Record], image: Callable[[Record],
     return [f"sharegpt_{split}.json", "dataset_info.json"]
 
 
-def export_vlmevalkit(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+def export_vlmevalkit(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     lines = ["\t".join(["index", "image_path", "question", "answer", "category", "l2-category", "split"])]
     for index, r in enumerate(records):
-        cells = [str(index), image(r), r.question, r.answer, r.application, r.question_type, r.split]
+        cells = [str(index), image(r), prompt(r), r.answer, r.application, r.question_type, r.split]
         lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
     atomic_write_text(out / f"SARLANG_{split}.tsv", "\n".join(lines) + "\n")
     return [f"SARLANG_{split}.tsv"]
 
 
-def export_hf(split: str, records: list[Record], image: Callable[[Record], str], out: Path) -> list[str]:
+def export_hf(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
@@ -123,14 +133,21 @@ def export_hf(split: str, records: list[Record], image: Callable[[Record], str],
 EXPORTERS = {"sarlang": export_sarlang, "llava": export_llava, "sharegpt": export_sharegpt, "vlmevalkit": export_vlmevalkit, "hf": export_hf}
 
 
-def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool = False,
-                   rejects: list[Reject] | None = None) -> list[str]:
+def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
+                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT) -> list[str]:
     """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written.
 
+    ``absolute_paths`` None takes the format's default (absolute for VLMEvalKit, else relative).
+    ``prompt_template`` (with ``{q}``) is how the trainer formats ask each question.
     Lines of the records file that are not records are left out of the export and appended to
     ``rejects`` with their reasons (and written to ``out_dir/rejects.jsonl``), never dropped unseen.
     """
+    from sarlang import __version__
     from sarlang.formats.records import load_records, records_file
+
+    check_template(prompt_template)
+    if absolute_paths is None:
+        absolute_paths = fmt == "vlmevalkit"
 
     if fmt not in EXPORTERS:
         raise InputError(f"unknown export format '{fmt}'", hint=f"use one of {', '.join(EXPORT_FORMATS)}")
@@ -146,5 +163,12 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in bad])
         written.append("rejects.jsonl")
     for split, group in _by_split(records).items():
-        written += EXPORTERS[fmt](split, group, lambda r: _image_path(r, base, out, absolute_paths), out)
-    return sorted(set(written))
+        written += EXPORTERS[fmt](split, group, lambda r: _image_path(r, base, out, absolute_paths), out,
+                                  lambda r: prompt_for(r, prompt_template))
+    atomic_write_json(out / f"export_{fmt}.json", {
+        "format": fmt, "records": str(records_path.resolve()), "image_paths": "absolute" if absolute_paths else "relative",
+        "vqa_prompt": prompt_template if fmt in ("llava", "sharegpt", "vlmevalkit") else None,
+        "caption_prompt": "each caption record's own prompt" if fmt in ("llava", "sharegpt", "vlmevalkit") else None,
+        "sarlang_version": __version__,
+    })
+    return sorted(set(written + [f"export_{fmt}.json"]))

@@ -32,6 +32,7 @@ from typing import Any
 
 from sarlang.errors import FormatDetectionError, InputError
 from sarlang.formats.records import load_records
+from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
 from sarlang.formats.textio import iter_csv, iter_jsonl, read_bytes
 from sarlang.schema import EvalItem, Record, Reject
@@ -55,7 +56,6 @@ class LoadedItems:
 # ---------------------------------------------------------------------------------------------
 # prompts
 
-_SARLANG_QUESTION = re.compile(r"^question:\s*(.*?)\.?\s*answer the question concisely\.?$", re.IGNORECASE | re.DOTALL)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|>]*\|>|<image>|<img>.*?</img>|<fake_token_around_image>|<global-img>|<row_\d+_col_\d+>")
 
 
@@ -68,8 +68,7 @@ def question_from_prompt(prompt: str) -> str:
             text = text.split(end, 1)[0]
             break
     text = _SPECIAL_TOKEN.sub("", text).strip()
-    match = _SARLANG_QUESTION.match(text)
-    return match.group(1).strip() if match else text
+    return unwrap_question(text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +124,8 @@ def _rows_llamafactory(data: bytes, source: str, rejects: list[Reject]) -> list[
         if pred is None or label is None:
             rejects.append(Reject(source, number, "'predict' and 'label' must be strings"))
             continue
-        rows.append((number, pred, label, question_from_prompt(str(obj.get("prompt") or "")), ""))
+        # a label's trailing newline or spaces (LLaMA-Factory ends every label with "\n") are not ground truth
+        rows.append((number, pred, label.strip(), question_from_prompt(str(obj.get("prompt") or "")), ""))
     return rows
 
 
@@ -152,7 +152,7 @@ def _rows_swift(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
         if isinstance(images, list) and images:
             first = images[0]
             image = first.get("path", "") if isinstance(first, dict) else str(first)
-        rows.append((number, pred, label, question_from_prompt(strip_image_tags(question)), image))
+        rows.append((number, pred, label.strip(), question_from_prompt(strip_image_tags(question)), image))
     return rows
 
 
@@ -169,7 +169,7 @@ def _rows_sarlang_csv(data: bytes, source: str, rejects: list[Reject], notes: li
             notes.append("the first row looks like a header and was skipped (SARLANG-1M's VQA_result.csv has none)")
             continue
         image, pred, question, label = row
-        rows.append((number, pred, label, question, image.strip()))
+        rows.append((number, pred, label.strip(), question, image.strip()))
     return rows
 
 
@@ -262,9 +262,7 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
         elif fmt == "sarlang-csv":
             items = _join_by_image_question(rows, source, records, rejects)
         else:
-            if split == "auto":
-                records = _split_matching(records, len(rows), notes)
-            items = _join_by_order(rows, source, records, task, rejects)
+            items = _join_by_content(rows, source, all_records, task, rejects, notes)
     if task == "captions" and records is not None:
         items = _one_per_image(items, records, source, rejects)
     return LoadedItems(
@@ -310,33 +308,79 @@ def _items_without_records(rows: list[_Row], source: str, task: str, rejects: li
     return items
 
 
-def _split_matching(records: list[Record], n_rows: int, notes: list[str]) -> list[Record]:
-    """The records of the one split with ``n_rows`` records, when all of them together are not ``n_rows``."""
-    if len(records) == n_rows:
-        return records
-    by_split: dict[str, list[Record]] = defaultdict(list)
-    for r in records:
-        by_split[r.split].append(r)
-    matching = [name for name, rs in by_split.items() if len(rs) == n_rows]
-    if len(matching) == 1:
-        notes.append(f"rows matched to the {n_rows} records of split '{matching[0]}' (pass --split to choose another)")
-        return by_split[matching[0]]
-    return records
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("?.! ")
 
 
-def _join_by_order(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject]) -> list[EvalItem]:
-    if len(rows) != len(records):
-        kind = "caption" if task == "captions" else "question"
-        raise InputError(
-            f"'{source}' has {len(rows)} usable rows but the records file has {len(records)} {kind} records",
-            hint="rows are matched to records in order, so both must list the same items",
-        )
-    items: list[EvalItem] = []
-    for (number, pred, label, _question, _image), record in zip(rows, records):
-        if label is not None and label.strip() != record.answer.strip():
-            rejects.append(Reject(source, number, f"label {label[:60]!r} differs from record {record.id}'s answer", id=record.id))
-            continue
-        items.append(_item_from_record(record, pred, number))
+def _asks(row_question: str, record: Record) -> bool:
+    """Whether a row's prompt asks the record's question (or caption prompt)."""
+    if not row_question.strip():
+        return True  # no prompt to check: the label alone decides
+    asked, question = _norm(row_question), _norm(record.question)
+    return asked == question or (bool(question) and question in asked)
+
+
+def _join_by_content(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject],
+                     notes: list[str]) -> list[EvalItem]:
+    """Rows of another tool joined to the records they answer, whatever split, task or length the file has.
+
+    A tool writes one row per example of the file it was given, in that file's order, possibly
+    only the first N. So the rows are first tried, in order, against the records of each split
+    and of the whole file (a row matches when its label is the record's answer and its prompt
+    asks the record's question); when that fails they are matched by content (answer and
+    question), in order where the same pair repeats. Rows of the other task are left aside and
+    counted; rows no record answers are rejects with the reason.
+    """
+    wanted = task == "captions"
+    splits = list(dict.fromkeys(r.split for r in records))
+    sequences = [(f"split '{s}'", [r for r in records if r.split == s]) for s in splits] + [("the records file", records)]
+    matched: list[tuple[_Row, Record]] = []
+    for name, sequence in sequences:
+        if rows and len(rows) <= len(sequence) and all(
+            (label or "").strip() == rec.answer.strip() and _asks(question, rec)
+            for (_, _, label, question, _), rec in zip(rows, sequence)
+        ):
+            matched = list(zip(rows, sequence))
+            if len(rows) < len(sequence):
+                notes.append(f"the rows are the first {len(rows)} of the {len(sequence)} records of {name}, in order "
+                             "(a tool given max_samples writes a prefix)")
+            break
+    else:
+        by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        by_question: dict[str, list[int]] = defaultdict(list)
+        for index, rec in enumerate(records):
+            by_pair[(rec.answer.strip(), _norm(rec.question))].append(index)
+            by_question[_norm(rec.question)].append(index)
+        used: set[int] = set()
+        last = -1
+        for row in rows:
+            number, _, label, question, _ = row
+            candidates = [i for i in by_pair.get(((label or "").strip(), _norm(question)), []) if i not in used]
+            if not candidates:
+                answered = [i for i in by_question.get(_norm(question), []) if i not in used]
+                reason = (f"the label {(label or '')[:60]!r} differs from the answer of record {records[answered[0]].id}"
+                          if answered else "no record has this question and answer")
+                rejects.append(Reject(source, number, reason))
+                continue
+            pick = next((i for i in candidates if i > last), candidates[0])
+            used.add(pick)
+            last = pick
+            matched.append((row, records[pick]))
+        if matched:
+            notes.append(f"{len(matched)} rows matched to records by their question and answer")
+    items = [_item_from_record(rec, pred, number) for (number, pred, _, _, _), rec in matched if rec.is_caption == wanted]
+    aside = len(matched) - len(items)
+    if aside:
+        other = "question" if wanted else "caption"
+        if not items:
+            raise InputError(f"'{source}' holds only {other} rows ({aside}), no {'captions' if wanted else 'questions'}",
+                             hint=f"score it with sarlang eval {'vqa' if wanted else 'captions'}")
+        notes.append(f"{aside} {other} rows left aside (score them with sarlang eval {'vqa' if wanted else 'captions'})")
+    predicted_splits = {rec.split for _, rec in matched}
+    unpredicted = sum(1 for r in records if r.split in predicted_splits and r.is_caption == wanted) - len(items)
+    if unpredicted > 0:
+        notes.append(f"{unpredicted} {'caption' if wanted else 'question'} records of split "
+                     f"{', '.join(sorted(predicted_splits))} have no row in the file")
     return items
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
-from sarlang.formats.sarlang1m import read_sarlang_csv, read_sarlang_json
+from sarlang.formats.exported import load_json_records, read_vlmevalkit_tsv
+from sarlang.formats.sarlang1m import read_sarlang_csv
 from sarlang.formats.textio import atomic_path, iter_jsonl, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
@@ -42,7 +43,7 @@ def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
 
     Records whose id was already seen are rejected (the first one is kept).
     """
-    p = Path(path)
+    p = records_file(path)
     suffix = p.suffix.lower()
     try:
         if suffix == ".jsonl":
@@ -50,11 +51,14 @@ def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
         elif suffix == ".csv":
             records, rejects = read_sarlang_csv(p)
         elif suffix == ".json":
-            records, rejects = read_sarlang_json(p)
+            records, rejects = load_json_records(p)
+        elif suffix == ".tsv":
+            records, rejects = read_vlmevalkit_tsv(p)
         else:
             raise InputError(
                 f"records file '{p}' has an unknown suffix '{suffix}'",
-                hint="use our .jsonl records or SARLANG-1M's .csv / .json text files",
+                hint="use a build folder, our .jsonl records, SARLANG-1M's .csv / .json text files, or an export "
+                     "(llava_*.json, sharegpt_*.json, SARLANG_*.tsv)",
             )
     except SchemaError as exc:
         raise InputError(str(exc)) from None

@@ -35,6 +35,7 @@ import json
 import re
 from pathlib import Path
 
+from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.textio import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
@@ -156,7 +157,7 @@ def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
             if not isinstance(content, str):
                 continue
             if role == "user":
-                question = strip_image_tags(content)
+                question = unwrap_question(strip_image_tags(content))
             elif role == "assistant" and question is not None:
                 turn += 1
                 application, question_type = infer_application(question)

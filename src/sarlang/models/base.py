@@ -17,19 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sarlang.errors import InputError
-from sarlang.schema import Record
-
-#: SARLANG-1M's prompts (its paper and evaluation).
-CAPTION_PROMPT = "Describe the content of this image in one sentence."
-VQA_PROMPT = "Question: {q}. Answer the question concisely."
-
-
-def prompt_for(record: Record) -> str:
-    """The prompt a model sees for a record: the caption prompt, or the question in SARLANG's wrapper."""
-    if record.is_caption:
-        return record.question or CAPTION_PROMPT
-    return VQA_PROMPT.format(q=record.question.rstrip("?. ") + ("?" if record.question.rstrip().endswith("?") else ""))
-
+from sarlang.formats.prompts import CAPTION_PROMPT, VQA_PROMPT, prompt_for  # noqa: F401 - the model interface's prompts
 
 class VisionLanguageModel(Protocol):
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
