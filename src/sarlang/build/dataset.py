@@ -470,12 +470,9 @@ def _iter_lines(path: Path) -> Iterator[str]:
 
 def _caption_kind(prompt: str, caption: str, file_name: str) -> str:
     """Concise or detailed: from the prompt when it says ("in detail", "one sentence"), else by length."""
-    asked = prompt.lower()
-    if "in detail" in asked or "detailed" in asked:
-        return "detailed"
-    if "one sentence" in asked or "concise" in asked or "briefly" in asked:
-        return "concise"
-    return "detailed" if "test1" not in file_name and len(caption.split()) > 30 else "concise"
+    from sarlang.formats.prompts import caption_kind_from_prompt
+
+    return caption_kind_from_prompt(prompt) or ("detailed" if "test1" not in file_name and len(caption.split()) > 30 else "concise")
 
 
 def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject], notes: list[str]) -> list[dict[str, Any]]:

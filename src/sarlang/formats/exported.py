@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sarlang.formats.prompts import unwrap_question
+from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
 from sarlang.formats.textio import read_bytes
 from sarlang.schema import APPLICATIONS, Record, Reject, SchemaError
@@ -34,8 +34,9 @@ def _record(rid: str, image: str, question: str, answer: str, application: str =
     question = unwrap_question(strip_image_tags(question))
     if application not in APPLICATIONS:
         application, question_type = infer_application(question)
+    kind = caption_kind_from_prompt(question) if application == "image_description" else None
     return Record(id=rid, image=image, application=application, question=question, answer=answer.strip(),
-                  question_type=question_type, split=split, source=source)
+                  question_type=question_type, caption_kind=kind, split=split, source=source)
 
 
 def read_llava_json(path: Path, data: list[Any]) -> tuple[list[Record], list[Reject]]:

@@ -333,7 +333,8 @@ def _join_by_content(rows: list[_Row], source: str, records: list[Record], task:
     """
     wanted = task == "captions"
     splits = list(dict.fromkeys(r.split for r in records))
-    sequences = [(f"split '{s}'", [r for r in records if r.split == s]) for s in splits] + [("the records file", records)]
+    sequences = [(f"split '{s}'" if s else "the records file", [r for r in records if r.split == s]) for s in splits]
+    sequences.append(("the records file", records))
     matched: list[tuple[_Row, Record]] = []
     for name, sequence in sequences:
         if rows and len(rows) <= len(sequence) and all(
@@ -379,8 +380,8 @@ def _join_by_content(rows: list[_Row], source: str, records: list[Record], task:
     predicted_splits = {rec.split for _, rec in matched}
     unpredicted = sum(1 for r in records if r.split in predicted_splits and r.is_caption == wanted) - len(items)
     if unpredicted > 0:
-        notes.append(f"{unpredicted} {'caption' if wanted else 'question'} records of split "
-                     f"{', '.join(sorted(predicted_splits))} have no row in the file")
+        where = f"split {', '.join(sorted(predicted_splits))}" if any(predicted_splits) else "the records file"
+        notes.append(f"{unpredicted} {'caption' if wanted else 'question'} records of {where} have no row in the file")
     return items
 
 

@@ -44,6 +44,16 @@ def prompt_for(record: Record, template: str = VQA_PROMPT) -> str:
     return template.format(q=record.question)
 
 
+def caption_kind_from_prompt(prompt: str) -> str | None:
+    """``detailed`` or ``concise`` when a caption prompt says which ("in detail", "one sentence"), else None."""
+    asked = prompt.lower()
+    if "in detail" in asked or "detailed" in asked:
+        return "detailed"
+    if "one sentence" in asked or "concise" in asked or "briefly" in asked:
+        return "concise"
+    return None
+
+
 def unwrap_question(text: str) -> str:
     """The question inside SARLANG-1M's wrapper, or ``text`` as it is."""
     match = _SARLANG_QUESTION.match(text.strip())

@@ -7,7 +7,9 @@ and ``provenance`` as its JSON text exactly as ``records.jsonl`` holds it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,9 @@ def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
             )
     except SchemaError as exc:
         raise InputError(str(exc)) from None
+    named = re.search(r"(?:^|_)(train|val|test)$", p.stem.lower())
+    if named and suffix != ".jsonl":  # an export or SARLANG-1M file of one split says which in its name
+        records = [r if r.split else dataclasses.replace(r, split=named.group(1)) for r in records]
     seen: set[str] = set()
     unique: list[Record] = []
     for record in records:

@@ -35,7 +35,7 @@ import json
 import re
 from pathlib import Path
 
-from sarlang.formats.prompts import unwrap_question
+from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
 from sarlang.formats.textio import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
@@ -172,6 +172,7 @@ def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
                             question=question,
                             answer=content.strip(),
                             question_type=question_type,
+                            caption_kind=caption_kind_from_prompt(question) if application == "image_description" else None,
                             source="sarlang1m",
                             provenance={"file": path.name, "conversation": index, "turn": turn},
                         )
