@@ -21,6 +21,7 @@ from sarlang import __version__
 from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
 from sarlang.errors import SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
+from sarlang.formats.prompts import VQA_PROMPT
 
 # markup is off by default: user text (paths, reasons) may hold [brackets]; the few styled lines
 # ask for markup and escape what they interpolate
@@ -107,6 +108,7 @@ class Format(str, Enum):
     sarlang_csv = "sarlang-csv"
     swift = "swift"
     jsonl = "jsonl"
+    vlmevalkit = "vlmevalkit"
 
 
 class CaptionMode(str, Enum):
@@ -519,7 +521,8 @@ def export_command(
     build: Annotated[Path, typer.Argument(help="A build folder (or its records.jsonl).", show_default=False)],
     to: Annotated[str, typer.Option("--to", help="sarlang, llava, sharegpt, vlmevalkit or hf.")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: BUILD/export_<format>).")] = None,
-    absolute_paths: Annotated[bool, typer.Option("--absolute-paths", help="Write absolute image paths instead of paths relative to the output.")] = False,
+    absolute_paths: Annotated[bool | None, typer.Option("--absolute-paths/--relative-paths", help="Image paths absolute, or relative to the output folder (default: absolute for vlmevalkit, which resolves paths from wherever it runs; relative otherwise).", show_default=False)] = None,
+    prompt: Annotated[str, typer.Option("--prompt", help="How trainer formats ask a question ({q} is the question); sarlang train and predict take the same --prompt / prompt: setting.")] = VQA_PROMPT,
 ) -> None:
     """Write a build's records in a trainer's or evaluator's format, one file per split."""
     from sarlang.formats.exports import export_records
@@ -528,7 +531,7 @@ def export_command(
     target = out or records_file(build).parent / f"export_{to}"
     _check_outputs(folders={"export folder": target})
     bad: list[Any] = []
-    written = export_records(build, to, target, absolute_paths, rejects=bad)
+    written = export_records(build, to, target, absolute_paths, rejects=bad, prompt_template=prompt)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
     _print_bad_lines(bad, target / "rejects.jsonl")
 

@@ -12,6 +12,10 @@ Formats (``--format``):
     or ``{"query", "response", "label"}`` (ms-swift 2).
 ``jsonl``
     Our predictions: ``{"id", "prediction"}`` per line, joined to a records file by ``id``.
+``vlmevalkit``
+    VLMEvalKit's result file (``<model>_<dataset>.xlsx``, or ``.tsv`` with ``PRED_FORMAT=tsv``):
+    the dataset TSV's columns (``index``, ``question``, ``answer``, ...) plus ``prediction``.
+    Reading ``.xlsx`` needs openpyxl (``pip install 'sarlang[xlsx]'``).
 
 With ``--records``, rows of the first three formats are matched to the records of the task
 (captions, or questions) in file order, and a row whose label differs from its record's
@@ -23,6 +27,8 @@ its captions of the same kind, and the first prediction for an image is the one 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections import defaultdict
@@ -30,14 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import FormatDetectionError, InputError
+from sarlang.errors import FormatDetectionError, InputError, MissingDependencyError
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
 from sarlang.formats.textio import iter_csv, iter_jsonl, read_bytes
 from sarlang.schema import EvalItem, Record, Reject
 
-PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl")
+PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl", "vlmevalkit")
 TASKS: tuple[str, ...] = ("captions", "vqa")
 
 
@@ -77,11 +83,16 @@ def question_from_prompt(prompt: str) -> str:
 
 def detect_format(data: bytes, path: Path) -> str:
     """Which prediction format a file is in, from its suffix and first row."""
+    if path.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
+        return "vlmevalkit"
+    first = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    if b"\t" in first and {"index", "prediction"} <= {c.strip().strip('"').lower() for c in first.decode("utf-8", "replace").split("\t")}:
+        return "vlmevalkit"
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"{"):
         if path.suffix.lower() == ".csv" or b"," in head.split(b"\n", 1)[0]:
             return "sarlang-csv"
-        raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL nor CSV", hint="pass --format")
+        raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL, CSV nor a VLMEvalKit result", hint="pass --format")
     first_line = head.split(b"\n", 1)[0]
     try:
         row = json.loads(first_line.decode("utf-8", errors="replace"))
@@ -154,6 +165,45 @@ def _rows_swift(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
             image = first.get("path", "") if isinstance(first, dict) else str(first)
         rows.append((number, pred, label.strip(), question_from_prompt(strip_image_tags(question)), image))
     return rows
+
+
+def _rows_vlmevalkit(data: bytes, path: Path, source: str, rejects: list[Reject]) -> list[_Row]:
+    """VLMEvalKit's result table (xlsx or tsv): one row per dataset row with its ``prediction``."""
+    if path.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
+        table = _xlsx_rows(data, path)
+    else:
+        text = data.decode("utf-8-sig", errors="replace")
+        table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
+    if not table:
+        raise InputError(f"'{path}' holds no rows")
+    header = [str(c or "").strip().lower() for c in table[0]]
+    if "prediction" not in header or "index" not in header:
+        raise InputError(f"'{path}' is not a VLMEvalKit result: no 'index' and 'prediction' columns (found {header})")
+    col = {name: header.index(name) for name in header}
+    rows: list[_Row] = []
+    for number, cells in enumerate(table[1:], start=2):
+        cells = [("" if c is None else str(c)) for c in cells] + [""] * (len(header) - len(cells))
+        if not any(c.strip() for c in cells):
+            continue
+        label = cells[col["answer"]] if "answer" in col else None
+        question = cells[col["question"]] if "question" in col else ""
+        image = cells[col["image_path"]] if "image_path" in col else ""
+        rows.append((number, cells[col["prediction"]], None if label is None else label.strip(), question_from_prompt(question), image))
+    return rows
+
+
+def _xlsx_rows(data: bytes, path: Path) -> list[list[Any]]:
+    try:
+        import openpyxl
+    except ImportError as exc:
+        raise MissingDependencyError("reading VLMEvalKit's .xlsx results (openpyxl)", extra="xlsx",
+                                     hint="pip install 'sarlang[xlsx]', or run VLMEvalKit with PRED_FORMAT=tsv") from exc
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
+        raise InputError(f"cannot read '{path}' as an Excel workbook: {exc}") from None
+    sheet = book.worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
 _CSV_HEADER_WORDS = {"image", "image name", "predicted", "prediction", "question", "ground truth", "answer", "gt"}
@@ -252,6 +302,8 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     else:
         if fmt == "llamafactory":
             rows = _rows_llamafactory(data, source, rejects)
+        elif fmt == "vlmevalkit":
+            rows = _rows_vlmevalkit(data, p, source, rejects)
         elif fmt == "swift":
             rows = _rows_swift(data, source, rejects)
         else:
