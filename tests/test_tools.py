@@ -94,3 +94,18 @@ def test_the_cli_scores_a_real_llamafactory_file_against_the_build_folder(tmp_pa
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "s.json").read_text())["summary"]
     assert summary["scored"] == len(_expected("llamafactory", "vqa")) and summary["rejected"] == 0
+
+
+def test_eval_all_scores_both_tasks_of_a_mixed_file(tmp_path: Path) -> None:
+    result = run_cli("eval", "all", str(FILES["llamafactory"]), "--records", str(RECORDS), "--out", str(tmp_path / "s"), "--no-meteor")
+    assert result.returncode == 0, result.stderr
+    vqa = json.loads((tmp_path / "s" / "vqa.json").read_text())
+    captions = json.loads((tmp_path / "s" / "captions.json").read_text())
+    assert vqa["overall"]["n"] == len(_expected("llamafactory", "vqa")) and captions["n"] == len(_expected("llamafactory", "captions"))
+    assert vqa["summary"]["rejected"] == captions["summary"]["rejected"] == 0
+    # a file of one task only: that task is scored, the other said to be absent
+    only = tmp_path / "only_questions.jsonl"
+    only.write_text("".join(line + "\n" for line in FILES["llamafactory"].read_text().splitlines() if "Describe the content" not in line))
+    result = run_cli("eval", "all", str(only), "--out", str(tmp_path / "q"), "--no-meteor")
+    assert result.returncode == 0 and "no captions to score" in result.stdout
+    assert (tmp_path / "q" / "vqa.json").exists() and not (tmp_path / "q" / "captions.json").exists()

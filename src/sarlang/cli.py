@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sarlang import __version__
 from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
-from sarlang.errors import SarlangError
+from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 from sarlang.formats.prompts import VQA_PROMPT
 
@@ -347,6 +347,41 @@ def eval_vqa(
 
 
 @eval_app.command(
+    "all",
+    epilog="Example:  sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/",
+)
+@user_errors
+def eval_all(
+    file: FileArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json and vqa.json (the scores of each task).")],
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    split: SplitOpt = "auto",
+    caption_mode: Annotated[CaptionMode, typer.Option("--caption-mode", help="Caption scoring mode (sarlang or coco).")] = CaptionMode.sarlang,
+    vqa_mode: Annotated[VqaMode, typer.Option("--vqa-mode", help="VQA rules (strict or official).")] = VqaMode.strict,
+    judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides (api options: use eval vqa).")] = JudgeKind.none,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (needs Java).")] = True,
+) -> None:
+    """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): both tasks, one command."""
+    _check_outputs(folders={"--out folder": out})
+    scored = []
+    for task, command, kwargs in (
+        ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
+        ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": True}),
+    ):
+        console.print(f"[bold]{task}[/]", highlight=False, markup=True)
+        try:
+            command.__wrapped__(file=file, records=records, fmt=fmt, split=split, json_out=out / f"{task}.json", **kwargs)
+            scored.append(task)
+        except InputError as exc:
+            if "holds only" not in exc.message:
+                raise
+            console.print(f"no {task} to score: {exc.message}", highlight=False)
+    if not scored:
+        raise SarlangError(f"'{file}' holds neither captions nor questions that could be scored")
+
+
+@eval_app.command(
     "compare",
     epilog="Example:  sarlang eval compare model_a.json model_b.json",
 )
@@ -662,6 +697,7 @@ def predict_command(
     split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     restart: Annotated[bool, typer.Option("--restart", help="Discard earlier predictions in --out instead of resuming them.")] = False,
+    prompt: Annotated[str, typer.Option("--prompt", help="How questions are asked ({q} is the question): the template the model was trained with.")] = VQA_PROMPT,
 ) -> None:
     """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
     from sarlang.models.base import load_model
@@ -675,7 +711,7 @@ def predict_command(
         with progress:
             result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
                                      on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
-                                     model_source=model, restart=restart)
+                                     model_source=model, restart=restart, prompt_template=prompt)
     finally:
         if hasattr(loaded, "close"):
             loaded.close()

@@ -9,6 +9,8 @@ Training config (YAML or JSON)::
     epochs: 8                       # ... and any setting of BaselineConfig (or LoraSettings)
     objects: auto                   # baseline only: object labels for its object head; "auto" reads
                                     # objects.jsonl beside the records when the build wrote one, "none" turns it off
+    prompt: "Question: {q}. Answer the question concisely."   # how questions are asked (the default);
+                                    # give predict (--prompt) and export (--prompt) the same
 
 Prediction writes our JSONL (``id``, ``prediction``, ``model``, ``settings``) and, next to it,
 LLaMA-Factory's ``generated_predictions.jsonl`` (``prompt``, ``predict``, ``label``, in records
@@ -29,10 +31,10 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.formats.records import load_records
-from sarlang.models.base import prompt_for
+from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
 from sarlang.schema import Record, Reject
 
-TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects")
+TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -64,12 +66,12 @@ def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, f
             raise InputError("a LoRA config needs 'base': the Hugging Face model to adapt")
         lora = LoraSettings.from_dict(settings)
         records_file = (root / str(config["records"])).resolve()
-        examples = _examples(records_file, config.get("split", "train"))
+        examples = _examples(records_file, config.get("split", "train"), _template(config))
         adapter = train_lora(config["base"], examples, (root / str(config["out"])).resolve(), lora, on_progress=on_progress)
         return HFModel(config["base"], adapter=adapter, image_size=lora.image_size)
     model_config = BaselineConfig.from_dict(settings)
     records_file = (root / str(config["records"])).resolve()
-    examples = _examples(records_file, config.get("split", "train"))
+    examples = _examples(records_file, config.get("split", "train"), _template(config))
     objects = _object_labels(config.get("objects", "auto"), records_file, root, {path for path, _, _ in examples})
     return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress, objects=objects)
 
@@ -118,9 +120,16 @@ def _chosen_records(records_file: Path, split: str | None, images_are: str) -> l
     return chosen
 
 
-def _examples(records_file: Path, split: str) -> list[tuple[str, str, str]]:
+def _template(config: dict[str, Any]) -> str:
+    template = config.get("prompt", VQA_PROMPT)
+    if not isinstance(template, str):
+        raise InputError(f"'prompt' in the training config must be a text with {{q}}, got {template!r}")
+    return check_template(template)
+
+
+def _examples(records_file: Path, split: str, template: str = VQA_PROMPT) -> list[tuple[str, str, str]]:
     """(image path, prompt, answer) of the records of a split."""
-    return [(image_path(r, records_file), prompt_for(r), r.answer) for r in _chosen_records(records_file, split, "training images")]
+    return [(image_path(r, records_file), prompt_for(r, template), r.answer) for r in _chosen_records(records_file, split, "training images")]
 
 
 def predict_records(
@@ -132,6 +141,7 @@ def predict_records(
     on_progress: Callable[[int, int], None] | None = None,
     model_source: str | None = None,
     restart: bool = False,
+    prompt_template: str = VQA_PROMPT,
 ) -> dict[str, Any]:
     """Answer every record (of ``split``) with ``model``; see the module docstring.
 
@@ -142,7 +152,12 @@ def predict_records(
     out_path = Path(out)
     lf_path = out_path.with_name("generated_predictions.jsonl")
     journal = out_path.with_name(f"{out_path.stem}.run.json")
-    fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path)
+    check_template(prompt_template)
+
+    def prompt_of(record: Record) -> str:
+        return prompt_for(record, prompt_template)
+
+    fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path, prompt_of)
     if restart:
         for stale in (out_path, lf_path, journal):
             stale.unlink(missing_ok=True)
@@ -168,7 +183,7 @@ def predict_records(
         failed = 0
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
-            prompts = [prompt_for(r) for r in batch]
+            prompts = [prompt_of(r) for r in batch]
             answers = model.answer([(image_path(r, records_path), p) for r, p in zip(batch, prompts)])
             failed += sum(a is None for a in answers)
             answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
@@ -184,13 +199,14 @@ def predict_records(
         predicted[row["id"]] = row["prediction"]
     from sarlang.formats.textio import atomic_write_jsonl
 
-    atomic_write_jsonl(lf_path, [{"prompt": prompt_for(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
+    atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
     failures = list(getattr(model, "failures", []))[:5]
     return {"predicted": len(todo) - failed, "failed": failed, "failures": failures, "already_done": len(chosen) - len(todo),
             "out": str(out_path), "llamafactory": str(lf_path)}
 
 
-def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path) -> str:
+def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path,
+                            prompt_of: Callable[[Record], str]) -> str:
     """SHA-256 of what the predictions depend on: the model's settings and files, the prompts and their images."""
     import hashlib
     import os
@@ -206,7 +222,7 @@ def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[R
         if r.image not in stats:
             stat = os.stat(records_file.parent / r.image)
             stats[r.image] = f"{stat.st_size}:{stat.st_mtime_ns}"
-        digest.update(json.dumps([r.id, r.image, prompt_for(r), stats[r.image]]).encode())
+        digest.update(json.dumps([r.id, r.image, prompt_of(r), stats[r.image]]).encode())
     return digest.hexdigest()
 
 
