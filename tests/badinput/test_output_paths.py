@@ -64,3 +64,21 @@ def test_outputs_follow_the_umask(tmp_path: Path) -> None:
     out.chmod(0o640)  # a file replaced in place keeps the mode its owner gave it
     assert run_cli("eval", "vqa", VQA, "--json", str(out)).returncode == 0
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_an_export_keeps_the_mode_of_the_dataset_info_it_adds_to(tmp_path: Path) -> None:
+    from sarlang.build.dataset import build_dataset
+    from sarlang.formats.exports import export_records
+
+    build_dataset(["simulate:2,size=32"], tmp_path / "b")
+    info = tmp_path / "x" / "dataset_info.json"
+    info.parent.mkdir()
+    info.write_text('{"mine": {"file_name": "mine.json"}}')
+    info.chmod(0o664)
+    export_records(tmp_path / "b", "sharegpt", tmp_path / "x")
+    assert stat.S_IMODE(info.stat().st_mode) == 0o664
+    entries = json.loads(info.read_text())
+    assert "mine" in entries and any(k.startswith("sarlang_") for k in entries)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask for p in (tmp_path / "x").glob("sharegpt_*.json"))
