@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=100_000)
     parser.add_argument("--json")
     args = parser.parse_args()
-    from sarlang.build.dataset import build_dataset
+    from sarlang.corpus.dataset import build_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "coco"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sarlang.build.dataset import build_dataset
+from sarlang.corpus.dataset import build_dataset
 from sarlang.errors import InputError
 from sarlang.formats.exports import export_records
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for, unwrap_question

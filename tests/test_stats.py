@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from sarlang.eval.stats import bootstrap_ci, paired_comparison, paired_mean_difference
+from sarlang.eval.significance import bootstrap_ci, paired_comparison, paired_mean_difference
 
 
 def test_binomial_bootstrap_equals_resampling_items() -> None:

@@ -138,7 +138,7 @@ SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split t
 
 def _check_outputs(files: dict[str, Path | None] | None = None, folders: dict[str, Path | None] | None = None) -> None:
     """Refuse unusable output paths before any work is done (a folder where a file goes, no write access, ...)."""
-    from sarlang.formats.textio import check_output_file, check_output_folder
+    from sarlang.files import check_output_file, check_output_folder
 
     for what, path in (files or {}).items():
         if path is not None:
@@ -180,7 +180,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _write_outputs(result: dict[str, Any], loaded: Any, json_path: Path | None, rejects_path: Path | None) -> None:
-    from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl, json_safe
+    from sarlang.files import atomic_write_json, atomic_write_jsonl, json_safe
 
     if json_path is not None:
         atomic_write_json(json_path, json_safe(result))
@@ -210,7 +210,7 @@ def eval_captions(
     """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
     from sarlang.eval.captions import score_captions
     from sarlang.eval.tables import caption_rows, markdown_table, rich_table
-    from sarlang.formats.textio import atomic_write_jsonl
+    from sarlang.files import atomic_write_jsonl
 
     _check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
     loaded, summary = _load(file, fmt, records, "captions", split)
@@ -252,7 +252,7 @@ def _make_judge(
     api_key = key or os.environ.get("SARLANG_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
     prompt = judges.SARLANG_JUDGE_PROMPT
     if prompt_file is not None:
-        from sarlang.formats.textio import read_bytes
+        from sarlang.files import read_bytes
 
         prompt = read_bytes(prompt_file, "judge prompt").decode("utf-8", errors="replace")
     return judges.ApiJudge(base, model=model, api_key=api_key, prompt=prompt, cache_path=cache,
@@ -394,7 +394,7 @@ def eval_compare(
 ) -> None:
     """Whether two models differ significantly on the same items (McNemar and paired bootstrap)."""
     from sarlang.eval.compare import compare_score_files
-    from sarlang.formats.textio import atomic_write_json, json_safe
+    from sarlang.files import atomic_write_json, json_safe
 
     _check_outputs({"--json file": json_out})
     result = compare_score_files(a, b, alpha=alpha)
@@ -418,7 +418,7 @@ def preprocess_command(
     json_out: JsonOpt = None,
 ) -> None:
     """Preprocess SAR images into 8-bit pictures (speckle filter, dB, stretch) with a sidecar per image."""
-    from sarlang.formats.textio import atomic_write_json
+    from sarlang.files import atomic_write_json
     from sarlang.sar.preprocess import preprocess
     from sarlang.sar.recipes import load_recipe
 
@@ -501,7 +501,7 @@ def build_command(
     rejected whole, with the reason, in rejects.jsonl. An interrupted build resumes where it
     stopped, if its inputs and options are unchanged.
     """
-    from sarlang.build.dataset import BuildOptions, build_dataset
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
 
     _check_outputs(folders={"--out folder": out})
     tile_size, tile_overlap = _tile_spec(tile)
@@ -581,7 +581,7 @@ def stats_command(
     out: Annotated[Path | None, typer.Option("--out", help="Where stats.md, stats.json and the plots go (default: the build folder).")] = None,
 ) -> None:
     """Counts per application and question type, answer distributions, caption lengths (Markdown, JSON, PNG)."""
-    from sarlang.build.stats import stats_markdown, write_stats
+    from sarlang.corpus.stats import stats_markdown, write_stats
     from sarlang.formats.records import load_records, records_file
 
     records_path = records_file(build)
@@ -612,7 +612,7 @@ def llm_captions_command(
     restart: Annotated[bool, typer.Option("--restart", help="Replace LLM captions even when a reviewer has checked them.")] = False,
 ) -> None:
     """Add one LLM-written detailed caption per image, checked by SAR-expert rules (flags kept for review)."""
-    from sarlang.build.llm import generate_llm_captions
+    from sarlang.corpus.llm import generate_llm_captions
     from sarlang.chat import ChatClient, default_cache_path
     from sarlang.errors import JudgeError
 
@@ -646,7 +646,7 @@ def review_export(
     out: Annotated[Path, typer.Option("--out", help="The review sheet (CSV) to write.")],
 ) -> None:
     """Write the LLM-written records to a CSV sheet with 'corrected' and 'note' columns to fill in."""
-    from sarlang.build.llm import export_review_sheet
+    from sarlang.corpus.llm import export_review_sheet
 
     _check_outputs({"review sheet": out})
     n = export_review_sheet(build, out)
@@ -660,7 +660,7 @@ def review_import(
     sheet: Annotated[Path, typer.Argument(help="The reviewed sheet.", show_default=False)],
 ) -> None:
     """Apply a reviewed sheet to the build, recording what the reviewer changed."""
-    from sarlang.build.llm import import_review_sheet
+    from sarlang.corpus.llm import import_review_sheet
 
     result = import_review_sheet(build, sheet)
     console.print(f"{result['changed']} changed, {result['unchanged']} kept, {len(result['rejects'])} rows rejected", highlight=False)

@@ -44,13 +44,13 @@ def run_demo(
     meteor: bool = True,
 ) -> dict[str, Any]:
     # imported here so that the CLI, which reads this module's defaults, starts fast
-    from sarlang.build.dataset import build_dataset
+    from sarlang.corpus.dataset import build_dataset
     from sarlang.eval.captions import score_captions
-    from sarlang.eval.stats import paired_comparison
+    from sarlang.eval.significance import paired_comparison
     from sarlang.eval.vqa import score_vqa
     from sarlang.formats.predictions import load_eval_items
     from sarlang.formats.records import load_records
-    from sarlang.formats.textio import atomic_write_json, atomic_write_text
+    from sarlang.files import atomic_write_json, atomic_write_text
     from sarlang.models.run import predict_records, train_from_config
 
     out = Path(out_dir).resolve()

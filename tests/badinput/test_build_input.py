@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarlang.build import dataset as D
+from sarlang.corpus import dataset as D
 from sarlang.errors import InputError
 from sarlang.schema import Scene
 
@@ -135,7 +135,7 @@ def test_simulated_resolutions_of_one_scene_share_a_split(tmp_path: Path) -> Non
 
 
 def test_the_disjointness_check_covers_groups(tmp_path: Path) -> None:
-    from sarlang.build.splits import check_disjoint
+    from sarlang.corpus.splits import check_disjoint
     from sarlang.errors import SarlangError
 
     with pytest.raises(SarlangError, match="groups of images of one place are in more than one split"):

@@ -67,7 +67,7 @@ def test_outputs_follow_the_umask(tmp_path: Path) -> None:
 
 
 def test_an_export_keeps_the_mode_of_the_dataset_info_it_adds_to(tmp_path: Path) -> None:
-    from sarlang.build.dataset import build_dataset
+    from sarlang.corpus.dataset import build_dataset
     from sarlang.formats.exports import export_records
 
     build_dataset(["simulate:2,size=32"], tmp_path / "b")

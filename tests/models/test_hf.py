@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sarlang.build.dataset import build_dataset
+from sarlang.corpus.dataset import build_dataset
 from sarlang.errors import InputError
 from sarlang.models.base import load_model
 from sarlang.models.run import predict_records, train_from_config

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarlang.build.dataset import build_dataset
+from sarlang.corpus.dataset import build_dataset
 from sarlang.errors import InputError
 from sarlang.models.base import VQA_PROMPT, load_model, prompt_for
 from sarlang.models.run import predict_records, train_from_config
@@ -177,7 +177,7 @@ def test_object_settings_are_checked(bench: Path, tmp_path: Path) -> None:
 
 
 def test_api_model_against_a_local_server(bench: Path, tmp_path: Path) -> None:
-    from ..build.test_llm import CaptionServer
+    from ..corpus.test_llm import CaptionServer
     from sarlang.models.api import ApiModel
 
     server = CaptionServer()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sarlang.eval.ngrams import Corpus, NgramTable
+from sarlang.eval.ngrams import NgramCorpus, NgramTable
 
 _TINY = 1e-15
 _SMALL = 1e-9
@@ -27,7 +27,7 @@ def clipped_counts(table: NgramTable, n_images: int) -> np.ndarray:
     return np.bincount(table.owner[hyp], weights=clipped, minlength=n_images)
 
 
-def closest_ref_lengths(corpus: Corpus) -> np.ndarray:
+def closest_ref_lengths(corpus: NgramCorpus) -> np.ndarray:
     """Per image, the reference length closest to the hypothesis length (ties: the shorter)."""
     if corpus.n_images == 0:
         return np.zeros(0, dtype=np.int64)
@@ -41,7 +41,7 @@ def closest_ref_lengths(corpus: Corpus) -> np.ndarray:
     return np.minimum.reduceat(key, first_ref) % scale
 
 
-def bleu_scores(corpus: Corpus, correct: np.ndarray) -> tuple[list[float], np.ndarray]:
+def bleu_scores(corpus: NgramCorpus, correct: np.ndarray) -> tuple[list[float], np.ndarray]:
     """Corpus BLEU-1..n and per-image BLEU-1..n (shape (orders, images)).
 
     ``correct`` holds the clipped counts (:func:`clipped_counts`), shape (images, orders).

@@ -29,7 +29,7 @@ import numpy as np
 from sarlang.errors import SarlangError
 from sarlang.eval.bleu import bleu_scores, clipped_counts
 from sarlang.eval.cider import cider_scores, cider_similarity
-from sarlang.eval.ngrams import build_corpus, ngram_keys, ngram_table
+from sarlang.eval.ngrams import ngram_corpus, ngram_keys, ngram_table
 from sarlang.eval.rouge import rouge_l_scores
 
 CAPTION_MODES: tuple[str, ...] = ("sarlang", "coco")
@@ -66,7 +66,7 @@ class CaptionScores:
 
 
 def _ngram_metrics(hyps: list[str], refs: list[list[str]]) -> tuple[list[float], np.ndarray, float, np.ndarray]:
-    corpus = build_corpus(hyps, refs)
+    corpus = ngram_corpus(hyps, refs)
     keys = ngram_keys(corpus, 4)
 
     def one_order(order_keys: tuple[np.ndarray, np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:

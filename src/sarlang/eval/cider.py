@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sarlang.eval.ngrams import Corpus, NgramTable
+from sarlang.eval.ngrams import NgramCorpus, NgramTable
 
 
 def _document_frequency(table: NgramTable) -> np.ndarray:
@@ -26,7 +26,7 @@ def _document_frequency(table: NgramTable) -> np.ndarray:
     return df_of_gram[gram_of_block[table.block_of_row]].astype(np.float64)
 
 
-def cider_similarity(corpus: Corpus, table: NgramTable, sigma: float = 6.0) -> np.ndarray:
+def cider_similarity(corpus: NgramCorpus, table: NgramTable, sigma: float = 6.0) -> np.ndarray:
     """Length-penalised cosine similarity of one order, per reference sentence (hypothesis of its image vs it)."""
     refs = corpus.ref_sentences
     if not len(table.count) or corpus.n_images == 0:
@@ -52,7 +52,7 @@ def cider_similarity(corpus: Corpus, table: NgramTable, sigma: float = 6.0) -> n
     return val * np.e ** (-(delta**2) / (2 * sigma**2))
 
 
-def cider_scores(corpus: Corpus, similarity: np.ndarray) -> tuple[float, np.ndarray]:
+def cider_scores(corpus: NgramCorpus, similarity: np.ndarray) -> tuple[float, np.ndarray]:
     """Corpus CIDEr and per-image CIDEr from :func:`cider_similarity` of every order, shape (orders, references)."""
     if corpus.n_images == 0:
         return float("nan"), np.zeros(0)

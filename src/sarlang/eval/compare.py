@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
-from sarlang.eval.stats import format_p, paired_comparison, paired_mean_difference
-from sarlang.formats.textio import read_bytes
+from sarlang.eval.significance import format_p, paired_comparison, paired_mean_difference
+from sarlang.files import read_bytes
 
 
 def _load(path: Path) -> dict[str, Any]:

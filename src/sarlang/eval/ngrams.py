@@ -22,7 +22,7 @@ _BOUNDARY = "\x00\x01sentence-boundary\x01\x00"
 
 
 @dataclass(frozen=True)
-class Corpus:
+class NgramCorpus:
     """Hypotheses and references as integer token ids, image by image.
 
     Sentences are numbered image by image: the hypothesis of an image, then its references.
@@ -50,7 +50,7 @@ class Corpus:
         return np.flatnonzero(self.is_ref)
 
 
-def build_corpus(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> Corpus:
+def ngram_corpus(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> NgramCorpus:
     """Split hypotheses and references (a list per image) on whitespace and map tokens to ids."""
     sentences: list[str] = []
     for hyp, refs in zip(hypotheses, references):
@@ -79,7 +79,7 @@ def build_corpus(hypotheses: Sequence[str], references: Sequence[Sequence[str]])
     n_sentences = int(per_image.sum())
     is_ref = np.ones(n_sentences, dtype=bool)
     is_ref[hyp_sentence] = False
-    return Corpus(
+    return NgramCorpus(
         tokens=tokens,
         lengths=lengths.astype(np.int64),
         owner=np.repeat(np.arange(len(references), dtype=np.int64), per_image),
@@ -124,7 +124,7 @@ def _run_index(starts: np.ndarray, total: int) -> np.ndarray:
     return np.repeat(np.arange(len(starts), dtype=np.int64), np.diff(np.append(starts, total)))
 
 
-def ngram_keys(corpus: Corpus, max_order: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
+def ngram_keys(corpus: NgramCorpus, max_order: int) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """For orders 1..``max_order``: the key of every n-gram occurrence, its sentence, and a key bound.
 
     An n-gram's key is its token ids in base ``vocab_size`` (renumbered densely when that
@@ -155,7 +155,7 @@ def ngram_keys(corpus: Corpus, max_order: int) -> list[tuple[np.ndarray, np.ndar
     return out
 
 
-def ngram_table(corpus: Corpus, gram: np.ndarray, sentence: np.ndarray) -> NgramTable:
+def ngram_table(corpus: NgramCorpus, gram: np.ndarray, sentence: np.ndarray) -> NgramTable:
     """Count the occurrences of one order (from :func:`ngram_keys`) per (n-gram, sentence)."""
     n_sentences = max(corpus.n_sentences, 1)
     combined = gram * n_sentences + sentence
@@ -176,6 +176,6 @@ def ngram_table(corpus: Corpus, gram: np.ndarray, sentence: np.ndarray) -> Ngram
     )
 
 
-def ngram_tables(corpus: Corpus, max_order: int) -> list[NgramTable]:
+def ngram_tables(corpus: NgramCorpus, max_order: int) -> list[NgramTable]:
     """Tables for orders 1..``max_order``, counted as pycocoevalcap's ``precook`` counts them."""
     return [ngram_table(corpus, gram, sentence) for gram, sentence, _ in ngram_keys(corpus, max_order)]

@@ -5,7 +5,7 @@ gives the reported accuracy and the other one the list of disagreements, so a re
 exactly which answers the official substring rule accepts or refuses differently. An answer
 that no rule decides goes to the judge once, whichever mode needs it (in official mode as
 lower-cased text, as the published script sends it), and both modes use that verdict. Accuracy is reported overall, per application and per question
-type, with counts and 95% bootstrap intervals (:func:`sarlang.eval.stats.bootstrap_ci`).
+type, with counts and 95% bootstrap intervals (:func:`sarlang.eval.significance.bootstrap_ci`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from sarlang.errors import SarlangError
 from sarlang.eval.answers import RULE_SETS, RuleResult
 from sarlang.eval.judges import Judge, JudgeRequest, NoJudge
-from sarlang.eval.stats import bootstrap_ci
+from sarlang.eval.significance import bootstrap_ci
 from sarlang.schema import Accuracy, EvalItem
 
 VQA_MODES: tuple[str, ...] = ("strict", "official")

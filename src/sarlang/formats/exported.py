@@ -25,7 +25,7 @@ from typing import Any
 
 from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
-from sarlang.formats.textio import read_bytes
+from sarlang.files import read_bytes
 from sarlang.schema import APPLICATIONS, Record, Reject, SchemaError
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
-from sarlang.formats.textio import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.files import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from sarlang.schema import Record, Reject
 
 EXPORT_FORMATS: tuple[str, ...] = ("sarlang", "llava", "sharegpt", "vlmevalkit", "hf")

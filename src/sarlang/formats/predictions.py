@@ -40,7 +40,7 @@ from sarlang.errors import FormatDetectionError, InputError, MissingDependencyEr
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
-from sarlang.formats.textio import iter_csv, iter_jsonl, read_bytes
+from sarlang.files import iter_csv, iter_jsonl, read_bytes
 from sarlang.schema import EvalItem, Record, Reject
 
 PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl", "vlmevalkit")

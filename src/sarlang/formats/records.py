@@ -17,7 +17,7 @@ from typing import Any
 from sarlang.errors import InputError
 from sarlang.formats.exported import load_json_records, read_vlmevalkit_tsv
 from sarlang.formats.sarlang1m import read_sarlang_csv
-from sarlang.formats.textio import atomic_path, iter_jsonl, read_bytes
+from sarlang.files import atomic_path, iter_jsonl, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
 

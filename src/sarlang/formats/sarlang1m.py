@@ -36,7 +36,7 @@ import re
 from pathlib import Path
 
 from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
-from sarlang.formats.textio import iter_csv, read_bytes
+from sarlang.files import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (

@@ -39,7 +39,7 @@ class ApiModel:
         return [r.text if r.ok else None for r in replies]
 
     def save(self, directory: str | Path) -> None:
-        from sarlang.formats.textio import atomic_write_json
+        from sarlang.files import atomic_write_json
 
         atomic_write_json(Path(directory) / "api.json", self.info())
 

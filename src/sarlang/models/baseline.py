@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError, SarlangError
-from sarlang.formats.textio import atomic_path, atomic_write_text
+from sarlang.files import atomic_path, atomic_write_text
 
 ARCHITECTURE = "sarlang-baseline-v2"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<unk>")
@@ -89,7 +89,7 @@ class BaselineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
-        from sarlang.formats.textio import check_ranges, checked_settings
+        from sarlang.files import check_ranges, checked_settings
 
         config = cls(**checked_settings(cls, data, "model setting"))
         check_ranges(config, "model setting", image_size=(16, None), width=(1, None), layers=(1, None), heads=(1, None),
@@ -172,7 +172,7 @@ MAX_COUNT = 31  # counts above this share one count embedding
 
 def _category_names(categories: Sequence[str], vocab: Vocabulary) -> list[list[int]]:
     """Token ids of each category's name in the singular and the plural ("ship ships"), the words questions name it by."""
-    from sarlang.build.vqa import plural
+    from sarlang.corpus.vqa import plural
 
     return [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
 

@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.formats.textio import atomic_write_json
+from sarlang.files import atomic_write_json
 
 LANGUAGE_LINEAR = r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
@@ -159,7 +159,7 @@ class LoraSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoraSettings:
-        from sarlang.formats.textio import check_ranges, checked_settings
+        from sarlang.files import check_ranges, checked_settings
 
         settings = cls(**checked_settings(cls, data, "LoRA setting"))
         check_ranges(settings, "LoRA setting", rank=(1, None), alpha=(-0.0, None), dropout=(0, 0.99), epochs=(1, None),
@@ -249,7 +249,7 @@ def _training_batch(processor: Any, batch: Sequence[tuple[str, str, str]], image
 
 def adapter_base(adapter: str | Path) -> str:
     """The base model an adapter was trained on (sarlang's note, else peft's config)."""
-    from sarlang.formats.textio import read_settings
+    from sarlang.files import read_settings
 
     folder = Path(adapter)
     ours = folder / "sarlang_lora.json"

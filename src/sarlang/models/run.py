@@ -38,7 +38,7 @@ TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
-    from sarlang.formats.textio import read_settings
+    from sarlang.files import read_settings
 
     return read_settings(path, "training config")
 
@@ -78,7 +78,7 @@ def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, f
 
 def _object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
     """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
-    from sarlang.formats.textio import iter_jsonl, read_bytes
+    from sarlang.files import iter_jsonl, read_bytes
 
     if setting in (None, False, "none"):
         return None
@@ -161,7 +161,7 @@ def predict_records(
     if restart:
         for stale in (out_path, lf_path, journal):
             stale.unlink(missing_ok=True)
-    from sarlang.formats.textio import keep_run_fingerprint
+    from sarlang.files import keep_run_fingerprint
 
     keep_run_fingerprint(journal, fingerprint, out_path.exists() and out_path.stat().st_size > 0,
                          f"'{out_path}' holds predictions made with another model, other records or another split",
@@ -197,7 +197,7 @@ def predict_records(
     for line in out_path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         predicted[row["id"]] = row["prediction"]
-    from sarlang.formats.textio import atomic_write_jsonl
+    from sarlang.files import atomic_write_jsonl
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
     failures = list(getattr(model, "failures", []))[:5]

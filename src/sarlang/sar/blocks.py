@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import SarlangError
-from sarlang.formats.textio import atomic_path
+from sarlang.files import atomic_path
 from sarlang.sar import filters
 
 # How far each filter reaches beyond the output pixel (pixels).

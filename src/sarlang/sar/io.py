@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.formats.textio import atomic_path
+from sarlang.files import atomic_path
 from sarlang.schema import UNITS, SarImage
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")

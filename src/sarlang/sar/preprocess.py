@@ -23,7 +23,7 @@ from typing import Any
 
 from sarlang.engines.local import pool_context, worker_init
 from sarlang.errors import InputError, SarlangError
-from sarlang.formats.textio import atomic_write_json, atomic_write_jsonl
+from sarlang.files import atomic_write_json, atomic_write_jsonl
 from sarlang.sar.io import PICTURE_SUFFIXES, RASTER_SUFFIXES
 from sarlang.sar.recipes import Recipe
 

@@ -106,7 +106,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     p = Path(key)
     if not p.exists():
         raise InputError(f"no built-in recipe or recipe file '{key}'", hint=f"built-in recipes: {', '.join(BUILTIN_RECIPES)}")
-    from sarlang.formats.textio import read_settings
+    from sarlang.files import read_settings
 
     return Recipe.from_dict(read_settings(p, "recipe file"))
 

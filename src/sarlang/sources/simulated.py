@@ -36,7 +36,7 @@ def parse_spec(spec: str) -> tuple[int, dict[str, str]]:
 
 
 def simulated_scenes(spec: str, out_dir: str | Path | None = None) -> Iterator[Scene | Reject]:
-    from sarlang.formats.textio import atomic_write_json
+    from sarlang.files import atomic_write_json
     from sarlang.sar.io import write_png
     from sarlang.sar.recipes import BUILTIN_RECIPES, apply_recipe
     from sarlang.sar.simulate import SimulationConfig, simulate_scene

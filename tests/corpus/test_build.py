@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarlang.build import dataset as D
-from sarlang.build.vqa import CorpusContext, fmt_box, position_of, scene_questions
+from sarlang.corpus import dataset as D
+from sarlang.corpus.vqa import CorpusContext, fmt_box, position_of, scene_questions
 from sarlang.errors import InputError
 from sarlang.schema import Scene, SceneObject
 

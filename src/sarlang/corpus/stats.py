@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.formats.textio import atomic_write_json, atomic_write_text
+from sarlang.files import atomic_write_json, atomic_write_text
 from sarlang.schema import APPLICATIONS, Record
 
 

@@ -1,7 +1,7 @@
 """Grounded captions: concise and detailed descriptions built only from a scene's labels.
 
 A caption states what the labels support and nothing else: the labelled categories with their
-exact counts, where they are (the position rule of :mod:`sarlang.build.vqa`), the land cover
+exact counts, where they are (the position rule of :mod:`sarlang.corpus.vqa`), the land cover
 (classes covering at least 10% of the land-cover raster, largest first), and the ground
 sampling distance and sensor when the source gives them. A scene without labelled objects says
 that none of the source's categories is labelled. Phrasing varies by template, chosen with a
@@ -15,7 +15,7 @@ from collections import Counter
 
 import numpy as np
 
-from sarlang.build.vqa import plural, position_of
+from sarlang.corpus.vqa import plural, position_of
 from sarlang.schema import Scene
 
 CONCISE_PROMPT = "Describe the content of this image in one sentence."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sarlang.build.dataset import build_dataset
+from sarlang.corpus.dataset import build_dataset
 from sarlang.formats.exports import export_records
 from sarlang.formats.records import load_records
 
@@ -102,7 +102,7 @@ def test_rewriting_a_builds_records_keeps_parquet_and_summary_current(built: Pat
     import shutil
 
     pq = pytest.importorskip("pyarrow.parquet")
-    from sarlang.build.dataset import rewrite_records
+    from sarlang.corpus.dataset import rewrite_records
 
     copy = tmp_path / "b"
     shutil.copytree(built, copy)
@@ -125,7 +125,7 @@ def _round_trip_rows(folder: Path) -> list[tuple]:
 
 @pytest.mark.parametrize("source", ["voc:mstar", "simulate:12,size=64,gsd=2+6"])
 def test_sarlang_export_builds_back_to_the_same_benchmark(source: str, tmp_path: Path) -> None:
-    from sarlang.build.dataset import build_dataset
+    from sarlang.corpus.dataset import build_dataset
 
     from ..conftest import SHARED_DATA
 

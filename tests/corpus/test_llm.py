@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sarlang.build.dataset import build_dataset
-from sarlang.build.llm import export_review_sheet, generate_llm_captions, import_review_sheet, sar_expert_rules
+from sarlang.corpus.dataset import build_dataset
+from sarlang.corpus.llm import export_review_sheet, generate_llm_captions, import_review_sheet, sar_expert_rules
 from sarlang.chat import ChatClient
 from sarlang.errors import InputError
 

@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.build.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
-from sarlang.build.splits import check_disjoint, hashed_split
-from sarlang.build.vqa import CorpusContext, scene_questions
+from sarlang.corpus.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
+from sarlang.corpus.splits import check_disjoint, hashed_split
+from sarlang.corpus.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
 from sarlang.errors import InputError, SarlangError
 from sarlang.formats.records import write_records_parquet
-from sarlang.formats.textio import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
+from sarlang.files import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
 from sarlang.schema import Reject, Scene
 from sarlang.sources import SOURCES, parse_source
 

@@ -30,11 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sarlang.build.captions import DETAILED_PROMPT
-from sarlang.build.vqa import plural
+from sarlang.corpus.captions import DETAILED_PROMPT
+from sarlang.corpus.vqa import plural
 from sarlang.errors import InputError
 from sarlang.eval.answers import extract_numbers
-from sarlang.formats.textio import atomic_write_text, iter_csv, read_bytes
+from sarlang.files import atomic_write_text, iter_csv, read_bytes
 
 PROMPT_VERSION = "1"
 REWRITE_PROMPT = (
@@ -110,7 +110,7 @@ def _load_rows(build_dir: Path) -> list[dict[str, Any]]:
 
 
 def _write_rows(build_dir: Path, rows: list[dict[str, Any]]) -> None:
-    from sarlang.build.dataset import rewrite_records
+    from sarlang.corpus.dataset import rewrite_records
 
     rewrite_records(build_dir, rows)
 
