@@ -59,6 +59,7 @@ def test_retries_after_500_and_429(tmp_path: Path) -> None:
     assert server.per_prediction["ratelimit one"] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pred,reason", [("down always", "HTTP 500"), ("badjson x", "malformed"), ("slow x", "timed out")])
 def test_persistent_failures_become_errors_and_are_not_cached(tmp_path: Path, pred: str, reason: str) -> None:
     with JudgeServer() as server:
@@ -191,6 +192,7 @@ def test_no_judge_counts_the_rest_wrong_and_says_so() -> None:
     assert scores.decided_by == {"judge:unjudged": 1}
 
 
+@pytest.mark.slow
 def test_kill_and_resume_through_the_cli(tmp_path: Path) -> None:
     """A judged run killed half-way resumes from the cache without asking anything twice."""
     records = tmp_path / "records.jsonl"

@@ -35,6 +35,7 @@ def _cases(tmp: Path) -> list[tuple[list[str], str]]:
     ]
 
 
+@pytest.mark.slow
 def test_unusable_output_paths_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "records.jsonl").write_text(json.dumps({"id": "a", "image": "x.png", "application": "others", "question": "q", "answer": "a"}) + "\n")
     for args, message in _cases(tmp_path):

@@ -64,6 +64,7 @@ def test_hf_parquet_loads_with_datasets(built: Path, tmp_path: Path) -> None:
     assert whole.num_rows == len(records)
 
 
+@pytest.mark.slow
 def test_cli_export_and_stats(built: Path, tmp_path: Path) -> None:
     result = run_cli("export", str(built), "--to", "llava", "--out", str(tmp_path / "x"))
     assert result.returncode == 0, result.stderr
@@ -123,6 +124,7 @@ def _round_trip_rows(folder: Path) -> list[tuple]:
                    r["caption_kind"], r["split"]) for r in rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["voc:mstar", "simulate:12,size=64,gsd=2+6"])
 def test_sarlang_export_builds_back_to_the_same_benchmark(source: str, tmp_path: Path) -> None:
     from sarlang.corpus.dataset import build_dataset

@@ -112,6 +112,7 @@ def test_generation_cache_and_review_round_trip(tmp_path: Path) -> None:
     assert not [r for r in map(json.loads, (build / "records.jsonl").read_text().splitlines()) if "review" in r["provenance"]]
 
 
+@pytest.mark.slow
 def test_cli_errors(tmp_path: Path) -> None:
     result = run_cli("llm-captions", str(tmp_path), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert result.returncode == 2 and "no endpoint" in result.stderr
