@@ -19,8 +19,34 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import InputError
+from sarlang.errors import InputError, MissingDependencyError
 from sarlang.schema import Reject
+
+
+#: File suffixes of images: 8-bit pictures (Pillow) and rasters (GDAL through rasterio), in the
+#: order a source prefers them when one image id has several files.
+PICTURE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")
+RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".img", ".vrt", ".nc", ".h5", ".hdf5", ".jp2")
+IMAGE_SUFFIXES: tuple[str, ...] = PICTURE_SUFFIXES + RASTER_SUFFIXES
+
+#: Extras whose packages need torch, which must be installed first with an explicit (CPU) version.
+_TORCH_EXTRAS = frozenset({"train", "hf", "embedding"})
+
+
+def require(module: str, extra: str, what: str = "", hint: str | None = None) -> Any:
+    """Import an optional dependency, or raise :class:`MissingDependencyError` saying which extra to install.
+
+    ``what`` names the feature that needs it ("GeoTIFF support (rasterio)"); the hint pins torch
+    to the CPU build for the extras that need torch, so pip never resolves a CUDA build.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if hint is None and extra in _TORCH_EXTRAS:
+            hint = f"pip install torch==2.13.0 (the CPU build), then pip install 'sarlang[{extra}]'"
+        raise MissingDependencyError(what or module, extra=extra, hint=hint) from exc
 
 
 def read_bytes(path: str | Path, what: str = "file") -> bytes:

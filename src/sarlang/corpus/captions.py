@@ -15,7 +15,8 @@ from collections import Counter
 
 import numpy as np
 
-from sarlang.corpus.vqa import plural, position_of
+from sarlang.corpus.vqa import position_of
+from sarlang.vocabulary import plural
 from sarlang.schema import Scene
 
 CONCISE_PROMPT = "Describe the content of this image in one sentence."

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.corpus.captions import DETAILED_PROMPT
-from sarlang.corpus.vqa import plural
+from sarlang.vocabulary import plural
 from sarlang.errors import InputError
 from sarlang.eval.answers import extract_numbers
 from sarlang.files import atomic_write_text, iter_csv, read_bytes

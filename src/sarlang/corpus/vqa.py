@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sarlang.schema import Scene, SceneObject
+from sarlang.vocabulary import article, plural
 
 POSITION_WORDS = ("top", "center", "bottom", "left", "right")
 NINE_CELLS = (("top left", "top", "top right"), ("left", "center", "right"), ("bottom left", "bottom", "bottom right"))
@@ -72,20 +73,6 @@ class CorpusContext:
     def negative_probability(self, category: str) -> float:
         f = self.presence.get(category, 0.0)
         return 1.0 if f >= 0.5 else (f / (1.0 - f) if f > 0 else 0.0)
-
-
-def plural(category: str) -> str:
-    if category.endswith(("aircraft", "sheep", "fish")):
-        return category
-    if category.endswith(("s", "x", "ch", "sh")):
-        return category + "es"
-    if category.endswith("y") and category[-2:-1] not in "aeiou":
-        return category[:-1] + "ies"
-    return category + "s"
-
-
-def article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 def fmt_box(box: tuple[float, float, float, float]) -> str:

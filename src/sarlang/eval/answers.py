@@ -26,6 +26,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from sarlang.vocabulary import CATEGORY_SYNONYMS, plural
+
 @dataclass(frozen=True, slots=True)
 class RuleResult:
     """What a rule set decided: ``correct`` is None when the item goes to the judge."""
@@ -175,37 +177,11 @@ def is_position_answer(normalized: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # strict: categories
 
-#: Canonical category -> synonyms (singular; plurals are matched too). SARDet-100K's six
-#: classes, SARLANG-1M's judge-prompt examples, and common remote-sensing names.
-CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "aircraft": ("aircraft", "airplane", "aeroplane", "plane", "jet", "airliner"),
-    "ship": ("ship", "boat", "vessel"),
-    "car": ("car", "automobile", "vehicle"),
-    "bridge": ("bridge",),
-    "storage tank": ("storage tank", "oil tank", "tank", "oil storage tank"),
-    "harbor": ("harbor", "harbour", "port", "dock", "wharf"),
-    "building": ("building", "rooftop", "roof"),
-    "playground": ("playground", "ground track field", "running track", "athletic field"),
-    "soccer field": ("soccer field", "football field", "soccer", "football"),
-    "swimming pool": ("swimming pool", "pond", "pool"),
-    "road": ("road", "street", "highway"),
-    "water": ("water", "river", "lake", "sea", "ocean"),
-}
-
-
-def _plural(word: str) -> str:
-    if word.endswith(("s", "x", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and word[-2:-1] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
 def _phrase_forms(phrase: str) -> list[str]:
     words = phrase.split()
-    forms = {phrase, " ".join([*words[:-1], _plural(words[-1])])}
+    forms = {phrase, " ".join([*words[:-1], plural(words[-1])])}
     if phrase == "aircraft":
-        forms.add("aircrafts")
+        forms.add("aircrafts")  # not English, but models write it
     return sorted(forms, key=len, reverse=True)
 
 

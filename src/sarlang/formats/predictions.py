@@ -36,11 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import FormatDetectionError, InputError, MissingDependencyError
+from sarlang.errors import FormatDetectionError, InputError
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application, strip_image_tags
-from sarlang.files import iter_csv, iter_jsonl, read_bytes
+from sarlang.files import iter_csv, iter_jsonl, read_bytes, require
 from sarlang.schema import EvalItem, Record, Reject
 
 PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl", "vlmevalkit")
@@ -193,11 +193,8 @@ def _rows_vlmevalkit(data: bytes, path: Path, source: str, rejects: list[Reject]
 
 
 def _xlsx_rows(data: bytes, path: Path) -> list[list[Any]]:
-    try:
-        import openpyxl
-    except ImportError as exc:
-        raise MissingDependencyError("reading VLMEvalKit's .xlsx results (openpyxl)", extra="xlsx",
-                                     hint="pip install 'sarlang[xlsx]', or run VLMEvalKit with PRED_FORMAT=tsv") from exc
+    openpyxl = require("openpyxl", "xlsx", "reading VLMEvalKit's .xlsx results (openpyxl)",
+                       hint="pip install 'sarlang[xlsx]', or run VLMEvalKit with PRED_FORMAT=tsv")
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file

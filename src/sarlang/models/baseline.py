@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.errors import InputError, MissingDependencyError, SarlangError
-from sarlang.files import atomic_path, atomic_write_text
+from sarlang.errors import InputError, SarlangError
+from sarlang.files import atomic_path, atomic_write_text, require
 
 ARCHITECTURE = "sarlang-baseline-v2"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<unk>")
@@ -52,11 +52,7 @@ _TOKEN = re.compile(r"\d+(?:\.\d+)?|[a-z]+(?:'[a-z]+)?|[^\sa-z\d]")
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise MissingDependencyError("the built-in model (torch)", hint="pip install torch==2.13.0 (CPU build), then pip install 'sarlang[train]'") from exc
-    return torch
+    return require("torch", "train", "the built-in model (torch)")
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,7 @@ MAX_COUNT = 31  # counts above this share one count embedding
 
 def _category_names(categories: Sequence[str], vocab: Vocabulary) -> list[list[int]]:
     """Token ids of each category's name in the singular and the plural ("ship ships"), the words questions name it by."""
-    from sarlang.corpus.vqa import plural
+    from sarlang.vocabulary import plural
 
     return [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
 

@@ -24,19 +24,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sarlang.errors import InputError, MissingDependencyError
-from sarlang.files import atomic_write_json
+from sarlang.errors import InputError
+from sarlang.files import atomic_write_json, require
 
 LANGUAGE_LINEAR = r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
 
 def _require() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError("Hugging Face models (transformers)", extra="hf", hint="pip install torch==2.13.0, then pip install 'sarlang[hf]'") from exc
-    return torch, transformers
+    return require("torch", "hf", "Hugging Face models (torch)"), require("transformers", "hf", "Hugging Face models (transformers)")
 
 
 # Processors whose video processor needs torchvision; without it they load as image + text only.

@@ -25,19 +25,14 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.files import atomic_path
+from sarlang.files import PICTURE_SUFFIXES, RASTER_SUFFIXES, atomic_path, require
 from sarlang.schema import UNITS, SarImage
 
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-RASTER_SUFFIXES = (".tif", ".tiff", ".img", ".vrt", ".nc", ".h5", ".hdf5", ".jp2")
 POLARIZATIONS = ("HH", "HV", "VH", "VV")
 
 
 def _rasterio() -> Any:
-    try:
-        import rasterio
-    except ImportError as exc:
-        raise MissingDependencyError("GeoTIFF support (rasterio)", extra="geotiff") from exc
+    rasterio = require("rasterio", "geotiff", "GeoTIFF support (rasterio)")
     # Rasters without georeferencing (simulated scenes, plain arrays) are normal here.
     warnings.filterwarnings("ignore", category=rasterio.errors.NotGeoreferencedWarning)
     warnings.filterwarnings("ignore", category=PendingDeprecationWarning, module="rasterio")

@@ -23,11 +23,9 @@ from typing import Any
 
 from sarlang.engines.local import pool_context, worker_init
 from sarlang.errors import InputError, SarlangError
-from sarlang.files import atomic_write_json, atomic_write_jsonl
-from sarlang.sar.io import PICTURE_SUFFIXES, RASTER_SUFFIXES
+from sarlang.files import IMAGE_SUFFIXES, atomic_write_json, atomic_write_jsonl
 from sarlang.sar.recipes import Recipe
 
-IMAGE_SUFFIXES = PICTURE_SUFFIXES + RASTER_SUFFIXES
 
 
 @dataclass

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from sarlang.errors import InputError
+from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 
 
 def read_class_table(root: Path) -> tuple[str, ...]:

@@ -23,9 +23,9 @@ import numpy as np
 from scipy import ndimage
 
 from sarlang.errors import InputError
+from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene, SceneObject
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 INSTANCE_SUFFIX = "_instance_id_RGB"
 
 

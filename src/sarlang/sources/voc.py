@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sarlang.errors import InputError
+from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene, SceneObject
 from sarlang.sources.boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 
 
 def default_name(raw: str) -> str:
