@@ -432,7 +432,7 @@ def preprocess_command(
     console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "
                   f"{len(summary.rejects)} rejected -> {out}", highlight=False)
     for reject in summary.rejects[:10]:
-        console.print(f"[yellow]rejected[/] {escape(reject['input'])}: {escape(reject['reason'])}", highlight=False, markup=True)
+        console.print(f"[yellow]rejected[/] {escape(reject.source)}: {escape(reject.reason)}", highlight=False, markup=True)
     if len(summary.rejects) > 10:
         console.print(f"... all {len(summary.rejects)} in {out / 'rejects.jsonl'}", highlight=False)
     if json_out is not None:
@@ -632,7 +632,7 @@ def llm_captions_command(
     console.print(f"{result['captions']} captions added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "
                   f"{len(result['rejects'])} images without one", highlight=False)
     for reject in result["rejects"][:5]:
-        console.print(f"[yellow]{escape(str(reject['image']))}[/]: {escape(str(reject['reason']))}", highlight=False, markup=True)
+        console.print(f"[yellow]{escape(reject.source)}[/]: {escape(reject.reason)}", highlight=False, markup=True)
 
 
 review_app = typer.Typer(help="Review LLM-written text: export a sheet, import the corrected sheet.", no_args_is_help=True)
@@ -665,7 +665,7 @@ def review_import(
     result = import_review_sheet(build, sheet)
     console.print(f"{result['changed']} changed, {result['unchanged']} kept, {len(result['rejects'])} rows rejected", highlight=False)
     for reject in result["rejects"][:5]:
-        console.print(f"[yellow]rejected[/] row {reject.get('row')}: {escape(str(reject.get('reason')))}", highlight=False, markup=True)
+        console.print(f"[yellow]rejected[/] row {reject.row}: {escape(reject.reason)}", highlight=False, markup=True)
 
 
 @app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")

@@ -138,6 +138,6 @@ def test_optical_mode_sends_the_paired_image(tmp_path: Path) -> None:
         client.close()
     finally:
         server.close()
-    assert result["captions"] == 1 and result["rejects"] == [{"image": images[1], "reason": "no paired optical image"}]
+    assert result["captions"] == 1 and [(r.source, r.reason) for r in result["rejects"]] == [(images[1], "no paired optical image")]
     content = server.bodies[0]["messages"][0]["content"]
     assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")

@@ -33,6 +33,7 @@ from typing import Any
 from sarlang.corpus.captions import DETAILED_PROMPT
 from sarlang.vocabulary import plural
 from sarlang.errors import InputError
+from sarlang.schema import Reject
 from sarlang.eval.answers import extract_numbers
 from sarlang.files import atomic_write_text, iter_csv, read_bytes
 
@@ -147,7 +148,10 @@ def generate_llm_captions(
     for r in rows:
         by_image[r["image"]].append(r)
     known = {r["answer"] for r in rows if r["application"] == "region_referring"}
-    images, conversations, facts_of, rejects = [], [], {}, []
+    images: list[str] = []
+    conversations: list[list[dict[str, Any]]] = []
+    facts_of: dict[str, tuple[str, dict[str, int]]] = {}
+    rejects: list[Reject] = []
     for image, records in by_image.items():
         facts, counts = _image_facts(records)
         facts_of[image] = (facts, counts)
@@ -158,7 +162,7 @@ def generate_llm_captions(
         else:
             optical = next((p for p in sorted(Path(optical_dir).glob(f"{Path(image).stem}.*"))), None)
             if optical is None:
-                rejects.append({"image": image, "reason": "no paired optical image"})
+                rejects.append(Reject(image, 0, "no paired optical image"))
                 continue
             content = [{"type": "text", "text": OPTICAL_PROMPT}, image_content(optical)]
         images.append(image)
@@ -167,12 +171,12 @@ def generate_llm_captions(
     added = []
     for image, reply in zip(images, replies):
         if not reply.ok:
-            rejects.append({"image": image, "reason": f"no reply: {reply.text}"})
+            rejects.append(Reject(image, 0, f"no reply: {reply.text}"))
             continue
         facts, counts = facts_of[image]
         text, flags = sar_expert_rules(reply.text, counts, known)
         if not text:
-            rejects.append({"image": image, "reason": "empty reply"})
+            rejects.append(Reject(image, 0, "empty reply"))
             continue
         template = by_image[image][0]
         short = hashlib.sha1(f"llm:{image}".encode()).hexdigest()[:12]
@@ -206,8 +210,8 @@ def import_review_sheet(build_dir: str | Path, sheet: str | Path) -> dict[str, A
     build = Path(build_dir)
     rows = _load_rows(build)
     by_id = {r["id"]: r for r in rows}
-    rejects: list[dict[str, Any]] = []
-    sheet_rejects: list = []
+    rejects: list[Reject] = []
+    sheet_rejects: list[Reject] = []
     changed = unchanged = 0
     lines = iter_csv(read_bytes(sheet, "review sheet"), str(sheet), sheet_rejects)
     header = next(lines, (0, []))[1]
@@ -218,7 +222,7 @@ def import_review_sheet(build_dir: str | Path, sheet: str | Path) -> dict[str, A
         rid, corrected, note = cells[0], cells[5].strip(), cells[6].strip()
         record = by_id.get(rid)
         if record is None:
-            rejects.append({"row": number, "id": rid, "reason": "no record with this id in the build"})
+            rejects.append(Reject(str(sheet), number, "no record with this id in the build", id=rid))
             continue
         before = record["answer"]
         if corrected and corrected != before:
@@ -229,4 +233,4 @@ def import_review_sheet(build_dir: str | Path, sheet: str | Path) -> dict[str, A
             record["provenance"]["review"] = {"changed": False, "note": note}
             unchanged += 1
     _write_rows(build, rows)
-    return {"changed": changed, "unchanged": unchanged, "rejects": rejects + [r.to_dict() for r in sheet_rejects]}
+    return {"changed": changed, "unchanged": unchanged, "rejects": rejects + sheet_rejects}

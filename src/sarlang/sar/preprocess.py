@@ -25,6 +25,7 @@ from sarlang.engines.local import pool_context, worker_init
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import IMAGE_SUFFIXES, atomic_write_json, atomic_write_jsonl
 from sarlang.sar.recipes import Recipe
+from sarlang.schema import Reject
 
 
 
@@ -32,16 +33,16 @@ from sarlang.sar.recipes import Recipe
 class PreprocessSummary:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    rejects: list[dict[str, str]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": len(self.written), "up_to_date": len(self.skipped), "rejected": len(self.rejects), "rejects": self.rejects}
+        return {"written": len(self.written), "up_to_date": len(self.skipped), "rejected": len(self.rejects), "rejects": [r.to_dict() for r in self.rejects]}
 
 
-def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[dict[str, str]]]:
+def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[Reject]]:
     """Files, folders (searched recursively for images) and glob patterns, in a stable order."""
     found: list[Path] = []
-    rejects: list[dict[str, str]] = []
+    rejects: list[Reject] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
@@ -51,10 +52,10 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[dict[str, str
         elif any(ch in item for ch in "*?["):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True) if Path(m).is_file())
             if not matches:
-                rejects.append({"input": item, "reason": "pattern matches no file"})
+                rejects.append(Reject(item, 0, "pattern matches no file"))
             found += matches
         else:
-            rejects.append({"input": item, "reason": "no such file or folder"})
+            rejects.append(Reject(item, 0, "no such file or folder"))
     unique = list(dict.fromkeys(f.resolve() for f in found))
     return unique, rejects
 
@@ -142,7 +143,7 @@ def preprocess(
     todo: list[Path] = []
     for f in files:
         if f.stem in by_stem:
-            summary.rejects.append({"input": str(f), "reason": f"same output name as {by_stem[f.stem]} ({f.stem}.png)"})
+            summary.rejects.append(Reject(str(f), 0, f"same output name as {by_stem[f.stem]} ({f.stem}.png)"))
             continue
         by_stem[f.stem] = f
         if _up_to_date(f, out / f"{f.stem}.png", out / f"{f.stem}.json", recipe):
@@ -166,7 +167,7 @@ def preprocess(
     summary.written.sort()
     # this run's rejects only: a rejects file left by an earlier run would mix with them
     if summary.rejects:
-        atomic_write_jsonl(out / "rejects.jsonl", summary.rejects)
+        atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in summary.rejects])
     else:
         (out / "rejects.jsonl").unlink(missing_ok=True)
     return summary
@@ -176,6 +177,6 @@ def _record(summary: PreprocessSummary, source: str, error: str | None, on_progr
     if error is None:
         summary.written.append(source)
     else:
-        summary.rejects.append({"input": source, "reason": error})
+        summary.rejects.append(Reject(source, 0, error))
     if on_progress:
         on_progress(done, total)
