@@ -22,6 +22,7 @@ from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
 from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 from sarlang.formats.prompts import VQA_PROMPT
+from sarlang.sources import source_kinds
 
 # markup is off by default: user text (paths, reasons) may hold [brackets]; the few styled lines
 # ask for markup and escape what they interpolate
@@ -483,7 +484,7 @@ def despeckle_command(
 )
 @user_errors
 def build_command(
-    source: Annotated[list[str], typer.Option("--source", help="KIND:PATH, repeatable; KIND one of coco, voc, masks, landcover, simulate, sarlang1m.", show_default=False)],
+    source: Annotated[list[str], typer.Option("--source", help=f"KIND:PATH[,key=value...], repeatable; KIND one of {', '.join(source_kinds())} (e.g. voc:scenes/,gsd=0.3,sensor=MSTAR).", show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Output folder (records.jsonl, records.parquet, rejects.jsonl, summary.json).")],
     train_fraction: Annotated[float, typer.Option("--train-fraction", help="Share of places (groups of images) in train where a source has no split of its own; 0 and 1 allowed.")] = 0.7,
     nine_regions: Annotated[bool, typer.Option("--nine-regions", help="Answer positions with nine regions (top left ... bottom right).")] = False,

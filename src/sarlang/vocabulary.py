@@ -1,4 +1,4 @@
-"""The words of the categories: plurals, articles and synonyms, one home for each.
+"""The words of the categories and numbers: plurals, articles, synonyms, number words; one home for each.
 
 Questions and captions are written with :func:`plural` and :func:`article`; answers are read
 with the same plural and :data:`CATEGORY_SYNONYMS`, so "How many aircraft ..." is asked and
@@ -6,6 +6,8 @@ with the same plural and :data:`CATEGORY_SYNONYMS`, so "How many aircraft ..." i
 """
 
 from __future__ import annotations
+
+import re
 
 #: Nouns whose plural is the singular (remote-sensing categories and their usual heads).
 _INVARIANT = ("aircraft", "sheep", "fish")
@@ -42,3 +44,54 @@ def plural(noun: str) -> str:
 def article(word: str) -> str:
     """``a`` or ``an`` before ``word`` (by its first letter)."""
     return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
+_SCALES = {"hundred": 100, "thousand": 1000}
+_NUMBER_TOKEN = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+def extract_numbers(normalized: str) -> list[float]:
+    """Numbers written with digits or English number words, in order of appearance."""
+    values: list[float] = []
+    current: float | None = None
+    for token in normalized.split():
+        if _NUMBER_TOKEN.match(token):
+            if current is not None:
+                values.append(current)
+                current = None
+            values.append(float(token))
+        elif token in _UNITS or token in _TENS:
+            word_value = _UNITS.get(token, _TENS.get(token, 0))
+            # "twenty one": a unit after a bare tens word continues the same number.
+            if current is not None and current % 100 >= 20 and current % 10 == 0 and token in _UNITS and word_value < 10:
+                current += word_value
+            elif current is not None and current >= 100 and current % 100 == 0:
+                current += word_value
+            else:
+                if current is not None:
+                    values.append(current)
+                current = float(word_value)
+        elif token in _SCALES and current is not None:
+            current *= _SCALES[token]
+        elif token == "and" and current is not None and current >= 100:
+            continue
+        else:
+            if current is not None:
+                values.append(current)
+                current = None
+    if current is not None:
+        values.append(current)
+    return values
+
+
+def is_number_token(token: str) -> bool:
+    """Whether a token belongs to a written number (digits, a number word, a scale, or "and" between them)."""
+    return bool(_NUMBER_TOKEN.match(token)) or token in _UNITS or token in _TENS or token in _SCALES or token == "and"

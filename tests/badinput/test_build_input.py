@@ -264,3 +264,14 @@ def test_group_by_keeps_images_of_one_place_in_one_split(tmp_path: Path) -> None
     assert {s for v in splits.values() for s in v} == {"train", "test"}
     with pytest.raises(InputError, match="not a regular expression"):
         D.BuildOptions(group_by="(unclosed")
+
+
+def test_source_options_in_the_spec(tmp_path: Path) -> None:
+    good_voc(tmp_path / "voc")
+    D.build_dataset([f"voc:{tmp_path / 'voc'},gsd=0.3,sensor=MSTAR"], tmp_path / "out")
+    details = [json.loads(line)["answer"] for line in _records(tmp_path / "out").decode().splitlines()
+               if json.loads(line)["question_type"] == "image_description.detailed"]
+    assert details and all("0.3 m" in d and "MSTAR" in d for d in details)
+    for spec, message in ((f"voc:{tmp_path / 'voc'},colour=red", "unknown option 'colour'"), (f"voc:{tmp_path / 'voc'},gsd=-2", "gsd=-2 is not usable")):
+        with pytest.raises(InputError, match=message):
+            D.build_dataset([spec], tmp_path / "bad")

@@ -39,7 +39,7 @@ from sarlang.errors import InputError, SarlangError
 from sarlang.formats.records import write_records_parquet
 from sarlang.files import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
 from sarlang.schema import Reject, Scene
-from sarlang.sources import SOURCES, parse_source
+from sarlang.sources import parse_source, read_source
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _QUOTE = json.encoder.encode_basestring  # C-accelerated: escapes and quotes one string as json.dumps does
@@ -140,15 +140,14 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
 
 
 def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]],
-             tile: int = 0, overlap: int = 0, group_by: str = "") -> list[Scene]:
+             tile: int = 0, overlap: int = 0, group_by: str = "", source_options: dict[str, Any] | None = None) -> list[Scene]:
     """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
 
     ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
     """
-    options: dict[str, Any] = {"out_dir": out_dir} if kind == "simulate" else {}
     scenes: list[Scene] = []
     seen: set[str] = set()
-    for item in SOURCES[kind](path, **options):
+    for item in read_source(kind, path, source_options or {}, out_dir):
         if isinstance(item, Reject):
             rejects.append(item)
             continue
@@ -327,11 +326,11 @@ def build_dataset(
     imported: list[dict[str, Any]] = []
     notes: list[str] = []
     file_stats: dict[str, tuple[int, int]] = {}
-    for kind, path in parsed:
+    for kind, path, source_options in parsed:
         if kind == "sarlang1m":
             imported += _sarlang1m_rows(path, out, options, rejects, notes)
             continue
-        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by)
+        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by, source_options)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},

@@ -34,7 +34,7 @@ from sarlang.corpus.captions import DETAILED_PROMPT
 from sarlang.vocabulary import plural
 from sarlang.errors import InputError
 from sarlang.schema import Reject
-from sarlang.eval.answers import extract_numbers
+from sarlang.vocabulary import extract_numbers
 from sarlang.files import atomic_write_text, iter_csv, read_bytes
 
 PROMPT_VERSION = "1"

@@ -26,7 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sarlang.vocabulary import CATEGORY_SYNONYMS, plural
+from sarlang.vocabulary import CATEGORY_SYNONYMS, extract_numbers, is_number_token, plural
 
 @dataclass(frozen=True, slots=True)
 class RuleResult:
@@ -76,52 +76,8 @@ def normalize_answer(text: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # strict: numbers
 
-_UNITS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen".split()
-    )
-}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i >= 2}
-_SCALES = {"hundred": 100, "thousand": 1000}
-_NUMBER_TOKEN = re.compile(r"^\d+(?:\.\d+)?$")
 _ZERO_ANSWERS = frozenset(["no", "none", "nothing", "zero", "no one", "not any"])
 _NEGATION = re.compile(r"\b(?:no|none|zero|not any)\b")
-
-
-def extract_numbers(normalized: str) -> list[float]:
-    """Numbers written with digits or English number words, in order of appearance."""
-    values: list[float] = []
-    current: float | None = None
-    for token in normalized.split():
-        if _NUMBER_TOKEN.match(token):
-            if current is not None:
-                values.append(current)
-                current = None
-            values.append(float(token))
-        elif token in _UNITS or token in _TENS:
-            word_value = _UNITS.get(token, _TENS.get(token, 0))
-            # "twenty one": a unit after a bare tens word continues the same number.
-            if current is not None and current % 100 >= 20 and current % 10 == 0 and token in _UNITS and word_value < 10:
-                current += word_value
-            elif current is not None and current >= 100 and current % 100 == 0:
-                current += word_value
-            else:
-                if current is not None:
-                    values.append(current)
-                current = float(word_value)
-        elif token in _SCALES and current is not None:
-            current *= _SCALES[token]
-        elif token == "and" and current is not None and current >= 100:
-            continue
-        else:
-            if current is not None:
-                values.append(current)
-                current = None
-    if current is not None:
-        values.append(current)
-    return values
 
 
 def parse_count(normalized: str) -> float | None:
@@ -131,7 +87,7 @@ def parse_count(normalized: str) -> float | None:
     numbers = extract_numbers(normalized)
     if len(numbers) != 1:
         return None
-    rest = [t for t in normalized.split() if not (_NUMBER_TOKEN.match(t) or t in _UNITS or t in _TENS or t in _SCALES or t == "and")]
+    rest = [t for t in normalized.split() if not is_number_token(t)]
     return numbers[0] if not rest else None
 
 

@@ -5,7 +5,7 @@ of train / val / test, and is kept. Boxes are COCO ``[x, y, w, h]`` in pixels; a
 past the image is clipped. An annotation that is unusable — a box with no area inside the image
 or with a coordinate that is not a finite number, an unknown ``category_id``, a category id the
 file gives two names, an annotation id used twice — makes its whole image a reject (see
-:mod:`sarlang.sources.boxes`). So do an image file listed under several image ids (all of them
+:mod:`sarlang.sources._boxes`). So do an image file listed under several image ids (all of them
 are rejected: two label sets for one picture contradict each other), a repeated image id (the
 first is kept), a missing image file (looked for in ``JPEGImages/<split>/`` and
 ``JPEGImages/``), and a JSON file that does not parse. Crowd annotations (``iscrowd``) are kept
@@ -23,7 +23,7 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.schema import Reject, Scene, SceneObject
-from sarlang.sources.boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
+from sarlang.sources._boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
 
 SPLITS = ("train", "val", "test")
 
@@ -138,3 +138,7 @@ def _category_names(categories: list[Any]) -> tuple[dict[Any, str], dict[Any, li
     names = {cid: next(iter(n)) for cid, n in seen.items() if len(n) == 1}
     ambiguous = {cid: sorted(n) for cid, n in seen.items() if len(n) > 1}
     return names, ambiguous
+
+
+#: The entry point of this source (see sarlang.sources).
+read = read_coco

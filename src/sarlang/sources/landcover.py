@@ -64,3 +64,7 @@ def read_landcover(path: str | Path, gsd: float | None = None, sensor: str = "")
             continue
         yield Scene(image=str(image), width=width, height=height, gsd=gsd, sensor=sensor, source="landcover",
                     landcover=cover, landcover_classes=classes, id=image.stem)
+
+
+#: The entry point of this source (see sarlang.sources).
+read = read_landcover

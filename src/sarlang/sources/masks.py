@@ -92,3 +92,7 @@ def read_masks(path: str | Path, category: str = "ship", gsd: float | None = Non
             count = int(labels.max())
         objects = _objects_from_labels(labels, count, category, min_pixels)
         yield Scene(image=str(image), width=width, height=height, objects=objects, gsd=gsd, sensor=sensor, source="masks", id=image.stem)
+
+
+#: The entry point of this source (see sarlang.sources).
+read = read_masks

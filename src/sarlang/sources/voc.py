@@ -4,7 +4,7 @@ Boxes are given as pixel corners ``xmin, ymin, xmax, ymax`` and become ``[x, y, 
 ``w = xmax - xmin``. A box running past the image edge (MSTAR has ``ymax`` 600 on 594-pixel
 images) is clipped to the image and kept. An object without a name, with a coordinate that is
 not a finite number, or with no area inside the image makes the whole scene a reject (see
-:mod:`sarlang.sources.boxes`), and so does a file that is not valid XML or whose image is
+:mod:`sarlang.sources._boxes`), and so does a file that is not valid XML or whose image is
 missing. ``names`` maps the ``<name>`` of an
 object to a category (MSTAR's ids ``0``..``9`` become ``class 0 target`` .. ``class 9 target``
 by default ``class N target``, since which vehicle each id stands for is not documented).
@@ -19,7 +19,7 @@ from pathlib import Path
 from sarlang.errors import InputError
 from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene, SceneObject
-from sarlang.sources.boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
+from sarlang.sources._boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
 
 
 
@@ -89,3 +89,7 @@ def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float |
             yield Reject(source, 0, scene_reject_reason(problems), id=image_id)
             continue
         yield Scene(image=str(image_path), width=width, height=height, objects=objects, gsd=gsd, sensor=sensor, source="voc", id=image_id)
+
+
+#: The entry point of this source (see sarlang.sources).
+read = read_voc

@@ -78,3 +78,7 @@ def _sidecar_input(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8")).get("input")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+#: The entry point of this source (see sarlang.sources).
+read = simulated_scenes

@@ -1,0 +1,71 @@
+"""One shape for every extension point: plug-ins found by name, loaded only when used.
+
+A :class:`Plugins` registry is a package of the project in which each public module (its name
+not starting with ``_``) is one plug-in named after the module (``_`` read as ``-``), holding an
+entry point of an agreed name — so adding a label source or an export is adding one file. Third
+parties add theirs without editing sarlang, through a Python entry-point group, e.g. in their
+``pyproject.toml``::
+
+    [project.entry-points."sarlang.sources"]
+    sentinel1 = "mypackage.sentinel1:read"
+
+Nothing is imported until a plug-in is used: listing names reads module names only, so the CLI
+can show every choice in its help and still start in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cached_property
+from importlib import metadata
+from typing import Any
+
+from sarlang.errors import InputError
+
+
+class Plugins:
+    """The plug-ins of one kind (see the module docstring).
+
+    Parameters
+    ----------
+    kind:
+        What a plug-in is, in messages ("source kind", "export format").
+    package:
+        The package whose public modules are the built-in plug-ins.
+    attribute:
+        The name every plug-in module defines (a function or a class).
+    group:
+        The entry-point group third parties register theirs in.
+    """
+
+    def __init__(self, kind: str, package: str, attribute: str, group: str) -> None:
+        self.kind = kind
+        self.package = package
+        self.attribute = attribute
+        self.group = group
+
+    @cached_property
+    def _builtin(self) -> dict[str, str]:
+        path = importlib.import_module(self.package).__path__
+        return {m.name.replace("_", "-"): f"{self.package}.{m.name}" for m in sorted(pkgutil.iter_modules(path), key=lambda m: m.name)
+                if not m.name.startswith("_")}
+
+    @cached_property
+    def _external(self) -> dict[str, metadata.EntryPoint]:
+        return {ep.name: ep for ep in metadata.entry_points(group=self.group) if ep.name not in self._builtin}
+
+    def names(self) -> tuple[str, ...]:
+        """Every plug-in's name: the built-in ones, then those of installed packages."""
+        return (*self._builtin, *self._external)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._builtin or name in self._external
+
+    def get(self, name: str) -> Any:
+        """The plug-in called ``name``, imported now; an :class:`InputError` naming the choices otherwise."""
+        if name in self._builtin:
+            return getattr(importlib.import_module(self._builtin[name]), self.attribute)
+        if name in self._external:
+            return self._external[name].load()
+        raise InputError(f"unknown {self.kind} '{name}'", hint=f"use one of {', '.join(self.names())}")
