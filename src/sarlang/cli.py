@@ -22,6 +22,7 @@ from sarlang.demo import DEFAULT_EPOCHS, DEFAULT_SCENES
 from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 from sarlang.formats.prompts import VQA_PROMPT
+from sarlang.formats.exports import EXPORTS
 from sarlang.sources import source_kinds
 
 # markup is off by default: user text (paths, reasons) may hold [brackets]; the few styled lines
@@ -555,7 +556,7 @@ def _tile_spec(spec: str | None) -> tuple[int, int]:
 @user_errors
 def export_command(
     build: Annotated[Path, typer.Argument(help="A build folder (or its records.jsonl).", show_default=False)],
-    to: Annotated[str, typer.Option("--to", help="sarlang, llava, sharegpt, vlmevalkit or hf.")],
+    to: Annotated[str, typer.Option("--to", help=f"Export format: {', '.join(EXPORTS.names())}.")],
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: BUILD/export_<format>).")] = None,
     absolute_paths: Annotated[bool | None, typer.Option("--absolute-paths/--relative-paths", help="Image paths absolute, or relative to the output folder (default: absolute for vlmevalkit, which resolves paths from wherever it runs; relative otherwise).", show_default=False)] = None,
     prompt: Annotated[str, typer.Option("--prompt", help="How trainer formats ask a question ({q} is the question); sarlang train and predict take the same --prompt / prompt: setting.")] = VQA_PROMPT,

@@ -1,0 +1,102 @@
+"""``sarlang export``: a build's records in the layouts common trainers and evaluators read.
+
+Each format is one module of this package defining ``export(split, records, image, out,
+prompt) -> files written`` (see :mod:`sarlang.registry`; other packages add formats through the
+entry-point group ``sarlang.exports``): ``sarlang`` (SARLANG-1M's own CSV/JSON), ``llava``,
+``sharegpt`` (+ LLaMA-Factory's ``dataset_info.json``), ``vlmevalkit`` (TSV), ``hf`` (Parquet),
+``internvl`` (InternVL chat JSONL).
+
+Every format writes one file per split into the output folder, atomically, with image paths
+absolute (VLMEvalKit's default: it resolves paths from whatever folder it runs in) or relative
+to the output folder (every other format's default). The trainer formats ask each question with
+the prompt ``sarlang train`` and ``sarlang predict`` use (:mod:`sarlang.formats.prompts`:
+SARLANG-1M's "Question: {q}. Answer the question concisely." unless another template is given),
+and ``export_<format>.json`` records the prompt, the path style and the records the export came from.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import io
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
+from sarlang.files import atomic_write_json, atomic_write_jsonl
+from sarlang.registry import Plugins
+from sarlang.schema import Record, Reject
+
+#: Every export format: the modules of this package and installed plug-ins.
+EXPORTS = Plugins("export format", "sarlang.formats.exports", "export", "sarlang.exports")
+
+Prompt = Callable[[Record], str]
+
+def _image_path(record: Record, build_dir: Path, out_dir: Path, absolute: bool) -> str:
+    if not record.image:
+        return ""
+    source = (build_dir / record.image).resolve()
+    return str(source) if absolute else os.path.relpath(source, out_dir.resolve())
+
+
+def _by_split(records: list[Record]) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for r in records:
+        groups[r.split or "all"].append(r)
+    return dict(sorted(groups.items()))
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def messages(r: Record, path: str, text: str) -> dict[str, Any]:
+    """One ShareGPT/SARLANG-1M conversation: the image tag and ``text``, then the answer."""
+    return {"messages": [{"role": "user", "content": "<image>" + text}, {"role": "assistant", "content": r.answer}], "images": [path]}
+
+
+def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
+                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT) -> list[str]:
+    """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written.
+
+    ``absolute_paths`` None takes the format's default (absolute for VLMEvalKit, else relative).
+    ``prompt_template`` (with ``{q}``) is how the trainer formats ask each question.
+    Lines of the records file that are not records are left out of the export and appended to
+    ``rejects`` with their reasons (and written to ``out_dir/rejects.jsonl``), never dropped unseen.
+    """
+    from sarlang import __version__
+    from sarlang.formats.records import load_records, records_file
+
+    check_template(prompt_template)
+    if absolute_paths is None:
+        absolute_paths = fmt == "vlmevalkit"
+
+    export = EXPORTS.get(fmt)
+    # a format that shows a model the prompt says so (SHOWS_PROMPT = True in its module)
+    shows_prompt = bool(getattr(inspect.getmodule(export), "SHOWS_PROMPT", False))
+    records_path = records_file(build_dir)
+    base = records_path.parent
+    records, bad = load_records(records_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    if rejects is not None:
+        rejects.extend(bad)
+    if bad:
+        atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in bad])
+        written.append("rejects.jsonl")
+    for split, group in _by_split(records).items():
+        written += export(split, group, lambda r: _image_path(r, base, out, absolute_paths), out,
+                                  lambda r: prompt_for(r, prompt_template))
+    atomic_write_json(out / f"export_{fmt}.json", {
+        "format": fmt, "records": str(records_path.resolve()), "image_paths": "absolute" if absolute_paths else "relative",
+        "vqa_prompt": prompt_template if shows_prompt else None,
+        "caption_prompt": "each caption record's own prompt" if shows_prompt else None,
+        "sarlang_version": __version__,
+    })
+    return sorted(set(written + [f"export_{fmt}.json"]))

@@ -1,0 +1,26 @@
+"""Hugging Face ``datasets`` Parquet (``data/<split>-00000-of-00001.parquet``) in the one records
+schema of :mod:`sarlang.formats.records`, which ``datasets.load_dataset("parquet", data_files=...)`` opens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sarlang.files import atomic_path, require
+from sarlang.formats.exports import Prompt
+from sarlang.schema import Record
+
+
+def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    pq = require("pyarrow.parquet", "parquet", "Parquet export (pyarrow)")
+    from sarlang.formats.records import records_table
+
+    rows = []
+    for r in records:
+        row = r.to_dict()
+        row["image"] = image(r)
+        rows.append(row)
+    path = out / "data" / f"{split}-00000-of-00001.parquet"
+    with atomic_path(path) as tmp:
+        pq.write_table(records_table(rows), tmp)
+    return [str(path.relative_to(out))]

@@ -1,0 +1,20 @@
+"""LLaVA JSON: ``llava_<split>.json``, a list of ``{"id", "image", "conversations"}`` with ``<image>\\n``
+before the prompt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sarlang.files import atomic_write_json
+from sarlang.formats.exports import Prompt
+from sarlang.schema import Record
+
+#: The questions are shown in the prompt template (recorded in export_<format>.json).
+SHOWS_PROMPT = True
+
+
+def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]} for r in records]
+    atomic_write_json(out / f"llava_{split}.json", rows)
+    return [f"llava_{split}.json"]

@@ -1,0 +1,30 @@
+"""ShareGPT ``messages`` + ``images`` JSON (``sharegpt_<split>.json``) and a LLaMA-Factory
+``dataset_info.json`` entry per split (an existing ``dataset_info.json`` keeps its other entries
+and its mode); each conversation holds one ``<image>`` tag per image."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sarlang.files import atomic_write_json
+from sarlang.formats.exports import Prompt, messages
+from sarlang.schema import Record
+
+#: The questions are shown in the prompt template (recorded in export_<format>.json).
+SHOWS_PROMPT = True
+
+
+def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image(r), prompt(r)) for r in records])
+    info_path = out / "dataset_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info[f"sarlang_{split}"] = {
+        "file_name": f"sharegpt_{split}.json",
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+    }
+    atomic_write_json(info_path, info)
+    return [f"sharegpt_{split}.json", "dataset_info.json"]
