@@ -1,0 +1,37 @@
+"""InternVL chat fine-tuning data: ``internvl_<split>.jsonl`` and its entry in ``internvl_meta.json``.
+
+Each JSONL line is ``{"id", "image", "conversations": [{"from": "human", "value": "<image>\\n" +
+prompt}, {"from": "gpt", "value": answer}]}`` as InternVL's ``internvl_chat`` fine-tuning reads
+it; the meta file gives each split's ``root`` (the folder image paths are relative to),
+``annotation``, ``data_augment``, ``repeat_time`` and ``length``, and keeps the entries of other
+datasets already in it. (Chen et al., "InternVL: Scaling up Vision Foundation Models and Aligning
+for Generic Visual-Linguistic Tasks", CVPR 2024, doi:10.1109/CVPR52733.2024.02283.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from sarlang.files import atomic_write_json, atomic_write_text
+from sarlang.formats.exports import Prompt
+from sarlang.schema import Record
+
+#: The questions are shown in the prompt template (recorded in export_<format>.json).
+SHOWS_PROMPT = True
+
+
+def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    lines = [
+        json.dumps({"id": r.id, "image": image(r), "conversations": [
+            {"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]}, ensure_ascii=False)
+        for r in records
+    ]
+    atomic_write_text(out / f"internvl_{split}.jsonl", "".join(line + "\n" for line in lines))
+    meta_path = out / "internvl_meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    meta[f"sarlang_{split}"] = {"root": str(out.resolve()), "annotation": str((out / f"internvl_{split}.jsonl").resolve()),
+                                "data_augment": False, "repeat_time": 1, "length": len(lines)}
+    atomic_write_json(meta_path, meta)
+    return [f"internvl_{split}.jsonl", "internvl_meta.json"]
