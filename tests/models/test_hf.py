@@ -44,6 +44,12 @@ def test_inference_lora_adapter_and_merge(family, bench: Path, tmp_path: Path) -
     adapter = tmp_path / "lora"
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
     assert not (adapter / "model.safetensors").exists()  # the adapter is saved on its own
+    # LoRA starts with B = 0 (the adapter adds nothing); only real gradient steps move it
+    from safetensors.torch import load_file
+
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    lora_b = [t for name, t in weights.items() if "lora_B" in name]
+    assert lora_b and all(float(t.abs().max()) > 0 for t in lora_b)
     with_adapter = load_model(str(adapter))
     assert "+" in with_adapter.info()["id"]
     record_image = str((bench / json.loads((bench / "records.jsonl").read_text().splitlines()[0])["image"]).resolve())

@@ -65,6 +65,29 @@ def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> No
         train_from_config(tiny(bench, tmp_path / "resumed", epochs=4))
 
 
+def test_training_interrupted_mid_run_resumes_to_the_same_weights(bench: Path, tmp_path: Path) -> None:
+    """A kill in epoch 2 (after epoch 1's checkpoint) and a resume give the uninterrupted run's weights, byte for byte."""
+    straight = train_from_config(tiny(bench, tmp_path / "straight", epochs=3))
+    steps: list[int] = []
+
+    class Killed(Exception):
+        pass
+
+    def kill_in_the_second_epoch(done: int, total: int, loss: float) -> None:
+        steps.append(done)
+        if done > total // 3:  # past the end of epoch 1 of 3
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_from_config(tiny(bench, tmp_path / "resumed", epochs=3), on_progress=kill_in_the_second_epoch)
+    assert (tmp_path / "resumed" / "checkpoint.pt").exists() and not (tmp_path / "resumed" / "model.safetensors").exists()
+    resumed_steps: list[int] = []
+    train_from_config(tiny(bench, tmp_path / "resumed", epochs=3), on_progress=lambda done, total, loss: resumed_steps.append(done))
+    assert resumed_steps[0] == steps[-1]  # it went on from the checkpoint, not from the start
+    assert (tmp_path / "resumed" / "model.safetensors").read_bytes() == (tmp_path / "straight" / "model.safetensors").read_bytes()
+    del straight
+
+
 def test_predict_writes_both_formats_and_resumes(bench: Path, tmp_path: Path) -> None:
     model = train_from_config(tiny(bench, tmp_path / "m"))
     out = tmp_path / "pred" / "predictions.jsonl"
