@@ -82,7 +82,7 @@ def test_compare_captions(tmp_path: Path) -> None:
         (["eval", "captions", str(EXAMPLES / "vqa/VQA_result_model_b.csv")], "holds no captions"),
         (["eval", "vqa", str(EXAMPLES / "vqa/predictions_model_a.jsonl")], "--records"),
         (["eval", "vqa", str(EXAMPLES / "vqa/records.jsonl")], "cannot tell the format"),
-        (["eval", "vqa", CAPTIONS, "--judge", "api"], "needs an endpoint"),
+        (["eval", "vqa", CAPTIONS, "--judge", "api"], "no OpenAI-compatible endpoint given"),
         (["eval", "compare", CAPTIONS, CAPTIONS], "not a JSON scores file"),
     ],
 )

@@ -86,6 +86,21 @@ class ReplyCache:
             self._db.close()
 
 
+def endpoint(url: str | None, key: str | None, prefix: str = "", flag: str = "--url") -> tuple[str, str | None]:
+    """The API root and key to use: given ones, else ``{prefix}_URL`` / ``{prefix}_API_KEY``, else OpenAI's variables.
+
+    ``prefix`` names a tool's own variables (``SARLANG_JUDGE`` for the judge); ``flag`` is the
+    option that gives the URL, for the error when there is none.
+    """
+    names_url = ([f"{prefix}_URL"] if prefix else []) + ["OPENAI_BASE_URL"]
+    names_key = ([f"{prefix}_API_KEY"] if prefix else []) + ["OPENAI_API_KEY"]
+    base = url or next((os.environ[n] for n in names_url if os.environ.get(n)), None)
+    if not base:
+        raise JudgeError("no OpenAI-compatible endpoint given",
+                         hint=f"pass {flag} (e.g. http://localhost:8000/v1) or set {' or '.join(names_url)}")
+    return base, key or next((os.environ[n] for n in names_key if os.environ.get(n)), None)
+
+
 def default_cache_path(name: str = "judge-cache.sqlite") -> Path:
     root = os.environ.get("SARLANG_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "sarlang")
     return Path(root) / name

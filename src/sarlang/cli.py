@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import time
 from collections import Counter
@@ -237,30 +236,6 @@ def eval_captions(
         atomic_write_jsonl(per_sample, rows)
 
 
-def _make_judge(
-    kind: JudgeKind, url: str | None, model: str, key: str | None, prompt_file: Path | None, cache: Path | None,
-    concurrency: int, timeout: float, retries: int, threshold: float,
-) -> Any:
-    from sarlang.errors import JudgeError
-    from sarlang.eval import judges
-
-    if kind == JudgeKind.none:
-        return judges.NoJudge()
-    if kind == JudgeKind.embedding:
-        return judges.EmbeddingJudge(threshold=threshold)
-    base = url or os.environ.get("SARLANG_JUDGE_URL") or os.environ.get("OPENAI_BASE_URL")
-    if not base:
-        raise JudgeError("the api judge needs an endpoint", hint="pass --judge-url (e.g. https://api.openai.com/v1) or set OPENAI_BASE_URL")
-    api_key = key or os.environ.get("SARLANG_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    prompt = judges.SARLANG_JUDGE_PROMPT
-    if prompt_file is not None:
-        from sarlang.files import read_bytes
-
-        prompt = read_bytes(prompt_file, "judge prompt").decode("utf-8", errors="replace")
-    return judges.ApiJudge(base, model=model, api_key=api_key, prompt=prompt, cache_path=cache,
-                           concurrency=concurrency, timeout=timeout, retries=retries)
-
-
 @eval_app.command(
     "vqa",
     epilog="Example:  sarlang eval vqa VQA_result.csv --mode strict --judge none --json vqa_scores.json",
@@ -298,8 +273,10 @@ def eval_vqa(
     from sarlang.eval.vqa import score_vqa
 
     _check_outputs({"--json file": json_out, "--rejects file": rejects})
-    judge_obj = _make_judge(judge, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
-                            judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
+    from sarlang.eval.judges import make_judge
+
+    judge_obj = make_judge(judge.value, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
+                           judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
     try:
         loaded, summary = _load(file, fmt, records, "vqa", split)
     except BaseException:
@@ -615,13 +592,10 @@ def llm_captions_command(
 ) -> None:
     """Add one LLM-written detailed caption per image, checked by SAR-expert rules (flags kept for review)."""
     from sarlang.corpus.llm import generate_llm_captions
-    from sarlang.chat import ChatClient, default_cache_path
-    from sarlang.errors import JudgeError
+    from sarlang.chat import ChatClient, default_cache_path, endpoint
 
-    base = url or os.environ.get("OPENAI_BASE_URL")
-    if not base:
-        raise JudgeError("no endpoint given", hint="pass --url (e.g. http://localhost:8000/v1) or set OPENAI_BASE_URL")
-    client = ChatClient(base, model, key or os.environ.get("OPENAI_API_KEY"), cache or default_cache_path("llm-cache.sqlite"),
+    base, api_key = endpoint(url, key)
+    client = ChatClient(base, model, api_key, cache or default_cache_path("llm-cache.sqlite"),
                         concurrency=concurrency, max_tokens=400)
     progress = _progress("captioning")
     task_id = progress.add_task("llm", total=None)

@@ -115,7 +115,7 @@ def test_generation_cache_and_review_round_trip(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_cli_errors(tmp_path: Path) -> None:
     result = run_cli("llm-captions", str(tmp_path), env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert result.returncode == 2 and "no endpoint" in result.stderr
+    assert result.returncode == 2 and "no OpenAI-compatible endpoint given" in result.stderr
     result = run_cli("review", "import", str(tmp_path), str(tmp_path / "missing.csv"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     for command in (["llm-captions"], ["review", "export"], ["review", "import"]):

@@ -137,6 +137,29 @@ class ApiJudge:
         self.client.close()
 
 
+def make_judge(kind: str, url: str | None = None, model: str = SARLANG_JUDGE_MODEL, key: str | None = None,
+               prompt_file: Path | None = None, cache: Path | None = None, concurrency: int = 8, timeout: float = 60.0,
+               retries: int = 5, threshold: float = DEFAULT_EMBEDDING_THRESHOLD) -> Judge:
+    """The judge called ``kind`` (``none``, ``api`` or ``embedding``), set up from the ``eval vqa`` options.
+
+    The api judge's endpoint and key come from ``url``/``key`` or ``SARLANG_JUDGE_URL`` /
+    ``SARLANG_JUDGE_API_KEY``, then ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
+    """
+    if kind == "none":
+        return NoJudge()
+    if kind == "embedding":
+        return EmbeddingJudge(threshold=threshold)
+    if kind != "api":
+        raise JudgeError(f"unknown judge '{kind}'", hint="use none, api or embedding")
+    from sarlang.chat import endpoint
+    from sarlang.files import read_bytes
+
+    base, api_key = endpoint(url, key, prefix="SARLANG_JUDGE", flag="--judge-url")
+    prompt = SARLANG_JUDGE_PROMPT if prompt_file is None else read_bytes(prompt_file, "judge prompt").decode("utf-8", errors="replace")
+    return ApiJudge(base, model=model, api_key=api_key, prompt=prompt, cache_path=cache, concurrency=concurrency,
+                    timeout=timeout, retries=retries)
+
+
 class EmbeddingJudge:
     """Offline judge: MiniLM cosine similarity of ground truth and prediction against a threshold."""
 

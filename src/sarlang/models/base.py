@@ -11,7 +11,6 @@ reports what it is (``info``: id and settings). Specs for :func:`load_model`:
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,7 +36,9 @@ def load_model(spec: str) -> Any:
         model, sep, url = spec[4:].partition("@")
         if not sep or not model or not url:
             raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
-        return ApiModel(url, model, api_key=os.environ.get("OPENAI_API_KEY"))
+        from sarlang.chat import endpoint
+
+        return ApiModel(url, model, api_key=endpoint(url, None)[1])
     path = Path(spec)
     if (path / "adapter_config.json").exists():
         from sarlang.models.hf import HFModel, adapter_base
