@@ -13,8 +13,11 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from sarlang.cli.common import app, check_outputs, console, user_errors
 from sarlang.schema import APPLICATIONS, EvalItem
 
 # 128-pixel scenes at the model's input size: small objects (cars at 2 m, aircraft at 6 m) keep
@@ -109,15 +112,15 @@ def run_demo(
 
     say("5/5 writing the report")
     per_app = {}
-    for app in APPLICATIONS[1:]:
-        if app in vqa_scores["strict"].by_application:
-            model_acc = vqa_scores["strict"].by_application[app]
-            base_acc = majority.by_application[app]
+    for application in APPLICATIONS[1:]:
+        if application in vqa_scores["strict"].by_application:
+            model_acc = vqa_scores["strict"].by_application[application]
+            base_acc = majority.by_application[application]
             # the same items in the same order: a paired test of the model against the majority answer
-            ours = [i.correct for i in vqa_scores["strict"].items if i.application == app]
-            theirs = [i.correct for i in majority.items if i.application == app]
+            ours = [i.correct for i in vqa_scores["strict"].items if i.application == application]
+            theirs = [i.correct for i in majority.items if i.application == application]
             versus = paired_comparison(theirs, ours)
-            per_app[app] = {"model": model_acc.to_dict(), "majority": base_acc.to_dict(), "official_mode": vqa_scores["official"].by_application[app].to_dict(),
+            per_app[application] = {"model": model_acc.to_dict(), "majority": base_acc.to_dict(), "official_mode": vqa_scores["official"].by_application[application].to_dict(),
                             "difference": versus["difference"], "difference_ci95": versus.get("ci95"), "p_mcnemar": versus["p_mcnemar"]}
     scores = {
         "source": src,
@@ -153,9 +156,9 @@ def report_markdown(scores: dict[str, Any]) -> str:
         "| application | model % | majority answer % | difference, points (95% CI) | McNemar p | n | model, official rules % |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for app, d in v["by_application"].items():
+    for application, d in v["by_application"].items():
         low, high = d["difference_ci95"] or (float("nan"), float("nan"))
-        lines.append(f"| {app} | {_pct(d['model'])} | {_pct(d['majority'])} | {d['difference'] * 100:+.1f} ({low * 100:+.1f} to {high * 100:+.1f}) "
+        lines.append(f"| {application} | {_pct(d['model'])} | {_pct(d['majority'])} | {d['difference'] * 100:+.1f} ({low * 100:+.1f} to {high * 100:+.1f}) "
                      f"| {d['p_mcnemar']:.1g} | {d['model']['n']} | {_pct(d['official_mode'])} |")
     lines.append(f"| **overall** | **{_pct(v['strict'])}** | {_pct(v['majority_baseline'])} | | | {v['strict']['n']} | {_pct(v['official'])} |")
     lines += ["", "Majority answer: the most common training answer of each question type. Difference: model minus majority "
@@ -171,3 +174,19 @@ def report_markdown(scores: dict[str, Any]) -> str:
     lines += ["", "## Files", ""] + [f"- {k}: `{p}`" for k, p in scores["files"].items()]
     lines += ["", "Time per step (s): " + ", ".join(f"{k} {t}" for k, t in scores["seconds"].items())]
     return "\n".join(lines) + "\n"
+
+
+@app.command("demo", epilog="Example:  sarlang demo --out demo_out   |   sarlang demo --source voc:../shared/data/mstar_scenes")
+@user_errors
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo_out"),
+    source: Annotated[str | None, typer.Option("--source", help="KIND:PATH to run on instead of simulated scenes.")] = None,
+    scenes: Annotated[int, typer.Option("--scenes", min=4, help="Simulated scenes (each at two resolutions).")] = DEFAULT_SCENES,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the built-in model.")] = DEFAULT_EPOCHS,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (Java).")] = True,
+) -> None:
+    """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""
+    check_outputs(folders={"--out folder": out})
+    run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
+    console.print((out / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)
+

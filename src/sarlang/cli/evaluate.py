@@ -1,0 +1,287 @@
+"""``sarlang eval``: captions, vqa, all, compare."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from sarlang.errors import InputError, SarlangError
+from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
+from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
+
+
+eval_app = typer.Typer(help="Score model outputs on SAR captioning and VQA benchmarks.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+class Format(str, Enum):
+    auto = "auto"
+    llamafactory = "llamafactory"
+    sarlang_csv = "sarlang-csv"
+    swift = "swift"
+    jsonl = "jsonl"
+    vlmevalkit = "vlmevalkit"
+
+
+class CaptionMode(str, Enum):
+    sarlang = "sarlang"
+    coco = "coco"
+
+
+class VqaMode(str, Enum):
+    strict = "strict"
+    official = "official"
+
+
+class JudgeKind(str, Enum):
+    none = "none"
+    api = "api"
+    embedding = "embedding"
+
+
+FileArg = Annotated[Path, typer.Argument(help="Prediction file.", show_default=False)]
+RecordsOpt = Annotated[Path | None, typer.Option("--records", help="Records file with the ground truth (our JSONL, or SARLANG-1M's CSV/JSON).")]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Prediction file format.")]
+MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Also print a Markdown table to paste.")]
+RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every rejected row, with its reason, as JSONL here.")]
+SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
+
+
+def _summary(loaded: Any) -> dict[str, Any]:
+    reasons = Counter(r.reason for r in loaded.rejects)
+    return {
+        "format": loaded.format,
+        "rows": loaded.rows,
+        "scored": len(loaded.items),
+        "rejected": len(loaded.rejects),
+        "empty_predictions": loaded.empty_predictions,
+        "rejects_by_reason": dict(reasons.most_common()),
+        "notes": list(loaded.notes),
+    }
+
+
+def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto") -> tuple[Any, dict[str, Any]]:
+    """Read and join a prediction file; an error when no row at all can be scored."""
+    from sarlang.formats.predictions import load_eval_items
+
+    loaded = load_eval_items(file, fmt.value, records, task=task, split=split)
+    if not loaded.items:
+        noun = "caption" if task == "captions" else "answer"
+        raise SarlangError(f"no {noun} in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+    return loaded, _summary(loaded)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    from sarlang.eval.tables import summary_lines
+
+    for line in summary_lines(summary):
+        console.print(f"[dim]{escape(line)}[/]", highlight=False, markup=True)
+
+
+def _write_outputs(result: dict[str, Any], loaded: Any, json_path: Path | None, rejects_path: Path | None) -> None:
+    from sarlang.files import atomic_write_json, atomic_write_jsonl, json_safe
+
+    if json_path is not None:
+        atomic_write_json(json_path, json_safe(result))
+        console.print(f"scores written to {json_path}", highlight=False)
+    if rejects_path is not None:
+        atomic_write_jsonl(rejects_path, [r.to_dict() for r in loaded.rejects])
+        console.print(f"{len(loaded.rejects)} rejects written to {rejects_path}", highlight=False)
+
+
+@eval_app.command(
+    "captions",
+    epilog="Example:  sarlang eval captions generated_predictions.jsonl --mode sarlang --json scores.json",
+)
+@user_errors
+def eval_captions(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    mode: Annotated[CaptionMode, typer.Option("--mode", help="sarlang: raw strings as SARLANG-1M's script; coco: PTB-tokenised.")] = CaptionMode.sarlang,
+    json_out: JsonOpt = None,
+    markdown: MarkdownOpt = False,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR with the METEOR 1.5 jar (needs Java).")] = True,
+    per_sample: Annotated[Path | None, typer.Option("--per-sample", help="Write per-image scores as JSONL here.")] = None,
+    rejects: RejectsOpt = None,
+    split: SplitOpt = "auto",
+) -> None:
+    """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
+    from sarlang.eval.captions import score_captions
+    from sarlang.eval.tables import caption_rows, markdown_table, rich_table
+    from sarlang.files import atomic_write_jsonl
+
+    check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
+    loaded, summary = _load(file, fmt, records, "captions", split)
+    # no spinner: its thread would keep the scorer from forking its ROUGE-L worker
+    err_console.print(f"scoring {len(loaded.items)} captions ({mode.value} mode)...", highlight=False)
+    scores = score_captions(
+        [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
+    )
+    header, values = caption_rows(scores)
+    console.print(rich_table(f"Captions — {file.name} — mode {mode.value} (x100)", header, [values]))
+    for metric, reason in scores.unavailable.items():
+        console.print(f"[dim]{metric} unavailable: {escape(reason)}[/]", highlight=False, markup=True)
+    _print_summary(summary)
+    if markdown:
+        console.print(markdown_table(header, [values]), highlight=False, markup=False)
+    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
+    result["per_sample"] = {"id": [it.id for it in loaded.items], **scores.per_sample}
+    _write_outputs(result, loaded, json_out, rejects)
+    if per_sample is not None:
+        names = list(scores.per_sample)
+        rows = [{"id": it.id, **{m: scores.per_sample[m][i] for m in names}} for i, it in enumerate(loaded.items)]
+        atomic_write_jsonl(per_sample, rows)
+
+
+@eval_app.command(
+    "vqa",
+    epilog="Example:  sarlang eval vqa VQA_result.csv --mode strict --judge none --json vqa_scores.json",
+)
+@user_errors
+def eval_vqa(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    mode: Annotated[VqaMode, typer.Option("--mode", help="strict (default): normalised rules; official: SARLANG-1M's Evaluate_VQA.py rules.")] = VqaMode.strict,
+    judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides.")] = JudgeKind.none,
+    judge_url: Annotated[str | None, typer.Option("--judge-url", help="OpenAI-compatible API root (env SARLANG_JUDGE_URL or OPENAI_BASE_URL).")] = None,
+    judge_model: Annotated[str, typer.Option("--judge-model", help="Judge model name.")] = SARLANG_JUDGE_MODEL,
+    judge_key: Annotated[str | None, typer.Option("--judge-key", help="API key (env SARLANG_JUDGE_API_KEY or OPENAI_API_KEY).")] = None,
+    judge_prompt: Annotated[Path | None, typer.Option("--judge-prompt", help="Prompt template file with {question}, {ground_truth}, {predicted}.")] = None,
+    judge_cache: Annotated[Path | None, typer.Option("--judge-cache", help="SQLite cache of judge replies (default ~/.cache/sarlang/judge-cache.sqlite).")] = None,
+    judge_concurrency: Annotated[int, typer.Option("--judge-concurrency", min=1, help="Parallel judge requests.")] = 8,
+    judge_timeout: Annotated[float, typer.Option("--judge-timeout", min=0.1, help="Seconds per judge request.")] = 60.0,
+    judge_retries: Annotated[int, typer.Option("--judge-retries", min=0, help="Retries of a timeout, 429 or 5xx.")] = 5,
+    embedding_threshold: Annotated[float, typer.Option("--embedding-threshold", help="Cosine similarity at or above which the embedding judge says correct.")] = DEFAULT_EMBEDDING_THRESHOLD,
+    json_out: JsonOpt = None,
+    markdown: MarkdownOpt = False,
+    by_question_type: Annotated[bool, typer.Option("--by-question-type", help="Also print the table per question type.")] = False,
+    rejects: RejectsOpt = None,
+    split: SplitOpt = "auto",
+    allow_judge_failures: Annotated[bool, typer.Option("--allow-judge-failures", help="Exit 0 even when the judge failed on some answers (they count wrong).")] = False,
+) -> None:
+    """Score answers: accuracy overall, per application and per question type, with 95% intervals.
+
+    Answers the judge failed on (no reply after the retries, an empty or cut reply) count wrong,
+    are reported with their reasons, and make the command exit 3 after writing its outputs,
+    unless --allow-judge-failures is given. Failures are never cached: run again to retry them.
+    """
+    from sarlang.eval.tables import VQA_HEADER, markdown_table, rich_table, vqa_rows
+    from sarlang.eval.vqa import score_vqa
+
+    check_outputs({"--json file": json_out, "--rejects file": rejects})
+    from sarlang.eval.judges import make_judge
+
+    judge_obj = make_judge(judge.value, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
+                           judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
+    try:
+        loaded, summary = _load(file, fmt, records, "vqa", split)
+    except BaseException:
+        if hasattr(judge_obj, "close"):
+            judge_obj.close()
+        raise
+    progress = progress_bar("judging", disable=judge == JudgeKind.none)
+    task_id = progress.add_task("judge", total=0)
+    try:
+        with progress:
+            scores = score_vqa(
+                loaded.items, mode=mode.value, judge=judge_obj,
+                on_judge_start=lambda n: progress.update(task_id, total=n),
+                progress=lambda k: progress.advance(task_id, k),
+            )
+    finally:
+        if hasattr(judge_obj, "close"):
+            judge_obj.close()
+    title = f"VQA — {file.name} — mode {mode.value}, judge {scores.judge}"
+    rows = vqa_rows(scores)
+    console.print(rich_table(title, VQA_HEADER, rows))
+    if by_question_type:
+        console.print(rich_table("by question type", ["question type", *VQA_HEADER[1:]], vqa_rows(scores, by="question_type")))
+    other = scores.other_mode
+    console.print(
+        f"{other['mode']} mode: {other['accuracy'] * 100:.2f}% — {other['disagreements']} answers judged differently"
+        + (" (see 'disagreements' in the JSON)" if other["disagreements"] else ""),
+        highlight=False,
+    )
+    console.print("decided by: " + ", ".join(f"{k} {v}" for k, v in scores.decided_by.items()), highlight=False)
+    unjudged = scores.decided_by.get("judge:unjudged", 0)
+    if unjudged:
+        console.print(f"[yellow]{unjudged} answers no rule decided were counted wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False, markup=True)
+    _print_summary(summary)
+    if markdown:
+        console.print(markdown_table(VQA_HEADER, rows), highlight=False, markup=False)
+    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
+    _write_outputs(result, loaded, json_out, rejects)
+    if scores.judge_failed:
+        reasons = "; ".join(f"{n} x {reason}" for reason, n in list(scores.judge_failures.items())[:3])
+        err_console.print(f"[bold yellow]warning:[/] the judge failed on {scores.judge_failed} answers, counted wrong above: {escape(reasons)}",
+                          highlight=False, markup=True)
+        if not allow_judge_failures:
+            err_console.print("[yellow]hint:[/] failures are not cached: run the same command again to retry them, "
+                              "or pass --allow-judge-failures to accept these scores", highlight=False, markup=True)
+            raise typer.Exit(3)
+
+
+@eval_app.command(
+    "all",
+    epilog="Example:  sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/",
+)
+@user_errors
+def eval_all(
+    file: FileArg,
+    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json and vqa.json (the scores of each task).")],
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    split: SplitOpt = "auto",
+    caption_mode: Annotated[CaptionMode, typer.Option("--caption-mode", help="Caption scoring mode (sarlang or coco).")] = CaptionMode.sarlang,
+    vqa_mode: Annotated[VqaMode, typer.Option("--vqa-mode", help="VQA rules (strict or official).")] = VqaMode.strict,
+    judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides (api options: use eval vqa).")] = JudgeKind.none,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (needs Java).")] = True,
+) -> None:
+    """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): both tasks, one command."""
+    check_outputs(folders={"--out folder": out})
+    scored = []
+    for task, command, kwargs in (
+        ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
+        ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": True}),
+    ):
+        console.print(f"[bold]{task}[/]", highlight=False, markup=True)
+        try:
+            command.__wrapped__(file=file, records=records, fmt=fmt, split=split, json_out=out / f"{task}.json", **kwargs)
+            scored.append(task)
+        except InputError as exc:
+            if "holds only" not in exc.message:
+                raise
+            console.print(f"no {task} to score: {exc.message}", highlight=False)
+    if not scored:
+        raise SarlangError(f"'{file}' holds neither captions nor questions that could be scored")
+
+
+@eval_app.command(
+    "compare",
+    epilog="Example:  sarlang eval compare model_a.json model_b.json",
+)
+@user_errors
+def eval_compare(
+    a: Annotated[Path, typer.Argument(help="Scores JSON of model A (from sarlang eval vqa/captions --json).", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="Scores JSON of model B, on the same items.", show_default=False)],
+    json_out: JsonOpt = None,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+) -> None:
+    """Whether two models differ significantly on the same items (McNemar and paired bootstrap)."""
+    from sarlang.eval.compare import compare_score_files
+    from sarlang.files import atomic_write_json, json_safe
+
+    check_outputs({"--json file": json_out})
+    result = compare_score_files(a, b, alpha=alpha)
+    for line in result["lines"]:
+        console.print(line, highlight=False)
+    if json_out is not None:
+        atomic_write_json(json_out, json_safe({k: v for k, v in result.items() if k != "lines"}))
+        console.print(f"comparison written to {json_out}", highlight=False)
+

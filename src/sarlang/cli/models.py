@@ -1,0 +1,81 @@
+"""``sarlang train``, ``predict``, ``merge``: models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from sarlang.formats.prompts import VQA_PROMPT
+from sarlang.cli.common import app, check_outputs, console, progress_bar, user_errors
+
+
+@app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
+@user_errors
+def train_command(
+    config: Annotated[Path, typer.Option("--config", help="YAML/JSON training config (see sarlang.models.run).")],
+) -> None:
+    """Train the built-in SAR vision-language model on a build's records (CPU; resumes from its checkpoint)."""
+    from sarlang.models.run import read_config, train_from_config
+
+    settings = read_config(config)
+    if "out" in settings:
+        check_outputs(folders={"model folder ('out' of the config)": Path(str(settings["out"]))})
+    progress = progress_bar("training")
+    task_id = progress.add_task("steps", total=None)
+    with progress:
+        model = train_from_config(settings, on_progress=lambda done, total, loss: progress.update(task_id, completed=done, total=total,
+                                                                                       description=f"loss {loss:.3f}"))
+    info = model.info()
+    console.print(f"trained {info['id']} ({info['parameters']:,} parameters, vocabulary {info['vocabulary']}) -> {settings['out']}", highlight=False)
+
+
+@app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl")
+@user_errors
+def predict_command(
+    model: Annotated[str, typer.Option("--model", help="A model folder from sarlang train, or api:MODEL@URL.")],
+    records: Annotated[Path, typer.Option("--records", help="Records file (image paths relative to it).")],
+    out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
+    split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard earlier predictions in --out instead of resuming them.")] = False,
+    prompt: Annotated[str, typer.Option("--prompt", help="How questions are asked ({q} is the question): the template the model was trained with.")] = VQA_PROMPT,
+) -> None:
+    """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
+    from sarlang.models.base import load_model
+    from sarlang.models.run import predict_records
+
+    check_outputs({"--out file": out, "LLaMA-Factory predictions file": out.with_name("generated_predictions.jsonl")})
+    loaded = load_model(model)
+    progress = progress_bar("predicting")
+    task_id = progress.add_task("records", total=None)
+    try:
+        with progress:
+            result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
+                                     on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
+                                     model_source=model, restart=restart, prompt_template=prompt)
+    finally:
+        if hasattr(loaded, "close"):
+            loaded.close()
+    console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+    if result["failed"]:
+        console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "
+                      + escape("; ".join(result["failures"][:3])), highlight=False, markup=True)
+
+
+@app.command("merge", epilog="Example:  sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged")
+@user_errors
+def merge_command(
+    adapter: Annotated[Path, typer.Option("--adapter", help="A LoRA adapter folder from sarlang train (model: lora).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the merged model and its processor.")],
+    base: Annotated[str | None, typer.Option("--base", help="The base model (default: the one the adapter records).")] = None,
+) -> None:
+    """Merge a LoRA adapter into its base model."""
+    from sarlang.models.hf import adapter_base, merge_adapter
+
+    check_outputs(folders={"--out folder": out})
+    merged = merge_adapter(base or adapter_base(adapter), adapter, out)
+    console.print(f"merged -> {merged}", highlight=False)
+

@@ -1,0 +1,85 @@
+"""``sarlang preprocess`` and ``sarlang despeckle``: SAR pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from sarlang.errors import SarlangError
+from sarlang.cli.common import JsonOpt, app, check_outputs, console, progress_bar, user_errors
+
+
+@app.command(
+    "preprocess",
+    epilog="Example:  sarlang preprocess ../shared/data/hrsid/images --recipe sarlang --out preprocessed/",
+)
+@user_errors
+def preprocess_command(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders (searched recursively) or glob patterns.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: <stem>.png and <stem>.json (the sidecar) per input.")],
+    recipe: Annotated[str, typer.Option("--recipe", help="Built-in recipe (sarlang, sarclip, percentile, none) or a YAML/JSON recipe file.")] = "sarlang",
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parallel processes (default: all cores).")] = None,
+    json_out: JsonOpt = None,
+) -> None:
+    """Preprocess SAR images into 8-bit pictures (speckle filter, dB, stretch) with a sidecar per image."""
+    from sarlang.files import atomic_write_json
+    from sarlang.sar.preprocess import preprocess
+    from sarlang.sar.recipes import load_recipe
+
+    check_outputs({"--json file": json_out}, {"--out folder": out})
+    chosen = load_recipe(recipe)
+    progress = progress_bar("preprocessing")
+    task_id = progress.add_task("preprocess", total=None)
+    with progress:
+        summary = preprocess(inputs, chosen, out, workers=workers,
+                             on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
+    console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "
+                  f"{len(summary.rejects)} rejected -> {out}", highlight=False)
+    for reject in summary.rejects[:10]:
+        console.print(f"[yellow]rejected[/] {escape(reject.source)}: {escape(reject.reason)}", highlight=False, markup=True)
+    if len(summary.rejects) > 10:
+        console.print(f"... all {len(summary.rejects)} in {out / 'rejects.jsonl'}", highlight=False)
+    if json_out is not None:
+        atomic_write_json(json_out, summary.to_dict())
+
+
+@app.command(
+    "despeckle",
+    epilog='Example:  sarlang despeckle S1A_GRD_VV.tif filtered.tif --filter "Refined Lee"',
+)
+@user_errors
+def despeckle_command(
+    source: Annotated[Path, typer.Argument(help="SAR raster (GeoTIFF or anything GDAL reads).", show_default=False)],
+    target: Annotated[Path, typer.Argument(help="Output float32 GeoTIFF of filtered intensity.", show_default=False)],
+    filter_name: Annotated[str, typer.Option("--filter", help="Boxcar, Median, Frost, Gamma Map, Lee, Refined Lee, Lee Sigma or Kuan.")] = "Refined Lee",
+    looks: Annotated[float | None, typer.Option("--looks", help="Number of looks (default: estimated from the scene).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Window size in pixels (filters that have one).")] = None,
+    polarization: Annotated[str | None, typer.Option("--polarization", help="Band to filter by name: HH, HV, VH or VV.")] = None,
+    block: Annotated[int, typer.Option("--block", min=64, help="Block size in pixels (memory use grows with its square).")] = 2048,
+) -> None:
+    """Speckle-filter a scene of any size, block by block, into a GeoTIFF (georeferencing kept)."""
+    import inspect
+
+    from sarlang.sar.blocks import filter_raster
+    from sarlang.sar.filters import filter_function
+
+    check_outputs({"output raster": target})
+    accepted = inspect.signature(filter_function(filter_name)).parameters
+    params: dict[str, Any] = {}
+    if looks is not None and "looks" in accepted:
+        params["looks"] = looks
+    if size is not None:
+        if "size" not in accepted:
+            raise SarlangError(f"the {filter_name} filter has a fixed window", hint="leave out --size")
+        params["size"] = size
+    progress = progress_bar("filtering")
+    task_id = progress.add_task("blocks", total=None)
+    with progress:
+        used = filter_raster(source, target, filter_name, block=block, polarization=polarization,
+                             on_progress=lambda done, total: progress.update(task_id, completed=done, total=total), **params)
+    details = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in used.items())
+    console.print(f"{filter_name} -> {target}" + (f" ({details})" if details else ""), highlight=False)
+
