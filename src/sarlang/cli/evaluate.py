@@ -182,8 +182,7 @@ def eval_vqa(
     try:
         loaded, summary = _load(file, fmt, records, "vqa", split)
     except BaseException:
-        if hasattr(judge_obj, "close"):
-            judge_obj.close()
+        judge_obj.close()
         raise
     progress = progress_bar("judging", disable=judge == JudgeKind.none)
     task_id = progress.add_task("judge", total=0)
@@ -195,8 +194,7 @@ def eval_vqa(
                 progress=lambda k: progress.advance(task_id, k),
             )
     finally:
-        if hasattr(judge_obj, "close"):
-            judge_obj.close()
+        judge_obj.close()
     title = f"VQA — {file.name} — mode {mode.value}, judge {scores.judge}"
     rows = vqa_rows(scores)
     console.print(rich_table(title, VQA_HEADER, rows))

@@ -57,8 +57,7 @@ def predict_command(
                                      on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                      model_source=model, restart=restart, prompt_template=prompt)
     finally:
-        if hasattr(loaded, "close"):
-            loaded.close()
+        loaded.close()
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
     if result["failed"]:
         console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "

@@ -65,6 +65,8 @@ class Judge(Protocol):
 
     def judge(self, requests: Sequence[JudgeRequest], progress: Callable[[int], None] | None = None) -> list[JudgeVerdict]: ...
 
+    def close(self) -> None: ...
+
 
 class NoJudge:
     """Counts every remaining answer wrong, reported as unjudged."""
@@ -75,6 +77,9 @@ class NoJudge:
         if progress:
             progress(len(requests))
         return [JudgeVerdict("unjudged") for _ in requests]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def parse_verdict(reply: str) -> str:
@@ -189,3 +194,6 @@ class EmbeddingJudge:
         if progress:
             progress(len(requests))
         return [JudgeVerdict("correct" if s >= self.threshold else "incorrect", f"{s:.4f}") for s in sims]
+
+    def close(self) -> None:
+        """Nothing to release (the model stays loaded until the judge is dropped)."""

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.chat import ChatClient, ReplyCache, default_cache_path, image_content
+from sarlang.models.base import VisionLanguageModel
 
 
-class ApiModel:
+class ApiModel(VisionLanguageModel):
     def __init__(self, base_url: str, model: str, api_key: str | None = None, cache_path: Path | None = None,
                  concurrency: int = 8, max_tokens: int = 256, **client_options: Any) -> None:
         self.base_url = base_url

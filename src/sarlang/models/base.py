@@ -11,21 +11,43 @@ reports what it is (``info``: id and settings). Specs for :func:`load_model`:
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.formats.prompts import CAPTION_PROMPT, VQA_PROMPT, prompt_for  # noqa: F401 - the model interface's prompts
 
-class VisionLanguageModel(Protocol):
+class VisionLanguageModel(ABC):
+    """The contract every model backend implements (the built-in baseline, Hugging Face VLMs, API models).
+
+    ``failures`` holds the reasons of answers the model could not give (None in :meth:`answer`);
+    :meth:`close` releases what the model holds (connections, caches). Both have defaults.
+    """
+
+    failures: Sequence[str] = ()
+
+    @abstractmethod
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
         """One answer per (image path, prompt); None where the model could give none (an API failure)."""
-        ...
 
-    def save(self, directory: str | Path) -> None: ...
+    @abstractmethod
+    def save(self, directory: str | Path) -> None:
+        """Write the model (or what identifies it) into ``directory``."""
 
-    def info(self) -> dict[str, Any]: ...
+    @abstractmethod
+    def info(self) -> dict[str, Any]:
+        """The model's id and the settings that change its answers (recorded with every prediction)."""
+
+    def close(self) -> None:
+        """Release connections and caches (nothing by default)."""
+
+    def __enter__(self) -> VisionLanguageModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def load_model(spec: str) -> Any:

@@ -44,6 +44,7 @@ import numpy as np
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, atomic_write_text, require
+from sarlang.models.base import VisionLanguageModel
 
 ARCHITECTURE = "sarlang-baseline-v2"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<unk>")
@@ -242,7 +243,7 @@ def _network(config: BaselineConfig, vocab: Vocabulary) -> Any:
     return Model()
 
 
-class BaselineModel:
+class BaselineModel(VisionLanguageModel):
     """The built-in model (see the module docstring)."""
 
     def __init__(self, config: BaselineConfig, vocab: Vocabulary) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.files import atomic_write_json, require
+from sarlang.models.base import VisionLanguageModel
 
 LANGUAGE_LINEAR = r".*(language_model|text_model).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
@@ -93,7 +94,7 @@ def _load_image(path: str, image_size: int | None) -> Any:
     return image
 
 
-class HFModel:
+class HFModel(VisionLanguageModel):
     """A Hugging Face VLM (optionally with a LoRA adapter) behind sarlang's model interface."""
 
     def __init__(self, path: str | Path, adapter: str | Path | None = None, image_size: int | None = 448, max_new_tokens: int = 64, device: str | None = None) -> None:

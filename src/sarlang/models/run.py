@@ -200,7 +200,7 @@ def predict_records(
     from sarlang.files import atomic_write_jsonl
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
-    failures = list(getattr(model, "failures", []))[:5]
+    failures = list(model.failures)[:5]
     return {"predicted": len(todo) - failed, "failed": failed, "failures": failures, "already_done": len(chosen) - len(todo),
             "out": str(out_path), "llamafactory": str(lf_path)}
 
