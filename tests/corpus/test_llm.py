@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,36 +15,20 @@ from sarlang.chat import ChatClient
 from sarlang.errors import InputError
 
 from ..conftest import run_cli
+from ..fake_openai import FakeOpenAI, Reply
 
 REPLY = "A bright red ship and 7 cars lie near a white harbour pier on dark water."
 
 
-class CaptionServer:
+class CaptionServer(FakeOpenAI):
+    """The fake server answering every request with :data:`REPLY`; started at once, stopped by ``close``."""
+
     def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.bodies.append(body)
-                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": REPLY}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(lambda body, count: Reply(content=REPLY))
+        self.__enter__()
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.__exit__()
 
 
 def test_rules() -> None:
