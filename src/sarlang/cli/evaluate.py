@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,19 +50,6 @@ RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every 
 SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
 
 
-def _summary(loaded: Any) -> dict[str, Any]:
-    reasons = Counter(r.reason for r in loaded.rejects)
-    return {
-        "format": loaded.format,
-        "rows": loaded.rows,
-        "scored": len(loaded.items),
-        "rejected": len(loaded.rejects),
-        "empty_predictions": loaded.empty_predictions,
-        "rejects_by_reason": dict(reasons.most_common()),
-        "notes": list(loaded.notes),
-    }
-
-
 def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto") -> tuple[Any, dict[str, Any]]:
     """Read and join a prediction file; an error when no row at all can be scored."""
     from sarlang.formats.predictions import load_eval_items
@@ -72,7 +58,7 @@ def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str =
     if not loaded.items:
         noun = "caption" if task == "captions" else "answer"
         raise SarlangError(f"no {noun} in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
-    return loaded, _summary(loaded)
+    return loaded, loaded.summary()
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -129,8 +115,7 @@ def eval_captions(
     _print_summary(summary)
     if markdown:
         console.print(markdown_table(header, [values]), highlight=False, markup=False)
-    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
-    result["per_sample"] = {"id": [it.id for it in loaded.items], **scores.per_sample}
+    result = loaded.score_file(scores.to_json(), file, scores.per_sample)
     _write_outputs(result, loaded, json_out, rejects)
     if per_sample is not None:
         names = list(scores.per_sample)
@@ -213,7 +198,7 @@ def eval_vqa(
     _print_summary(summary)
     if markdown:
         console.print(markdown_table(VQA_HEADER, rows), highlight=False, markup=False)
-    result = {**scores.to_json(), "input": str(file), "summary": summary, "rejects": [r.to_dict() for r in loaded.rejects]}
+    result = loaded.score_file(scores.to_json(), file)
     _write_outputs(result, loaded, json_out, rejects)
     if scores.judge_failed:
         reasons = "; ".join(f"{n} x {reason}" for reason, n in list(scores.judge_failures.items())[:3])

@@ -31,7 +31,7 @@ import csv
 import io
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,22 @@ class LoadedItems:
     rows: int
     empty_predictions: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What was read, scored and left out (by reason), for reports and score files."""
+        reasons = Counter(r.reason for r in self.rejects)
+        return {"format": self.format, "rows": self.rows, "scored": len(self.items), "rejected": len(self.rejects),
+                "empty_predictions": self.empty_predictions, "rejects_by_reason": dict(reasons.most_common()), "notes": list(self.notes)}
+
+    def score_file(self, scores: dict[str, Any], source: str | Path, per_sample: dict[str, list[float]] | None = None) -> dict[str, Any]:
+        """The JSON ``sarlang eval --json`` writes (and ``eval compare`` reads): scores, input, summary, rejects.
+
+        ``per_sample`` (caption scores per image) is stored with the item ids, for paired comparisons.
+        """
+        result = {**scores, "input": str(source), "summary": self.summary(), "rejects": [r.to_dict() for r in self.rejects]}
+        if per_sample is not None:
+            result["per_sample"] = {"id": [it.id for it in self.items], **per_sample}
+        return result
 
 
 # ---------------------------------------------------------------------------------------------
