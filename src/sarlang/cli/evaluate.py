@@ -11,19 +11,15 @@ from rich.markup import escape
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
+from sarlang.formats.predictions import format_names
 from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
 
 
 eval_app = typer.Typer(help="Score model outputs on SAR captioning and VQA benchmarks.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
-class Format(str, Enum):
-    auto = "auto"
-    llamafactory = "llamafactory"
-    sarlang_csv = "sarlang-csv"
-    swift = "swift"
-    jsonl = "jsonl"
-    vlmevalkit = "vlmevalkit"
+#: ``--format`` choices: ``auto``, each prediction format found by the registry, ``jsonl``
+Format = Enum("Format", {name.replace("-", "_"): name for name in format_names()}, type=str)
 
 
 class CaptionMode(str, Enum):

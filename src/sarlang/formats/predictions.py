@@ -1,34 +1,22 @@
-"""Prediction files of common tools, joined to their ground truth as :class:`EvalItem` s.
+"""Prediction files, joined to their ground truth as :class:`EvalItem` s.
 
-Formats (``--format``):
+Formats (``--format``): ``jsonl``, ours (``{"id", "prediction"}`` per line, joined to a records
+file by ``id``), and one module per other tool in :mod:`sarlang.formats.tools` (found by the
+registry; ``auto`` asks each module whether a file is its own): ``llamafactory``
+(``generated_predictions.jsonl``), ``swift`` (ms-swift's inference JSONL), ``vlmevalkit``
+(VLMEvalKit's ``.xlsx``/``.tsv`` result) and ``sarlang-csv`` (SARLANG-1M's ``VQA_result.csv``).
 
-``llamafactory``
-    LLaMA-Factory's ``generated_predictions.jsonl``: ``{"prompt", "predict", "label"}`` per
-    line, in dataset order. SARLANG-1M's official caption script reads this file.
-``sarlang-csv``
-    SARLANG-1M's ``VQA_result.csv``: no header; image, predicted answer, question, ground truth.
-``swift``
-    ms-swift's inference JSONL: ``{"response", "labels", "messages", "images"}`` (ms-swift 3)
-    or ``{"query", "response", "label"}`` (ms-swift 2).
-``jsonl``
-    Our predictions: ``{"id", "prediction"}`` per line, joined to a records file by ``id``.
-``vlmevalkit``
-    VLMEvalKit's result file (``<model>_<dataset>.xlsx``, or ``.tsv`` with ``PRED_FORMAT=tsv``):
-    the dataset TSV's columns (``index``, ``question``, ``answer``, ...) plus ``prediction``.
-    Reading ``.xlsx`` needs openpyxl (``pip install 'sarlang[xlsx]'``).
-
-With ``--records``, rows of the first three formats are matched to the records of the task
-(captions, or questions) in file order, and a row whose label differs from its record's
-answer is rejected; ``sarlang-csv`` rows are matched by image and question instead.
-Every row that cannot be scored becomes a :class:`Reject` with its reason; a record without
-a prediction is one too. For captions joined to records, the references of an image are all
-its captions of the same kind, and the first prediction for an image is the one scored.
+With ``--records``, other tools' rows are joined to the records they answer, whatever split and
+task the file holds (:func:`_join_by_content`: in order against each split, a prefix accepted,
+else by question and answer); ``sarlang-csv`` rows by image and question. Every row that cannot
+be scored becomes a :class:`Reject` with its reason. For captions joined to records, the
+references of an image are all its captions of the same kind, and the first prediction for an
+image is the one scored.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import inspect
 import json
 import re
 from collections import Counter, defaultdict
@@ -39,11 +27,18 @@ from typing import Any
 from sarlang.errors import FormatDetectionError, InputError
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
-from sarlang.formats.sarlang1m import infer_application, strip_image_tags
-from sarlang.files import iter_csv, iter_jsonl, read_bytes, require
+from sarlang.formats.sarlang1m import infer_application
+from sarlang.files import iter_jsonl, read_bytes
+from sarlang.registry import Plugins
 from sarlang.schema import EvalItem, Record, Reject
 
-PREDICTION_FORMATS: tuple[str, ...] = ("auto", "llamafactory", "sarlang-csv", "swift", "jsonl", "vlmevalkit")
+#: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
+PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows", "sarlang.prediction_formats")
+
+
+def format_names() -> tuple[str, ...]:
+    """Every ``--format``: ``auto``, each tool's format, and ``jsonl`` (ours)."""
+    return ("auto", *PREDICTION_FORMATS.names(), "jsonl")
 TASKS: tuple[str, ...] = ("captions", "vqa")
 
 
@@ -97,30 +92,39 @@ def question_from_prompt(prompt: str) -> str:
 # detection
 
 
-def detect_format(data: bytes, path: Path) -> str:
-    """Which prediction format a file is in, from its suffix and first row."""
-    if path.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
-        return "vlmevalkit"
-    first = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
-    if b"\t" in first and {"index", "prediction"} <= {c.strip().strip('"').lower() for c in first.decode("utf-8", "replace").split("\t")}:
-        return "vlmevalkit"
+def json_keys(data: bytes) -> set[str]:
+    """The keys of a JSONL file's first row (empty when it is not a JSON object)."""
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"{"):
-        if path.suffix.lower() == ".csv" or b"," in head.split(b"\n", 1)[0]:
-            return "sarlang-csv"
-        raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL, CSV nor a VLMEvalKit result", hint="pass --format")
-    first_line = head.split(b"\n", 1)[0]
+        return set()
     try:
-        row = json.loads(first_line.decode("utf-8", errors="replace"))
+        row = json.loads(head.split(b"\n", 1)[0].decode("utf-8", errors="replace"))
     except json.JSONDecodeError:
-        raise FormatDetectionError(f"cannot tell the format of '{path}': its first line is not JSON", hint="pass --format") from None
-    keys = set(row) if isinstance(row, dict) else set()
-    if {"predict", "label"} <= keys:
-        return "llamafactory"
-    if "response" in keys and keys & {"labels", "label", "messages", "query"}:
-        return "swift"
+        return set()
+    return set(row) if isinstance(row, dict) else set()
+
+
+def _by_priority() -> list[str]:
+    return sorted(PREDICTION_FORMATS.names(), key=lambda name: getattr(_module(name), "PRIORITY", 50))
+
+
+def _module(name: str) -> Any:
+    return inspect.getmodule(PREDICTION_FORMATS.get(name))
+
+
+def detect_format(data: bytes, path: Path) -> str:
+    """Which prediction format a file is in, from its suffix and first row (``jsonl``: our ``id`` + ``prediction``)."""
+    for name in _by_priority():
+        if _module(name).detect(data, path):
+            return name
+    keys = json_keys(data)
     if {"id", "prediction"} <= keys:
         return "jsonl"
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"{"):
+        raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL, CSV nor a VLMEvalKit result", hint="pass --format")
+    if not keys:
+        raise FormatDetectionError(f"cannot tell the format of '{path}': its first line is not JSON", hint="pass --format")
     raise FormatDetectionError(
         f"cannot tell the format of '{path}' from the keys {sorted(keys)}",
         hint="expected predict+label (llamafactory), response+labels (swift) or id+prediction (jsonl); or pass --format",
@@ -130,110 +134,17 @@ def detect_format(data: bytes, path: Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # rows of each format: (row number, prediction, label or None, question, image)
 
-_Row = tuple[int, str, str | None, str, str]
+Row = tuple[int, str, str | None, str, str]
+_Row = Row
 
 
-def _text(value: Any) -> str | None:
+def text_value(value: Any) -> str | None:
+    """A cell as text (numbers too), "" for null, None for anything else."""
     if value is None:
         return ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return value if isinstance(value, str) else None
-
-
-def _rows_llamafactory(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
-    rows: list[_Row] = []
-    for number, obj in iter_jsonl(data, source, rejects):
-        if not isinstance(obj, dict) or "predict" not in obj or "label" not in obj:
-            rejects.append(Reject(source, number, "row lacks 'predict' or 'label'"))
-            continue
-        pred, label = _text(obj["predict"]), _text(obj["label"])
-        if pred is None or label is None:
-            rejects.append(Reject(source, number, "'predict' and 'label' must be strings"))
-            continue
-        # a label's trailing newline or spaces (LLaMA-Factory ends every label with "\n") are not ground truth
-        rows.append((number, pred, label.strip(), question_from_prompt(str(obj.get("prompt") or "")), ""))
-    return rows
-
-
-def _rows_swift(data: bytes, source: str, rejects: list[Reject]) -> list[_Row]:
-    rows: list[_Row] = []
-    for number, obj in iter_jsonl(data, source, rejects):
-        if not isinstance(obj, dict) or "response" not in obj:
-            rejects.append(Reject(source, number, "row lacks 'response'"))
-            continue
-        pred = _text(obj["response"])
-        label = _text(obj.get("labels", obj.get("label")))
-        if pred is None or label is None:
-            rejects.append(Reject(source, number, "'response' and 'labels' must be strings"))
-            continue
-        question = ""
-        messages = obj.get("messages")
-        if isinstance(messages, list):
-            users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-            question = next((u for u in reversed(users) if isinstance(u, str)), "")
-        elif isinstance(obj.get("query"), str):
-            question = obj["query"]
-        images = obj.get("images")
-        image = ""
-        if isinstance(images, list) and images:
-            first = images[0]
-            image = first.get("path", "") if isinstance(first, dict) else str(first)
-        rows.append((number, pred, label.strip(), question_from_prompt(strip_image_tags(question)), image))
-    return rows
-
-
-def _rows_vlmevalkit(data: bytes, path: Path, source: str, rejects: list[Reject]) -> list[_Row]:
-    """VLMEvalKit's result table (xlsx or tsv): one row per dataset row with its ``prediction``."""
-    if path.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
-        table = _xlsx_rows(data, path)
-    else:
-        text = data.decode("utf-8-sig", errors="replace")
-        table = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t"))
-    if not table:
-        raise InputError(f"'{path}' holds no rows")
-    header = [str(c or "").strip().lower() for c in table[0]]
-    if "prediction" not in header or "index" not in header:
-        raise InputError(f"'{path}' is not a VLMEvalKit result: no 'index' and 'prediction' columns (found {header})")
-    col = {name: header.index(name) for name in header}
-    rows: list[_Row] = []
-    for number, cells in enumerate(table[1:], start=2):
-        cells = [("" if c is None else str(c)) for c in cells] + [""] * (len(header) - len(cells))
-        if not any(c.strip() for c in cells):
-            continue
-        label = cells[col["answer"]] if "answer" in col else None
-        question = cells[col["question"]] if "question" in col else ""
-        image = cells[col["image_path"]] if "image_path" in col else ""
-        rows.append((number, cells[col["prediction"]], None if label is None else label.strip(), question_from_prompt(question), image))
-    return rows
-
-
-def _xlsx_rows(data: bytes, path: Path) -> list[list[Any]]:
-    openpyxl = require("openpyxl", "xlsx", "reading VLMEvalKit's .xlsx results (openpyxl)",
-                       hint="pip install 'sarlang[xlsx]', or run VLMEvalKit with PRED_FORMAT=tsv")
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
-        raise InputError(f"cannot read '{path}' as an Excel workbook: {exc}") from None
-    sheet = book.worksheets[0]
-    return [list(row) for row in sheet.iter_rows(values_only=True)]
-
-
-_CSV_HEADER_WORDS = {"image", "image name", "predicted", "prediction", "question", "ground truth", "answer", "gt"}
-
-
-def _rows_sarlang_csv(data: bytes, source: str, rejects: list[Reject], notes: list[str]) -> list[_Row]:
-    rows: list[_Row] = []
-    for number, row in iter_csv(data, source, rejects):
-        if len(row) != 4:
-            rejects.append(Reject(source, number, f"row has {len(row)} columns; VQA_result.csv rows have 4 (image, predicted, question, ground truth)"))
-            continue
-        if not rows and number == 1 and {c.strip().lower() for c in row} <= _CSV_HEADER_WORDS:
-            notes.append("the first row looks like a header and was skipped (SARLANG-1M's VQA_result.csv has none)")
-            continue
-        image, pred, question, label = row
-        rows.append((number, pred, label.strip(), question, image.strip()))
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,17 +183,18 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     that was predicted: the splits of the predicted ids, or, for files joined in order, the one
     split with as many records of the task as the file has rows).
     """
-    if fmt not in PREDICTION_FORMATS:
-        raise InputError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(PREDICTION_FORMATS)}")
+    if fmt not in format_names():
+        raise InputError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(format_names())}")
     if task not in TASKS:
         raise InputError(f"unknown task '{task}'")
     p = Path(path)
     data = read_bytes(p, "prediction file")
     if fmt == "auto":
         fmt = detect_format(data, p)
-    if fmt == "sarlang-csv" and task == "captions":
+    tool = _module(fmt) if fmt != "jsonl" else None
+    if tool is not None and task == "captions" and not getattr(tool, "CAPTIONS", True):
         raise InputError(
-            "sarlang-csv is SARLANG-1M's VQA result file; it holds no captions",
+            f"a {fmt} file holds no captions, only answers",
             hint="score captions from LLaMA-Factory's generated_predictions.jsonl (--format llamafactory)",
         )
     if fmt == "jsonl" and records_path is None:
@@ -313,18 +225,11 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
         assert records is not None
         items, n_rows = _join_by_id(data, source, records, task, rejects, other_ids, notes, split == "auto")
     else:
-        if fmt == "llamafactory":
-            rows = _rows_llamafactory(data, source, rejects)
-        elif fmt == "vlmevalkit":
-            rows = _rows_vlmevalkit(data, p, source, rejects)
-        elif fmt == "swift":
-            rows = _rows_swift(data, source, rejects)
-        else:
-            rows = _rows_sarlang_csv(data, source, rejects, notes)
+        rows = tool.rows(data, p, rejects, notes)
         n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
         if records is None:
             items = _items_without_records(rows, source, task, rejects, notes)
-        elif fmt == "sarlang-csv":
+        elif getattr(tool, "JOIN", "content") == "image_question":
             items = _join_by_image_question(rows, source, records, rejects)
         else:
             items = _join_by_content(rows, source, all_records, task, rejects, notes)
@@ -481,7 +386,7 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
         if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
             rejects.append(Reject(source, number, "row lacks 'id' or 'prediction'"))
             continue
-        rid, pred = str(obj["id"]), _text(obj["prediction"])
+        rid, pred = str(obj["id"]), text_value(obj["prediction"])
         if pred is None:
             rejects.append(Reject(source, number, "'prediction' must be a string", id=rid))
             continue
