@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterator
 from functools import cached_property
 from importlib import metadata
 from typing import Any
@@ -61,6 +62,16 @@ class Plugins:
 
     def __contains__(self, name: object) -> bool:
         return name in self._builtin or name in self._external
+
+    def each(self) -> Iterator[tuple[str, Any]]:
+        """(name, attribute) of every plug-in whose module defines the attribute (helper modules of the
+        package that do not are passed over); imports them in name order."""
+        for name in self._builtin:
+            found = getattr(importlib.import_module(self._builtin[name]), self.attribute, None)
+            if found is not None:
+                yield name, found
+        for name, entry in self._external.items():
+            yield name, entry.load()
 
     def get(self, name: str) -> Any:
         """The plug-in called ``name``, imported now; an :class:`InputError` naming the choices otherwise."""

@@ -288,3 +288,12 @@ def test_impossible_training_settings_are_clear_errors(bench: Path, tmp_path: Pa
     (tmp_path / "train.json").write_text(json.dumps(tiny(bench, tmp_path / "x", **setting)))
     result = run_cli("train", "--config", str(tmp_path / "train.json"))
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_model_backend_is_one_module_of_the_package() -> None:
+    """Backends are found by the registry: each module of sarlang.models with claims() and load()."""
+    from sarlang.models.base import MODELS
+
+    backends = dict(MODELS.each())
+    assert set(backends) == {"api", "baseline", "hf"}
+    assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")

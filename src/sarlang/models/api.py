@@ -49,3 +49,19 @@ class ApiModel(VisionLanguageModel):
 
     def close(self) -> None:
         self.client.close()
+
+
+def claims(spec: str) -> bool:
+    """``api:MODEL@URL`` names an OpenAI-compatible endpoint."""
+    return spec.startswith("api:")
+
+
+def load(spec: str) -> ApiModel:
+    """The API model of ``api:MODEL@URL`` (the key from ``OPENAI_API_KEY``)."""
+    from sarlang.chat import endpoint
+    from sarlang.errors import InputError
+
+    model, sep, url = spec[4:].partition("@")
+    if not sep or not model or not url:
+        raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
+    return ApiModel(url, model, api_key=endpoint(url, None)[1])

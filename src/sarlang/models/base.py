@@ -10,6 +10,7 @@ reports what it is (``info``: id and settings). Specs for :func:`load_model`:
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
+from sarlang.registry import Plugins
 from sarlang.formats.prompts import CAPTION_PROMPT, VQA_PROMPT, prompt_for  # noqa: F401 - the model interface's prompts
 
 class VisionLanguageModel(ABC):
@@ -50,36 +52,29 @@ class VisionLanguageModel(ABC):
         self.close()
 
 
-def load_model(spec: str) -> Any:
-    """A model from its spec (see the module docstring), with a clear error for anything else."""
-    if spec.startswith("api:"):
-        from sarlang.models.api import ApiModel
+#: Model backends: each module of :mod:`sarlang.models` that defines ``claims(spec) -> bool`` and
+#: ``load(spec) -> VisionLanguageModel`` (other packages: entry-point group ``sarlang.models``).
+MODELS = Plugins("model backend", "sarlang.models", "claims", "sarlang.models")
 
-        model, sep, url = spec[4:].partition("@")
-        if not sep or not model or not url:
-            raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
-        from sarlang.chat import endpoint
 
-        return ApiModel(url, model, api_key=endpoint(url, None)[1])
-    path = Path(spec)
-    if (path / "adapter_config.json").exists():
-        from sarlang.models.hf import HFModel, adapter_base
-
-        return HFModel(adapter_base(path), adapter=path)
+def read_model_config(path: Path) -> dict[str, Any]:
+    """A model folder's ``config.json`` (empty when there is none), with a clear error when it is not JSON."""
     config = path / "config.json"
-    if not config.exists():
-        raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, or api:MODEL@URL")
+    if not config.is_file():
+        return {}
     try:
         settings = json.loads(config.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         raise InputError(f"'{config}' is not valid JSON: {exc}") from None
-    architecture = settings.get("architecture", "")
-    if architecture.startswith("sarlang-baseline"):
-        from sarlang.models.baseline import BaselineModel
+    return settings if isinstance(settings, dict) else {}
 
-        return BaselineModel.load(path)
-    if "model_type" in settings:
-        from sarlang.models.hf import HFModel
 
-        return HFModel(path)
-    raise InputError(f"'{spec}' holds a model of unknown architecture '{architecture or '?'}'", hint="sarlang loads its own baseline models here")
+def load_model(spec: str) -> VisionLanguageModel:
+    """The model a spec names (see the module docstring): the first backend that claims it loads it."""
+    for _, claims in MODELS.each():
+        if claims(spec):
+            return inspect.getmodule(claims).load(spec)
+    architecture = read_model_config(Path(spec)).get("architecture")
+    if architecture:
+        raise InputError(f"'{spec}' holds a model of unknown architecture '{architecture}'", hint="sarlang loads its own baseline models here")
+    raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, a Hugging Face model folder, or api:MODEL@URL")

@@ -513,3 +513,14 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
         totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
         loss = loss + object_weight * (cells_error + totals_error).mean()
     return loss
+
+
+def claims(spec: str) -> bool:
+    """A folder written by ``sarlang train`` with ``model: baseline``."""
+    from sarlang.models.base import read_model_config
+
+    return not spec.startswith("api:") and str(read_model_config(Path(spec)).get("architecture", "")).startswith("sarlang-baseline")
+
+
+def load(spec: str) -> BaselineModel:
+    return BaselineModel.load(spec)

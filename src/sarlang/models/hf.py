@@ -274,3 +274,21 @@ def merge_adapter(base: str | Path, adapter: str | Path, out_dir: str | Path) ->
     merged.save_pretrained(out)
     load_processor(base).save_pretrained(out)
     return out
+
+
+def claims(spec: str) -> bool:
+    """A LoRA adapter folder, or a Hugging Face model folder (a ``config.json`` with ``model_type``)."""
+    from sarlang.models.base import read_model_config
+
+    if spec.startswith("api:"):
+        return False
+    path = Path(spec)
+    return (path / "adapter_config.json").is_file() or "model_type" in read_model_config(path)
+
+
+def load(spec: str) -> HFModel:
+    """The model of a folder; an adapter folder loads on its base model (read from the adapter)."""
+    path = Path(spec)
+    if (path / "adapter_config.json").is_file():
+        return HFModel(adapter_base(path), adapter=path)
+    return HFModel(path)
