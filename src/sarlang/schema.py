@@ -131,6 +131,8 @@ class Prediction:
         prediction = data["prediction"]
         if prediction is None:
             prediction = ""
+        if isinstance(prediction, (int, float)) and not isinstance(prediction, bool):
+            prediction = str(prediction)  # a model that answers 3, not "3"
         if not isinstance(prediction, str):
             raise SchemaError(f"field 'prediction' must be a string, got {type(prediction).__name__}")
         settings = data.get("settings") or {}

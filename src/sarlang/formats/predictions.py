@@ -30,7 +30,7 @@ from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application
 from sarlang.files import iter_jsonl, read_bytes
 from sarlang.registry import Plugins
-from sarlang.schema import EvalItem, Record, Reject
+from sarlang.schema import EvalItem, Prediction, Record, Reject, SchemaError
 
 #: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
 PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows", "sarlang.prediction_formats")
@@ -383,13 +383,12 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
     before = len(rejects)
     for number, obj in iter_jsonl(data, source, rejects):
         n_rows += 1
-        if not isinstance(obj, dict) or "id" not in obj or "prediction" not in obj:
-            rejects.append(Reject(source, number, "row lacks 'id' or 'prediction'"))
+        try:
+            prediction = Prediction.from_dict(obj)
+        except SchemaError as exc:
+            rejects.append(Reject(source, number, f"not a prediction: {exc}", id=str(obj.get("id", "")) if isinstance(obj, dict) else ""))
             continue
-        rid, pred = str(obj["id"]), text_value(obj["prediction"])
-        if pred is None:
-            rejects.append(Reject(source, number, "'prediction' must be a string", id=rid))
-            continue
+        rid, pred = prediction.id, prediction.prediction
         if rid in other_ids:
             aside += 1  # a caption row in a VQA scoring, or the other way round
             continue

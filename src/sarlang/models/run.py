@@ -32,7 +32,7 @@ from typing import Any
 from sarlang.errors import InputError
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
-from sarlang.schema import Record, Reject
+from sarlang.schema import Prediction, Record, Reject
 
 TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
 
@@ -187,7 +187,7 @@ def predict_records(
             answers = model.answer([(image_path(r, records_path), p) for r, p in zip(batch, prompts)])
             failed += sum(a is None for a in answers)
             answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
-            ours.write("".join(json.dumps({"id": r.id, "prediction": a, "model": info["id"], "settings": settings}, ensure_ascii=False) + "\n" for r, a in answered))
+            ours.write("".join(json.dumps(Prediction(r.id, a, info["id"], settings).to_dict(), ensure_ascii=False) + "\n" for r, a in answered))
             ours.flush()
             finished += len(batch)
             if on_progress:

@@ -10,6 +10,9 @@ are rejected: two label sets for one picture contradict each other), a repeated 
 first is kept), a missing image file (looked for in ``JPEGImages/<split>/`` and
 ``JPEGImages/``), and a JSON file that does not parse. Crowd annotations (``iscrowd``) are kept
 and marked.
+
+How to cite SARDet-100K: Li, Li, Li, Hou, Liu, Cheng and Yang, "SARDet-100K: Towards Open-Source
+Benchmark and ToolKit for Large-Scale SAR Object Detection", NeurIPS 2024, arXiv:2403.06534.
 """
 
 from __future__ import annotations

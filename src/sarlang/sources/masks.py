@@ -12,6 +12,9 @@ Two layouts are recognised in a folder:
 Every instance becomes an object of ``category`` (default ``ship``) with its box and mask. An
 image without its mask, or a mask of another size, is a reject; an empty mask gives a scene
 without objects (a valid negative).
+
+How to cite HRSID: Wei, Zeng, Qu, Wang, Su and Shi, "HRSID: A High-Resolution SAR Images Dataset
+for Ship Detection and Instance Segmentation", IEEE Access 8, 2020, doi:10.1109/ACCESS.2020.3005861.
 """
 
 from __future__ import annotations

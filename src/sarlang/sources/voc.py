@@ -8,6 +8,9 @@ not a finite number, or with no area inside the image makes the whole scene a re
 missing. ``names`` maps the ``<name>`` of an
 object to a category (MSTAR's ids ``0``..``9`` become ``class 0 target`` .. ``class 9 target``
 by default ``class N target``, since which vehicle each id stands for is not documented).
+
+How to cite MSTAR: Ross, Worrell, Velten, Mossing and Bryant, "Standard SAR ATR evaluation
+experiments using the MSTAR public release data set", Proc. SPIE 3370, 1998, doi:10.1117/12.321859.
 """
 
 from __future__ import annotations
