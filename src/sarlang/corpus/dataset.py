@@ -35,11 +35,13 @@ from sarlang.corpus.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_cap
 from sarlang.corpus.splits import check_disjoint, hashed_split
 from sarlang.corpus.vqa import CorpusContext, scene_questions
 from sarlang.engines.local import fork_map
-from sarlang.errors import InputError, SarlangError
+from sarlang.errors import InputError
 from sarlang.formats.records import write_records_parquet
-from sarlang.files import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
+from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
 from sarlang.schema import Reject, Scene
-from sarlang.sources import parse_source, read_source
+from sarlang.corpus.imported import sarlang1m_rows
+from sarlang.corpus.scenes import collect_scenes, group_key, scene_key
+from sarlang.sources import parse_source
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _QUOTE = json.encoder.encode_basestring  # C-accelerated: escapes and quotes one string as json.dumps does
@@ -88,40 +90,20 @@ class BuildOptions:
                 raise InputError(f"--group-by '{self.group_by}' is not a regular expression: {exc}") from None
 
 
-def name_group(pattern: str, image: str) -> str:
-    """The group an image file's name falls in under ``pattern`` (its first capture group, or the
-    whole match), or "" when the pattern does not match (the image is then its own group)."""
-    if not pattern or not image:
-        return ""
-    match = re.search(pattern, os.path.basename(image))
-    if match is None:
-        return ""
-    return next((g for g in match.groups() if g), match.group(0))
-
-
-def _scene_key(kind: str, scene: Scene) -> str:
-    return f"{kind}:{scene.id or scene.image}"
-
-
-def _group_key(kind: str, scene: Scene) -> str:
-    """The key a scene is split by: its group (the place it shows), or the scene itself."""
-    return f"{kind}:group:{scene.group}" if scene.group else _scene_key(kind, scene)
-
-
 def _short(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
 
 
 def scene_records(kind: str, scene: Scene, context: CorpusContext, options: BuildOptions, out_dir: Path) -> list[dict[str, Any]]:
     """The records of one scene, as JSON-ready dicts (fields of :class:`Record`)."""
-    key = _scene_key(kind, scene)
+    key = scene_key(kind, scene)
     rng = random.Random(f"{options.seed}:{key}")
     image = os.path.relpath(scene.image, out_dir) if scene.image else ""
-    split = scene.split or hashed_split(_group_key(kind, scene), options.train_fraction)
+    split = scene.split or hashed_split(group_key(kind, scene), options.train_fraction)
     short = _short(key)
     provenance: dict[str, Any] = {"generator": GENERATOR, "version": GENERATOR_VERSION, "scene": key}
     if scene.group:
-        provenance["group"] = _group_key(kind, scene)
+        provenance["group"] = group_key(kind, scene)
     rows: list[dict[str, Any]] = []
 
     def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None) -> None:
@@ -137,123 +119,6 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
     for qa in scene_questions(scene, context, rng):
         add(qa.application, qa.question_type, qa.question, qa.answer)
     return rows
-
-
-def _collect(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]],
-             tile: int = 0, overlap: int = 0, group_by: str = "", source_options: dict[str, Any] | None = None) -> list[Scene]:
-    """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
-
-    ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
-    """
-    scenes: list[Scene] = []
-    seen: set[str] = set()
-    for item in read_source(kind, path, source_options or {}, out_dir):
-        if isinstance(item, Reject):
-            rejects.append(item)
-            continue
-        key = _scene_key(kind, item)
-        if key in seen:
-            rejects.append(Reject(item.image, 0, "duplicate image id within the source (the first is kept)", id=item.id))
-            continue
-        seen.add(key)
-        item.pixels = None  # written to disk already; keep memory bounded
-        if group_by and not item.group:
-            item.group = name_group(group_by, item.image)
-        scenes.append(item)
-    # one picture labelled by two annotation files of a source: two label sets contradict each other
-    labelled_by: dict[str, list[Scene]] = {}
-    for s in scenes:
-        if s.image:
-            labelled_by.setdefault(os.path.realpath(s.image), []).append(s)
-    twice = {image for image, owners in labelled_by.items() if len(owners) > 1}
-    if twice:
-        for s in [s for s in scenes if s.image and os.path.realpath(s.image) in twice]:
-            others = [o.id for o in labelled_by[os.path.realpath(s.image)] if o is not s]
-            rejects.append(Reject(s.image, 0, f"the image is labelled by several annotations ({', '.join([s.id, *others][:4])}); "
-                                              "all are rejected", id=s.id))
-        scenes = [s for s in scenes if not (s.image and os.path.realpath(s.image) in twice)]
-    checks = fork_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
-    kept: list[Scene] = []
-    for scene, (reason, size, mtime_ns) in zip(scenes, checks):
-        if reason is not None:
-            rejects.append(Reject(scene.image, 0, reason, id=scene.id))
-            continue
-        file_stats[scene.image] = (size, mtime_ns)
-        kept.append(scene)
-    if tile:
-        kept = _tiled(kept, out_dir, tile, overlap, rejects, file_stats)
-    return kept
-
-
-def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects: list[Reject],
-           file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
-    """Scenes larger than ``tile`` pixels replaced by their tiles (written to ``out_dir/tiles``), in order."""
-    large = [i for i, s in enumerate(scenes) if s.width > tile or s.height > tile]
-    results = dict(zip(large, fork_map(_tile_one, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
-    kept: list[Scene] = []
-    for i, scene in enumerate(scenes):
-        if i not in results:
-            kept.append(scene)
-            continue
-        tiles, tile_rejects, error = results[i]
-        if error:
-            rejects.append(Reject(scene.image, 0, f"cannot be tiled: {error}", id=scene.id))
-            continue
-        rejects.extend(Reject(scene.image, 0, reason, id=tile_id) for tile_id, reason in tile_rejects)
-        for t in tiles:
-            stat = os.stat(t.image)
-            file_stats[t.image] = (stat.st_size, stat.st_mtime_ns)
-        kept.extend(tiles)
-    return kept
-
-
-def _tile_one(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:
-    """The tiles of one scene (images written as PNG; an unchanged tile file is not rewritten)."""
-    import dataclasses
-    import io
-    import re
-
-    from PIL import Image
-
-    from sarlang.sar.io import read_sar
-    from sarlang.sar.recipes import BUILTIN_RECIPES, apply_recipe
-    from sarlang.sar.tiling import tile_scene
-    from sarlang.schema import SarImage
-
-    scene, folder, tile, overlap = item
-    try:
-        image = read_sar(scene.image)
-        if image.units != "display8":
-            pixels, _ = apply_recipe(image, dataclasses.replace(BUILTIN_RECIPES["sarlang"], channels=1))
-            image = SarImage(pixels, "display8")
-        whole = dataclasses.replace(scene, pixels=image, group=scene.group or scene.id or scene.image)
-        tile_rejects: list[tuple[str, str]] = []
-        tiles = tile_scene(whole, tile_size=tile, levels=(1,), overlap=overlap, rejects=tile_rejects)
-    except SarlangError as exc:
-        return [], [], str(exc)
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    for t in tiles:
-        buffer = io.BytesIO()
-        Image.fromarray(t.pixels.data).save(buffer, format="PNG")
-        path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + ".png")
-        if not path.exists() or path.read_bytes() != buffer.getvalue():
-            atomic_write_bytes(path, buffer.getvalue())
-        t.image, t.pixels = str(path), None
-    return tiles, tile_rejects, ""
-
-
-def _check_image(item: tuple[str, int, int]) -> tuple[str | None, int, int]:
-    """(why the image is unusable or None, its size in bytes, its modification time in ns)."""
-    from sarlang.sar.io import verify_image
-
-    path, width, height = item
-    if not path:
-        return "scene has no image file", 0, 0
-    try:
-        stat = os.stat(path)
-    except OSError as exc:
-        return f"image cannot be read: {exc.strerror}", 0, 0
-    return verify_image(path, width, height), stat.st_size, stat.st_mtime_ns
 
 
 def _fingerprint(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, file_stats: dict[str, tuple[int, int]]) -> str:
@@ -328,9 +193,9 @@ def build_dataset(
     file_stats: dict[str, tuple[int, int]] = {}
     for kind, path, source_options in parsed:
         if kind == "sarlang1m":
-            imported += _sarlang1m_rows(path, out, options, rejects, notes)
+            imported += sarlang1m_rows(path, out, options, rejects, notes)
             continue
-        scenes = _collect(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by, source_options)
+        scenes = collect_scenes(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by, source_options)
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
@@ -342,7 +207,7 @@ def build_dataset(
     tally = _Tally()
     if done:
         tally.add_lines(_iter_lines(partial))
-    todo = [(p, i) for p, (_, _, scenes) in enumerate(plan) for i in range(len(scenes)) if _scene_key(plan[p][0], scenes[i]) not in done]
+    todo = [(p, i) for p, (_, _, scenes) in enumerate(plan) for i in range(len(scenes)) if scene_key(plan[p][0], scenes[i]) not in done]
     total = sum(len(s) for _, _, s in plan)
     global _PLAN
     _PLAN = (plan, options, out)
@@ -439,7 +304,7 @@ def _generate_chunk(chunk: list[tuple[int, int]]) -> _Chunk:
     for p, i in chunk:
         kind, context, scenes = plan[p]
         scene = scenes[i]
-        result.keys.append(_scene_key(kind, scene))
+        result.keys.append(scene_key(kind, scene))
         seen: set[tuple[str, str]] = set()
         rows = scene_records(kind, scene, context, options, out)
         provenance = _ENCODE(rows[0]["provenance"]) if rows else ""
@@ -465,55 +330,6 @@ def _iter_lines(path: Path) -> Iterator[str]:
         for line in handle:
             if line.strip():
                 yield line.rstrip("\n")
-
-
-def _caption_kind(prompt: str, caption: str, file_name: str) -> str:
-    """Concise or detailed: from the prompt when it says ("in detail", "one sentence"), else by length."""
-    from sarlang.formats.prompts import caption_kind_from_prompt
-
-    return caption_kind_from_prompt(prompt) or ("detailed" if "test1" not in file_name and len(caption.split()) > 30 else "concise")
-
-
-def _sarlang1m_rows(path: str, out: Path, options: BuildOptions, rejects: list[Reject], notes: list[str]) -> list[dict[str, Any]]:
-    from sarlang.formats.records import load_records
-
-    p = Path(path)
-    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json")) if p.is_dir() else [p]
-    if not files:
-        raise InputError(f"no SARLANG-1M CSV or JSON files in '{p}'")
-    # SARLANG-1M (and our export) gives each split twice, as CSV and as JSON conversations: read
-    # the JSON of a split when there is one (its prompts tell concise from detailed captions)
-    def split_of(f: Path) -> str:
-        name = f.stem.lower()
-        return "train" if "train" in name else ("test" if "test" in name else "")
-
-    json_splits = {(f.parent, split_of(f)) for f in files if f.suffix.lower() == ".json" and split_of(f)}
-    skipped = [f for f in files if f.suffix.lower() == ".csv" and (f.parent, split_of(f)) in json_splits]
-    if skipped:
-        notes.append(f"{len(skipped)} CSV files hold the same split as a JSON file and were not read again: "
-                     + ", ".join(f.name for f in skipped[:4]))
-    rows: list[dict[str, Any]] = []
-    for f in (f for f in files if f not in skipped):
-        try:
-            records, file_rejects = load_records(f)
-        except InputError as exc:
-            rejects.append(Reject(str(f), 0, str(exc)))
-            continue
-        rejects.extend(file_rejects)
-        name = f.stem.lower()
-        file_split = "train" if "train" in name else ("test" if "test" in name else "")
-        for record in records:
-            row = record.to_dict()
-            group = name_group(options.group_by, record.image)
-            row["split"] = file_split or hashed_split(f"sarlang1m:group:{group}" if group else f"sarlang1m:{record.image}",
-                                                      options.train_fraction)
-            if group:
-                row["provenance"] = {**row["provenance"], "group": f"sarlang1m:group:{group}"}
-            row["source"] = "sarlang1m"
-            if record.is_caption and record.caption_kind is None:
-                row["caption_kind"] = _caption_kind(record.question, record.answer, name)
-            rows.append(row)
-    return rows
 
 
 def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int,
