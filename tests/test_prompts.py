@@ -27,12 +27,19 @@ def test_exports_train_and_predict_ask_the_same_prompts(tmp_path: Path, template
     assert json.loads((tmp_path / "x" / "export_sharegpt.json").read_text())["vqa_prompt"] == template
     assert any(template.split("{q}")[0] in p for p in trained)  # the questions really are wrapped
 
-    class Echo:
+    from sarlang.models.base import VisionLanguageModel
+
+    class Echo(VisionLanguageModel):
+        """A model that answers with the prompt it was shown."""
+
         def info(self) -> dict:
             return {"id": "echo"}
 
         def answer(self, batch):
             return [prompt for _, prompt in batch]
+
+        def save(self, directory) -> None:
+            pass
 
     out = tmp_path / "p" / "predictions.jsonl"
     run.predict_records(Echo(), records, out, split="train", prompt_template=template)
