@@ -57,16 +57,18 @@ class Record:
     generator (and version) produced the text.
     """
 
+    # the order of the fields is the order of the keys in records.jsonl (and of the Parquet
+    # columns); the fields with defaults are keyword-only, so question_type can stand before question
     id: str
     image: str
     application: str
+    question_type: str = field(default="", kw_only=True)
     question: str
     answer: str
-    question_type: str = ""
-    caption_kind: str | None = None
-    split: str = ""
-    source: str = ""
-    provenance: dict[str, Any] = field(default_factory=dict)
+    caption_kind: str | None = field(default=None, kw_only=True)
+    split: str = field(default="", kw_only=True)
+    source: str = field(default="", kw_only=True)
+    provenance: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
         if self.application not in APPLICATIONS:

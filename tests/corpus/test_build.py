@@ -277,3 +277,17 @@ def test_objects_file_lists_every_labelled_object(tmp_path: Path) -> None:
             assert int(r["answer"]) == sum(o["category"] == name for o in found["objects"])
             checked += 1
     assert checked > 10
+
+
+def test_the_record_encoder_writes_what_json_dumps_writes(tmp_path: Path) -> None:
+    """The fast encoder is written from Record's fields; every line equals json.dumps of the same record."""
+    from dataclasses import fields
+
+    from sarlang.schema import Record
+
+    D.build_dataset(["simulate:4,size=64"], tmp_path)
+    for line in (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        assert list(row) == [f.name for f in fields(Record)]
+        assert line == json.dumps(row, ensure_ascii=False)
+        assert Record.from_dict(row).to_dict() == row

@@ -25,7 +25,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from sarlang.engines.local import fork_map
 from sarlang.errors import InputError
 from sarlang.formats.records import write_records_parquet
 from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
-from sarlang.schema import Reject, Scene
+from sarlang.schema import Record, Reject, Scene
 from sarlang.corpus.imported import sarlang1m_rows
 from sarlang.corpus.scenes import collect_scenes, group_key, scene_key
 from sarlang.sources import parse_source
@@ -47,15 +47,28 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 _QUOTE = json.encoder.encode_basestring  # C-accelerated: escapes and quotes one string as json.dumps does
 
 
-def encode_record(row: dict[str, Any], provenance_json: str) -> str:
-    """``json.dumps(row, ensure_ascii=False)`` for a generated record, byte for byte, an order of magnitude faster."""
-    kind = row["caption_kind"]
-    return (
-        f'{{"id": {_QUOTE(row["id"])}, "image": {_QUOTE(row["image"])}, "application": {_QUOTE(row["application"])}, '
-        f'"question_type": {_QUOTE(row["question_type"])}, "question": {_QUOTE(row["question"])}, "answer": {_QUOTE(row["answer"])}, '
-        f'"caption_kind": {"null" if kind is None else _QUOTE(kind)}, "split": {_QUOTE(row["split"])}, "source": {_QUOTE(row["source"])}, '
-        f'"provenance": {provenance_json}}}'
-    )
+def _record_encoder() -> Callable[[dict[str, Any], str], str]:
+    """An encoder written once from :class:`~sarlang.schema.Record`'s fields (their order is the file's).
+
+    It is one f-string of the quoted values, as fast as a hand-written one; fields that may be None
+    (their default) are written ``null`` then.
+    """
+    parts = []
+    for f in fields(Record):
+        if f.name == "provenance":
+            value = "provenance_json"
+        elif f.default is None:
+            value = f'"null" if row["{f.name}"] is None else quote(row["{f.name}"])'
+        else:
+            value = f'quote(row["{f.name}"])'
+        parts.append(f'"{f.name}": {{{value}}}')
+    source = "lambda row, provenance_json: f'{{" + ", ".join(parts) + "}}'"
+    return eval(source, {"quote": _QUOTE})  # noqa: S307 - evaluates our own template, written from the dataclass
+
+
+#: ``json.dumps(row, ensure_ascii=False)`` for a generated record (provenance encoded once per
+#: scene by the caller), byte for byte, several times faster.
+encode_record = _record_encoder()
 _BATCH_SCENES = 256  # scenes written between two notes in done.txt
 
 GENERATOR = "sarlang.build"
