@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from sarlang.errors import SarlangError
 from sarlang.cli.common import JsonOpt, app, check_outputs, console, progress_bar, user_errors
 
 
@@ -61,20 +60,11 @@ def despeckle_command(
     block: Annotated[int, typer.Option("--block", min=64, help="Block size in pixels (memory use grows with its square).")] = 2048,
 ) -> None:
     """Speckle-filter a scene of any size, block by block, into a GeoTIFF (georeferencing kept)."""
-    import inspect
-
     from sarlang.sar.blocks import filter_raster
-    from sarlang.sar.filters import filter_function
+    from sarlang.sar.filters import filter_options
 
     check_outputs({"output raster": target})
-    accepted = inspect.signature(filter_function(filter_name)).parameters
-    params: dict[str, Any] = {}
-    if looks is not None and "looks" in accepted:
-        params["looks"] = looks
-    if size is not None:
-        if "size" not in accepted:
-            raise SarlangError(f"the {filter_name} filter has a fixed window", hint="leave out --size")
-        params["size"] = size
+    params = filter_options(filter_name, looks, size)
     progress = progress_bar("filtering")
     task_id = progress.add_task("blocks", total=None)
     with progress:

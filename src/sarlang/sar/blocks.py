@@ -77,7 +77,7 @@ def filter_raster(
     halo = filter_halo(name, params)
     windows = block_windows(height, width, block)
     used = dict(params)
-    accepts = func.__code__.co_varnames[: func.__code__.co_argcount]
+    accepts = filters.filter_parameters(name)
     sample = None
     if ("looks" in accepts and used.get("looks") is None) or func is filters.lee_sigma:
         sample = _sample(src_path, height, width, polarization, to_intensity, read_sar)

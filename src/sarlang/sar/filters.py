@@ -329,6 +329,25 @@ def filter_function(name: str) -> Callable[..., Any]:
     return _BY_NAME[key]
 
 
+def filter_parameters(name: str) -> tuple[str, ...]:
+    """The parameters the filter called ``name`` takes (besides the image), e.g. ``("size", "looks")``."""
+    return tuple(p for p in inspect.signature(filter_function(name)).parameters if p != "image")
+
+
+def filter_options(name: str, looks: float | None = None, size: int | None = None) -> dict[str, Any]:
+    """A filter's parameters from command-line style options: ``looks`` where it takes looks,
+    ``size`` where it has a window (a clear error for a fixed-window filter)."""
+    accepted = filter_parameters(name)
+    params: dict[str, Any] = {}
+    if looks is not None and "looks" in accepted:
+        params["looks"] = looks
+    if size is not None:
+        if "size" not in accepted:
+            raise SarlangError(f"the {name} filter has a fixed window", hint="leave out --size")
+        params["size"] = size
+    return params
+
+
 def check_window(name: str, params: dict[str, Any], height: int, width: int) -> None:
     """Refuse a window SNAP would refuse (even sizes) or one larger than the ``height`` x ``width`` image.
 

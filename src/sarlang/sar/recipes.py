@@ -113,7 +113,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply a recipe to one band; returns the uint8 picture and what was resolved (looks, limits)."""
-    from sarlang.sar.filters import estimate_enl, speckle_filter
+    from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
     from sarlang.sar.scaling import finite_percentiles, intensity_to_db, linear_stretch, to_channels, to_intensity
 
     resolved: dict[str, Any] = {"input_units": image.units}
@@ -130,7 +130,7 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
         raise SarlangError("the image has no positive pixel (all zero or no-data)")
     if recipe.speckle_filter is not None:
         params = dict(recipe.filter_params)
-        if "looks" in _parameters(recipe.speckle_filter) and params.get("looks") is None:
+        if "looks" in filter_parameters(recipe.speckle_filter) and params.get("looks") is None:
             params["looks"] = estimate_enl(intensity.data) if min(intensity.shape) >= 16 else 1.0
             resolved["looks_estimated"] = params["looks"]
         intensity = speckle_filter(intensity, recipe.speckle_filter, **params)
@@ -154,10 +154,3 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
     grey = linear_stretch(scaled, low, high)
     return to_channels(grey, recipe.channels), resolved
 
-
-def _parameters(filter_name: str) -> tuple[str, ...]:
-    import inspect
-
-    from sarlang.sar.filters import filter_function
-
-    return tuple(inspect.signature(filter_function(filter_name)).parameters)
