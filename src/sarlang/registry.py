@@ -17,12 +17,46 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from importlib import metadata
 from typing import Any
 
 from sarlang.errors import InputError
+
+
+class Entries:
+    """Plug-ins that live side by side in one module: ``name -> "module:attribute"``, loaded when used.
+
+    For extension points whose built-in members share a module (the speckle filters and their
+    numba kernels); other packages add theirs through the entry-point group ``group``. ``normalize``
+    maps what a user types to a name ("Gamma-Map" -> "gamma map").
+    """
+
+    def __init__(self, kind: str, group: str, entries: dict[str, str], normalize: Callable[[str], str] = str) -> None:
+        self.kind = kind
+        self.group = group
+        self.normalize = normalize
+        self._builtin = dict(entries)
+
+    @cached_property
+    def _external(self) -> dict[str, metadata.EntryPoint]:
+        return {self.normalize(ep.name): ep for ep in metadata.entry_points(group=self.group) if self.normalize(ep.name) not in self._builtin}
+
+    def names(self) -> tuple[str, ...]:
+        return (*self._builtin, *self._external)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (self.normalize(name) in self._builtin or self.normalize(name) in self._external)
+
+    def get(self, name: str) -> Any:
+        key = self.normalize(name)
+        if key in self._builtin:
+            module, _, attribute = self._builtin[key].partition(":")
+            return getattr(importlib.import_module(module), attribute)
+        if key in self._external:
+            return self._external[key].load()
+        raise InputError(f"unknown {self.kind} '{name}'", hint=f"use one of {', '.join(self.names())}")
 
 
 class Plugins:

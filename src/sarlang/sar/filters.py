@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import SarlangError
+from sarlang.registry import Entries
 from sarlang.schema import SarImage, UnitError
 
 FILTERS: tuple[str, ...] = ("Boxcar", "Median", "Frost", "Gamma Map", "Lee", "Refined Lee", "Lee Sigma", "Kuan")
@@ -309,24 +310,22 @@ def lee_sigma(
     return _wrap(image, out)
 
 
-_BY_NAME: dict[str, Callable[..., Any]] = {
-    "boxcar": boxcar,
-    "median": median,
-    "frost": frost,
-    "gamma map": gamma_map,
-    "lee": lee,
-    "refined lee": refined_lee,
-    "lee sigma": lee_sigma,
-    "kuan": kuan,
-}
+def _filter_key(name: str) -> str:
+    return name.strip().lower().replace("_", " ").replace("-", " ")
+
+
+#: The speckle filters by SNAP's names (case, '-' and '_' do not matter); other packages add
+#: theirs through the entry-point group ``sarlang.speckle_filters``.
+SPECKLE_FILTERS = Entries("speckle filter", "sarlang.speckle_filters", {
+    _filter_key(name): f"sarlang.sar.filters:{_filter_key(name).replace(' ', '_')}" for name in FILTERS
+}, normalize=_filter_key)
 
 
 def filter_function(name: str) -> Callable[..., Any]:
     """The filter called ``name`` (SNAP's names; case, '-' and '_' do not matter)."""
-    key = name.strip().lower().replace("_", " ").replace("-", " ")
-    if key not in _BY_NAME:
+    if name not in SPECKLE_FILTERS:
         raise SarlangError(f"unknown speckle filter '{name}'", hint=f"use one of {', '.join(FILTERS)}")
-    return _BY_NAME[key]
+    return SPECKLE_FILTERS.get(name)
 
 
 def filter_parameters(name: str) -> tuple[str, ...]:
