@@ -31,7 +31,7 @@ def build_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the template and negative choices.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted build in --out instead of resuming it.")] = False,
     tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
-    group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\d+)__' for DOTA-style tiles.")] = "",
+    group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\\d+)__' for DOTA-style tiles.")] = "",
 ) -> None:
     """Build captions and seven-application question-answer pairs from annotated SAR imagery.
 
