@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
+from sarlang.eval.judges import JUDGES
 from sarlang.formats.predictions import format_names
 from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
 
@@ -32,10 +33,8 @@ class VqaMode(str, Enum):
     official = "official"
 
 
-class JudgeKind(str, Enum):
-    none = "none"
-    api = "api"
-    embedding = "embedding"
+#: ``--judge`` choices: every judge of the registry
+JudgeKind = Enum("JudgeKind", {name: name for name in JUDGES.names()}, type=str)
 
 
 FileArg = Annotated[Path, typer.Argument(help="Prediction file.", show_default=False)]

@@ -23,9 +23,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from sarlang.errors import JudgeError
+from sarlang.registry import Entries
 
 #: SARLANG-1M's judge prompt (Evaluate_VQA.py), with its three placeholders.
 SARLANG_JUDGE_PROMPT = (
@@ -145,17 +146,30 @@ class ApiJudge:
 def make_judge(kind: str, url: str | None = None, model: str = SARLANG_JUDGE_MODEL, key: str | None = None,
                prompt_file: Path | None = None, cache: Path | None = None, concurrency: int = 8, timeout: float = 60.0,
                retries: int = 5, threshold: float = DEFAULT_EMBEDDING_THRESHOLD) -> Judge:
-    """The judge called ``kind`` (``none``, ``api`` or ``embedding``), set up from the ``eval vqa`` options.
+    """The judge called ``kind`` (see :data:`JUDGES`), set up from the ``eval vqa`` options.
 
-    The api judge's endpoint and key come from ``url``/``key`` or ``SARLANG_JUDGE_URL`` /
-    ``SARLANG_JUDGE_API_KEY``, then ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``.
+    Each judge takes the options it uses. The api judge's endpoint and key come from
+    ``url``/``key`` or ``SARLANG_JUDGE_URL`` / ``SARLANG_JUDGE_API_KEY``, then ``OPENAI_BASE_URL`` /
+    ``OPENAI_API_KEY``.
     """
-    if kind == "none":
-        return NoJudge()
-    if kind == "embedding":
-        return EmbeddingJudge(threshold=threshold)
-    if kind != "api":
-        raise JudgeError(f"unknown judge '{kind}'", hint="use none, api or embedding")
+    options = {"url": url, "model": model, "key": key, "prompt_file": prompt_file, "cache": cache, "concurrency": concurrency,
+               "timeout": timeout, "retries": retries, "threshold": threshold}
+    return JUDGES.get(kind)(**options)
+
+
+def no_judge(**options: Any) -> Judge:
+    """``none``: nothing is judged (the rest counts wrong, reported as unjudged)."""
+    return NoJudge()
+
+
+def embedding_judge(threshold: float = DEFAULT_EMBEDDING_THRESHOLD, **options: Any) -> Judge:
+    """``embedding``: MiniLM cosine similarity against ``threshold``, offline."""
+    return EmbeddingJudge(threshold=threshold)
+
+
+def api_judge(url: str | None = None, model: str = SARLANG_JUDGE_MODEL, key: str | None = None, prompt_file: Path | None = None,
+              cache: Path | None = None, concurrency: int = 8, timeout: float = 60.0, retries: int = 5, **options: Any) -> Judge:
+    """``api``: an OpenAI-compatible endpoint asked with SARLANG-1M's prompt (or ``prompt_file``)."""
     from sarlang.chat import endpoint
     from sarlang.files import read_bytes
 
@@ -163,6 +177,15 @@ def make_judge(kind: str, url: str | None = None, model: str = SARLANG_JUDGE_MOD
     prompt = SARLANG_JUDGE_PROMPT if prompt_file is None else read_bytes(prompt_file, "judge prompt").decode("utf-8", errors="replace")
     return ApiJudge(base, model=model, api_key=api_key, prompt=prompt, cache_path=cache, concurrency=concurrency,
                     timeout=timeout, retries=retries)
+
+
+#: The judges by name: factories taking the ``eval vqa`` options as keywords (and ignoring the
+#: others); other packages add theirs through the entry-point group ``sarlang.judges``.
+JUDGES = Entries("judge", "sarlang.judges", {
+    "none": "sarlang.eval.judges:no_judge",
+    "api": "sarlang.eval.judges:api_judge",
+    "embedding": "sarlang.eval.judges:embedding_judge",
+})
 
 
 class EmbeddingJudge:
