@@ -45,6 +45,7 @@ import numpy as np
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, atomic_write_text, require
 from sarlang.models.base import VisionLanguageModel
+from sarlang.schema import Reject
 
 ARCHITECTURE = "sarlang-baseline-v2"
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>", "<unk>")
@@ -524,3 +525,43 @@ def claims(spec: str) -> bool:
 
 def load(spec: str) -> BaselineModel:
     return BaselineModel.load(spec)
+
+
+def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = None) -> BaselineModel:
+    """The ``model: baseline`` trainer (see :class:`sarlang.models.run.TrainingJob`): the object
+    head learns from the build's ``objects.jsonl`` unless ``objects: none``."""
+    config = BaselineConfig.from_dict(job.settings)
+    objects = _object_labels(job.config.get("objects", "auto"), job.records_file, job.root, {path for path, _, _ in job.examples})
+    return BaselineModel.train(job.examples, job.out, config, on_progress=on_progress, objects=objects)
+
+
+def _object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
+    """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
+    from sarlang.files import iter_jsonl, read_bytes
+
+    if setting in (None, False, "none"):
+        return None
+    if not isinstance(setting, str):
+        raise InputError(f"'objects' must be auto, none or a path to objects.jsonl, got {setting!r}")
+    path = records_file.parent / "objects.jsonl" if setting == "auto" else (root / setting).resolve()
+    if not path.exists():
+        if setting == "auto":
+            return None
+        raise InputError(f"object labels '{path}' do not exist", hint="sarlang build writes objects.jsonl beside records.jsonl")
+    labels: dict[str, list[tuple[str, float, float]]] = {}
+    bad: list[Reject] = []
+    rows = list(iter_jsonl(read_bytes(path), str(path), bad))
+    if bad:
+        raise InputError(f"'{path}' line {bad[0].row}: {bad[0].reason}")
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise InputError(f"'{path}' line {number} is not a JSON object")
+        try:
+            image = str((path.parent / row["image"]).resolve())
+            width, height = float(row["width"]), float(row["height"])
+            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height) for o in row["objects"]]
+        except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+            raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
+        if image in images:
+            labels[image] = found
+    return labels or None

@@ -292,3 +292,12 @@ def load(spec: str) -> HFModel:
     if (path / "adapter_config.json").is_file():
         return HFModel(adapter_base(path), adapter=path)
     return HFModel(path)
+
+
+def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = None) -> HFModel:
+    """The ``model: lora`` trainer (see :class:`sarlang.models.run.TrainingJob`): a LoRA adapter on ``base:``."""
+    if "base" not in job.config:
+        raise InputError("a LoRA config needs 'base': the Hugging Face model to adapt")
+    lora = LoraSettings.from_dict(job.settings)
+    adapter = train_lora(job.config["base"], job.examples, job.out, lora, on_progress=on_progress)
+    return HFModel(job.config["base"], adapter=adapter, image_size=lora.image_size)

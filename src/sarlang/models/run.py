@@ -26,15 +26,44 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from sarlang.errors import InputError
+from sarlang.registry import Entries
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
-from sarlang.schema import Prediction, Record, Reject
+from sarlang.schema import Prediction, Record
 
 TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
+
+#: Trainers by the config's ``model:``: each takes a :class:`TrainingJob` and a progress callback
+#: and returns the trained model; other packages add theirs through the entry-point group ``sarlang.trainers``.
+TRAINERS = Entries("model kind", "sarlang.trainers", {
+    "baseline": "sarlang.models.baseline:train_job",
+    "lora": "sarlang.models.hf:train_job",
+})
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    """What every trainer gets: the output folder, the model settings (the config less the keys
+    every trainer shares), the whole config, the records file and the folder relative paths are
+    read from; :attr:`examples` reads the training split when first asked for, so a trainer checks
+    its settings before any file is read."""
+
+    out: Path
+    settings: dict[str, Any]
+    config: dict[str, Any]
+    records_file: Path
+    root: Path
+
+    @cached_property
+    def examples(self) -> list[tuple[str, str, str]]:
+        """(image path, prompt, answer) of the records of the config's split (default train)."""
+        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config))
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -48,64 +77,24 @@ def image_path(record: Record, records_file: Path) -> str:
 
 
 def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, float], None] | None = None, base: Path | None = None) -> Any:
-    """Train the model a config describes; returns the trained model."""
-    from sarlang.models.baseline import BaselineConfig, BaselineModel
-
+    """Train the model a config describes (``model:`` names its trainer in :data:`TRAINERS`); returns the trained model."""
     missing = [k for k in ("records", "out") if k not in config]
     if missing:
         raise InputError(f"the training config lacks {', '.join(missing)}")
     kind = config.get("model", "baseline")
-    if kind not in ("baseline", "lora"):
-        raise InputError(f"unknown model '{kind}' in the training config", hint="model: baseline (the built-in model) or model: lora (with base: a Hugging Face VLM)")
-    settings = {k: v for k, v in config.items() if k not in TRAIN_KEYS}
+    if kind not in TRAINERS:
+        raise InputError(f"unknown model '{kind}' in the training config",
+                         hint="model: baseline (the built-in model) or model: lora (with base: a Hugging Face VLM)")
     root = base or Path.cwd()
-    if kind == "lora":
-        from sarlang.models.hf import HFModel, LoraSettings, train_lora
-
-        if "base" not in config:
-            raise InputError("a LoRA config needs 'base': the Hugging Face model to adapt")
-        lora = LoraSettings.from_dict(settings)
-        records_file = (root / str(config["records"])).resolve()
-        examples = _examples(records_file, config.get("split", "train"), _template(config))
-        adapter = train_lora(config["base"], examples, (root / str(config["out"])).resolve(), lora, on_progress=on_progress)
-        return HFModel(config["base"], adapter=adapter, image_size=lora.image_size)
-    model_config = BaselineConfig.from_dict(settings)
     records_file = (root / str(config["records"])).resolve()
-    examples = _examples(records_file, config.get("split", "train"), _template(config))
-    objects = _object_labels(config.get("objects", "auto"), records_file, root, {path for path, _, _ in examples})
-    return BaselineModel.train(examples, (root / str(config["out"])).resolve(), model_config, on_progress=on_progress, objects=objects)
-
-
-def _object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
-    """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
-    from sarlang.files import iter_jsonl, read_bytes
-
-    if setting in (None, False, "none"):
-        return None
-    if not isinstance(setting, str):
-        raise InputError(f"'objects' must be auto, none or a path to objects.jsonl, got {setting!r}")
-    path = records_file.parent / "objects.jsonl" if setting == "auto" else (root / setting).resolve()
-    if not path.exists():
-        if setting == "auto":
-            return None
-        raise InputError(f"object labels '{path}' do not exist", hint="sarlang build writes objects.jsonl beside records.jsonl")
-    labels: dict[str, list[tuple[str, float, float]]] = {}
-    bad: list[Reject] = []
-    rows = list(iter_jsonl(read_bytes(path), str(path), bad))
-    if bad:
-        raise InputError(f"'{path}' line {bad[0].row}: {bad[0].reason}")
-    for number, row in rows:
-        if not isinstance(row, dict):
-            raise InputError(f"'{path}' line {number} is not a JSON object")
-        try:
-            image = str((path.parent / row["image"]).resolve())
-            width, height = float(row["width"]), float(row["height"])
-            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height) for o in row["objects"]]
-        except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
-            raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
-        if image in images:
-            labels[image] = found
-    return labels or None
+    job = TrainingJob(
+        out=(root / str(config["out"])).resolve(),
+        settings={k: v for k, v in config.items() if k not in TRAIN_KEYS},
+        config=config,
+        records_file=records_file,
+        root=root,
+    )
+    return TRAINERS.get(kind)(job, on_progress)
 
 
 def _chosen_records(records_file: Path, split: str | None, images_are: str) -> list[Record]:
