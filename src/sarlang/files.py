@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,26 @@ from sarlang.schema import Reject
 PICTURE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")
 RASTER_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".img", ".vrt", ".nc", ".h5", ".hdf5", ".jp2")
 IMAGE_SUFFIXES: tuple[str, ...] = PICTURE_SUFFIXES + RASTER_SUFFIXES
+
+#: The one progress protocol of the library: every long call takes ``on_progress(done, total)``
+#: with absolute counts (training adds the running loss as a third argument).
+Progress = Callable[[int, int], None]
+
+
+def counting(on_progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """An increment callback (``advance(k)``) that reports ``on_progress(done, total)``."""
+    if on_progress is None:
+        return None
+    done = 0
+    on_progress(0, total)
+
+    def advance(k: int) -> None:
+        nonlocal done
+        done += k
+        on_progress(done, total)
+
+    return advance
+
 
 #: Extras whose packages need torch, which must be installed first with an explicit (CPU) version.
 _TORCH_EXTRAS = frozenset({"train", "hf", "embedding"})

@@ -160,7 +160,7 @@ def llm_captions_command(
     task_id = progress.add_task("llm", total=None)
     try:
         with progress:
-            result = generate_llm_captions(build, client, mode, with_image, optical_dir, on_progress=lambda k: progress.advance(task_id, k),
+            result = generate_llm_captions(build, client, mode, with_image, optical_dir, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                            restart=restart)
     finally:
         client.close()

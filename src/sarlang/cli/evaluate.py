@@ -170,8 +170,7 @@ def eval_vqa(
         with progress:
             scores = score_vqa(
                 loaded.items, mode=mode.value, judge=judge_obj,
-                on_judge_start=lambda n: progress.update(task_id, total=n),
-                progress=lambda k: progress.advance(task_id, k),
+                on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
             )
     finally:
         judge_obj.close()

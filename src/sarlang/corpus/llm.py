@@ -26,7 +26,6 @@ import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from sarlang.vocabulary import plural
 from sarlang.errors import InputError
 from sarlang.schema import Reject
 from sarlang.vocabulary import extract_numbers
-from sarlang.files import atomic_write_text, iter_csv, read_bytes
+from sarlang.files import Progress, atomic_write_text, counting, iter_csv, read_bytes
 
 PROMPT_VERSION = "1"
 REWRITE_PROMPT = (
@@ -122,7 +121,7 @@ def generate_llm_captions(
     mode: str = "facts",
     with_image: bool = False,
     optical_dir: str | Path | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
     restart: bool = False,
 ) -> dict[str, Any]:
     """Add one LLM-written, rule-checked detailed caption per image to a build (see the module docstring).
@@ -167,7 +166,7 @@ def generate_llm_captions(
             content = [{"type": "text", "text": OPTICAL_PROMPT}, image_content(optical)]
         images.append(image)
         conversations.append([{"role": "user", "content": content}])
-    replies = client.complete(conversations, progress=on_progress)
+    replies = client.complete(conversations, progress=counting(on_progress, len(conversations)))
     added = []
     for image, reply in zip(images, replies):
         if not reply.ok:

@@ -19,6 +19,7 @@ from sarlang.errors import SarlangError
 from sarlang.eval.answers import RULE_SETS, RuleResult
 from sarlang.eval.judges import Judge, JudgeRequest, NoJudge
 from sarlang.eval.significance import bootstrap_ci
+from sarlang.files import Progress, counting
 from sarlang.schema import Accuracy, EvalItem
 
 VQA_MODES: tuple[str, ...] = ("strict", "official")
@@ -95,13 +96,11 @@ def score_vqa(
     items: Sequence[EvalItem],
     mode: str = "strict",
     judge: Judge | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_judge_start: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> VqaScores:
     """Score answers; see the module docstring.
 
-    ``progress`` is called with the number of judged items as the judge advances, after
-    ``on_judge_start`` was told how many the judge will see.
+    ``on_progress(done, total)`` follows the judge: how many of the answers it sees are judged.
     """
     if mode not in VQA_MODES:
         raise SarlangError(f"unknown VQA mode '{mode}'", hint=f"use one of {', '.join(VQA_MODES)}")
@@ -120,9 +119,7 @@ def score_vqa(
             if result.correct is None and index not in asked:
                 asked[index] = _judge_request(m, item)
     requests = list(dict.fromkeys(asked.values()))
-    if on_judge_start:
-        on_judge_start(len(requests))
-    verdict_of = dict(zip(requests, judge.judge(requests, progress=progress)))
+    verdict_of = dict(zip(requests, judge.judge(requests, progress=counting(on_progress, len(requests)))))
 
     def outcome(index: int, result: RuleResult) -> tuple[bool, str]:
         if result.correct is not None:
