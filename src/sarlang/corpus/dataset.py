@@ -188,10 +188,35 @@ def build_dataset(
     on_progress: Callable[[int, int], None] | None = None,
     restart: bool = False,
 ) -> dict[str, Any]:
-    """Build records from ``KIND:PATH`` sources into ``out_dir`` (see the module docstring).
+    """Build a SARLANG-1M-style benchmark (captions and the seven applications) from labelled sources.
 
-    ``restart`` discards an interrupted build in ``out_dir`` instead of resuming it; resuming one
-    made from other inputs or options is an :class:`~sarlang.errors.InputError`.
+    Parameters
+    ----------
+    sources:
+        ``KIND:PATH[,key=value...]`` specs (see :mod:`sarlang.sources`), e.g.
+        ``voc:../shared/data/mstar_scenes`` or ``simulate:200,gsd=2+6``.
+    out_dir:
+        The build folder: ``records.jsonl``, ``records.parquet``, ``objects.jsonl``,
+        ``rejects.jsonl``, ``summary.json`` (see the module docstring).
+    options:
+        Split fraction, tiling, grouping, question options (:class:`BuildOptions`).
+    on_progress:
+        ``on_progress(done, total)`` in scenes.
+    restart:
+        Discard an interrupted build in ``out_dir`` instead of resuming it.
+
+    Returns
+    -------
+    dict
+        The summary (also in ``summary.json``): counts per application and split, rejects by reason.
+
+    Raises
+    ------
+    InputError
+        No source, an unknown source kind or option, a source that cannot be read, or an
+        interrupted build made from other inputs or options (pass ``restart``).
+    SarlangError
+        A build whose images or groups would fall in two splits.
     """
     options = options or BuildOptions()
     if not sources:

@@ -27,7 +27,27 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def compare_score_files(path_a: Path, path_b: Path, alpha: float = 0.05) -> dict[str, Any]:
-    """Compare two score files written by ``sarlang eval ... --json``; ``lines`` holds a printable report."""
+    """Whether two models differ significantly on the items both score files hold.
+
+    Parameters
+    ----------
+    path_a, path_b:
+        Score files written by ``sarlang eval vqa/captions --json`` (or ``LoadedItems.score_file``).
+    alpha:
+        The significance level.
+
+    Returns
+    -------
+    dict
+        For VQA: accuracies, their difference with a 95% paired-bootstrap interval, McNemar's exact
+        p and the bootstrap p (a bound when no resample crosses zero); for captions: the same for
+        per-image CIDEr and ROUGE-L. ``lines`` holds a printable report.
+
+    Raises
+    ------
+    InputError
+        A file that is not a score file, files of different kinds, or no item in common.
+    """
     a, b = _load(path_a), _load(path_b)
     kind_a = "vqa" if "items" in a else "captions"
     kind_b = "vqa" if "items" in b else "captions"

@@ -148,9 +148,36 @@ def make_judge(kind: str, url: str | None = None, model: str = SARLANG_JUDGE_MOD
                retries: int = 5, threshold: float = DEFAULT_EMBEDDING_THRESHOLD) -> Judge:
     """The judge called ``kind`` (see :data:`JUDGES`), set up from the ``eval vqa`` options.
 
-    Each judge takes the options it uses. The api judge's endpoint and key come from
-    ``url``/``key`` or ``SARLANG_JUDGE_URL`` / ``SARLANG_JUDGE_API_KEY``, then ``OPENAI_BASE_URL`` /
-    ``OPENAI_API_KEY``.
+    Parameters
+    ----------
+    kind:
+        ``none``, ``api``, ``embedding``, or a judge another package registered.
+    url, key:
+        The api judge's endpoint and key (default ``SARLANG_JUDGE_URL`` / ``SARLANG_JUDGE_API_KEY``,
+        then ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``).
+    model:
+        The api judge's model (SARLANG-1M used gpt-4o-mini).
+    prompt_file:
+        A judge prompt with ``{question}``, ``{ground_truth}`` and ``{predicted}``.
+    cache:
+        The SQLite cache of replies.
+    concurrency, timeout, retries:
+        Parallel requests; seconds per request; retries of a timeout, 429 or 5xx.
+    threshold:
+        The embedding judge's cosine similarity for "correct".
+
+    Returns
+    -------
+    Judge
+
+    Raises
+    ------
+    InputError
+        An unknown judge.
+    JudgeError
+        An api judge without an endpoint, or with a bad URL or prompt.
+    MissingDependencyError
+        The embedding judge without its extra.
     """
     options = {"url": url, "model": model, "key": key, "prompt_file": prompt_file, "cache": cache, "concurrency": concurrency,
                "timeout": timeout, "retries": retries, "threshold": threshold}

@@ -98,9 +98,29 @@ def score_vqa(
     judge: Judge | None = None,
     on_progress: Progress | None = None,
 ) -> VqaScores:
-    """Score answers; see the module docstring.
+    """Score answers with SARLANG-1M's protocol: rules first, then a judge (see the module docstring).
 
-    ``on_progress(done, total)`` follows the judge: how many of the answers it sees are judged.
+    Parameters
+    ----------
+    items:
+        Answers joined to their ground truth (:func:`sarlang.formats.predictions.load_eval_items`).
+    mode:
+        ``strict`` (normalised rules, the default) or ``official`` (SARLANG-1M's Evaluate_VQA.py).
+    judge:
+        Who decides what no rule decides (:func:`sarlang.eval.judges.make_judge`; default none).
+    on_progress:
+        ``on_progress(done, total)`` as the judge advances.
+
+    Returns
+    -------
+    VqaScores
+        Accuracy overall, per application and per question type with 95% bootstrap intervals,
+        how each answer was decided, the other mode's accuracy, and the judge's failures.
+
+    Raises
+    ------
+    SarlangError
+        An unknown mode or no answers.
     """
     if mode not in VQA_MODES:
         raise SarlangError(f"unknown VQA mode '{mode}'", hint=f"use one of {', '.join(VQA_MODES)}")

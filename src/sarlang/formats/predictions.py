@@ -179,9 +179,30 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
                     split: str = "auto") -> LoadedItems:
     """Read a prediction file and join it to its ground truth (see the module docstring).
 
-    ``split`` picks the records scored against: a split name, ``all``, or ``auto`` (the split
-    that was predicted: the splits of the predicted ids, or, for files joined in order, the one
-    split with as many records of the task as the file has rows).
+    Parameters
+    ----------
+    path:
+        The prediction file (ours, LLaMA-Factory's, ms-swift's, VLMEvalKit's, SARLANG-1M's CSV).
+    fmt:
+        Its format, or ``auto`` to detect it.
+    records_path:
+        The ground truth: a build folder, records file or the export the tool read; without it
+        the file's own labels are used.
+    task:
+        ``vqa`` or ``captions``: the rows of the other task are left aside and counted.
+    split:
+        A split name, ``all``, or ``auto`` (the split that was predicted).
+
+    Returns
+    -------
+    LoadedItems
+        The items to score, the rejects with reasons, counts and notes.
+
+    Raises
+    ------
+    InputError
+        A missing or empty file, an unknown format or task, records of no such split, or a file
+        holding only the other task.
     """
     if fmt not in format_names():
         raise InputError(f"unknown format '{fmt}'", hint=f"use one of {', '.join(format_names())}")

@@ -41,9 +41,23 @@ def records_file(path: str | Path) -> Path:
 
 
 def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
-    """Records from ``path`` by its suffix (``.jsonl`` ours, ``.csv``/``.json`` SARLANG-1M's).
+    """Records from a build folder or a records file, by its suffix.
 
-    Records whose id was already seen are rejected (the first one is kept).
+    Parameters
+    ----------
+    path:
+        A build folder (its ``records.jsonl``), our ``.jsonl``, SARLANG-1M's ``.csv``/``.json``,
+        or an export read back (``llava_*.json``, ``sharegpt_*.json``, ``SARLANG_*.tsv``).
+
+    Returns
+    -------
+    tuple
+        The records, and a :class:`Reject` for each line that is not one (or repeats an id).
+
+    Raises
+    ------
+    InputError
+        A missing, empty or unknown file, or one holding no usable record.
     """
     p = records_file(path)
     suffix = p.suffix.lower()

@@ -70,7 +70,23 @@ def read_model_config(path: Path) -> dict[str, Any]:
 
 
 def load_model(spec: str) -> VisionLanguageModel:
-    """The model a spec names (see the module docstring): the first backend that claims it loads it."""
+    """The model a spec names: the first backend that claims the spec loads it.
+
+    Parameters
+    ----------
+    spec:
+        A folder written by ``sarlang train`` (built-in baseline or LoRA adapter), a Hugging
+        Face VLM folder, or ``api:MODEL@URL`` (an OpenAI-compatible endpoint).
+
+    Returns
+    -------
+    VisionLanguageModel
+
+    Raises
+    ------
+    InputError
+        A spec no backend claims, or a folder of an unknown architecture.
+    """
     for _, claims in MODELS.each():
         if claims(spec):
             return inspect.getmodule(claims).load(spec)

@@ -77,7 +77,29 @@ def image_path(record: Record, records_file: Path) -> str:
 
 
 def train_from_config(config: dict[str, Any], on_progress: Callable[[int, int, float], None] | None = None, base: Path | None = None) -> Any:
-    """Train the model a config describes (``model:`` names its trainer in :data:`TRAINERS`); returns the trained model."""
+    """Train the model a config describes; ``model:`` names its trainer in :data:`TRAINERS`.
+
+    Parameters
+    ----------
+    config:
+        The training config (see the module docstring): ``model``, ``records``, ``out`` and the
+        model's settings.
+    on_progress:
+        ``on_progress(step, steps, running loss)``.
+    base:
+        The folder relative paths of the config are read from (default: the working folder).
+
+    Returns
+    -------
+    VisionLanguageModel
+        The trained model (also saved in ``out``).
+
+    Raises
+    ------
+    InputError
+        A missing key, an unknown model or setting, a value out of range, records without the
+        split or with missing images, a checkpoint made with other settings.
+    """
     missing = [k for k in ("records", "out") if k not in config]
     if missing:
         raise InputError(f"the training config lacks {', '.join(missing)}")
@@ -132,9 +154,39 @@ def predict_records(
     restart: bool = False,
     prompt_template: str = VQA_PROMPT,
 ) -> dict[str, Any]:
-    """Answer every record (of ``split``) with ``model``; see the module docstring.
+    """Answer and caption every record of ``split`` with ``model``; resumable (see the module docstring).
 
-    ``model_source`` (the model folder or ``api:`` spec) adds the model's files to the fingerprint.
+    Parameters
+    ----------
+    model:
+        Any :class:`VisionLanguageModel`.
+    records_file:
+        A build's records (image paths relative to it).
+    out:
+        Our predictions JSONL; LLaMA-Factory's ``generated_predictions.jsonl`` goes beside it.
+    split:
+        The split to answer (None: every record).
+    batch_size:
+        Records per call of the model.
+    on_progress:
+        ``on_progress(done, total)`` in records.
+    model_source:
+        The model's folder or spec, whose files join the resume fingerprint.
+    restart:
+        Discard earlier predictions in ``out`` instead of resuming them.
+    prompt_template:
+        How questions are asked (``{q}``), as the model was trained.
+
+    Returns
+    -------
+    dict
+        Counts (predicted, failed, already done), the first failures, and both files' paths.
+
+    Raises
+    ------
+    InputError
+        No records of the split, missing images, or earlier predictions in ``out`` made with
+        another model, other records or another split (pass ``restart``).
     """
     records_path = Path(records_file)
     chosen = _chosen_records(records_path, split, "images of the records")

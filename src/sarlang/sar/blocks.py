@@ -53,9 +53,35 @@ def filter_raster(
     on_progress: Callable[[int, int], None] | None = None,
     **params: Any,
 ) -> dict[str, Any]:
-    """Filter a raster's intensity into a float32 GeoTIFF at ``target``, block by block.
+    """Speckle-filter a raster of any size into a float32 GeoTIFF, block by block.
 
-    Returns the parameters used (looks and, for Lee Sigma, the 98th percentile, estimated once).
+    Parameters
+    ----------
+    source:
+        The SAR raster (amplitude, intensity, dB or complex; not an 8-bit picture).
+    target:
+        The output GeoTIFF of filtered intensity, written atomically (georeferencing kept).
+    name:
+        The filter (see :func:`sarlang.sar.filters.speckle_filter`).
+    block:
+        About ``block`` x ``block`` pixels are filtered at a time (full-width strips); memory
+        grows with its square, the output does not depend on it.
+    polarization:
+        The band to filter by name.
+    on_progress:
+        ``on_progress(done, total)`` per strip.
+    params:
+        The filter's parameters; ``looks`` is estimated from the whole scene when left out.
+
+    Returns
+    -------
+    dict
+        The parameters used, estimated ones included (``looks``; ``percentile98`` for Lee Sigma).
+
+    Raises
+    ------
+    SarlangError
+        An unknown filter, a bad window, a display picture, a scene too small to estimate looks.
     """
     from affine import Affine
 

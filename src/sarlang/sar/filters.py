@@ -370,7 +370,35 @@ def check_window(name: str, params: dict[str, Any], height: int, width: int) -> 
 
 
 def speckle_filter(image: SarImage | np.ndarray, name: str, **params: Any) -> SarImage | np.ndarray:
-    """Apply the filter called ``name`` with its parameters (e.g. ``size``, ``looks``, ``damping``)."""
+    """Apply the speckle filter called ``name`` (SNAP's names) with its parameters.
+
+    Parameters
+    ----------
+    image:
+        Linear intensity: a :class:`SarImage` in ``intensity`` units or a 2-D float array
+        (NaN marks missing pixels).
+    name:
+        ``Boxcar``, ``Median``, ``Frost``, ``Gamma Map``, ``Lee``, ``Refined Lee``, ``Lee Sigma``,
+        ``Kuan``, or a filter another package registered (case, ``-`` and ``_`` do not matter).
+    params:
+        The filter's own parameters: ``size`` (odd window, pixels), ``looks`` (estimated from
+        the image when left out), ``damping`` (Frost), ``sigma`` (Lee Sigma).
+
+    Returns
+    -------
+    SarImage or numpy.ndarray
+        Filtered intensity, of the same kind as ``image``.
+
+    Raises
+    ------
+    SarlangError
+        An unknown filter, a window that is even or larger than the image, a bad parameter.
+    UnitError
+        Pixels that are not linear intensity.
+
+    References (the formulas are in the module docstring): Lee (1980, 1981), Frost et al. (1982),
+    Kuan et al. (1985), Lopes, Touzi and Nezry (1990), Lee, Wen, Ainsworth et al. (2009).
+    """
     func = filter_function(name)
     shape = np.shape(image.data if isinstance(image, SarImage) else image)
     if len(shape) >= 2:

@@ -51,11 +51,34 @@ def read_sar(
     window: tuple[int, int, int, int] | None = None,
     units: str | None = None,
 ) -> SarImage:
-    """Read one band of a SAR raster.
+    """Read one band of a SAR raster, with what its values mean.
 
-    ``polarization`` (HH, HV, VH, VV) picks a band by the name the file gives it; ``band``
-    (1-based) picks one by number; by default the first band. ``window`` = (row, column,
-    height, width) reads only that part (for scenes larger than memory).
+    Parameters
+    ----------
+    path:
+        A GeoTIFF (or anything GDAL reads, through rasterio) or a PNG/JPEG picture.
+    polarization:
+        ``HH``, ``HV``, ``VH`` or ``VV``: the band the file names so (rasters only).
+    band:
+        The band by number, 1-based (default: the first).
+    window:
+        ``(row, column, height, width)`` in pixels: read only that part (scenes larger than memory).
+    units:
+        Override what the values mean (``amplitude``, ``intensity``, ``db``, ``display8``);
+        by default decided as the module docstring says.
+
+    Returns
+    -------
+    SarImage
+        float32 pixels (NaN for no-data) or uint8 for ``display8``, with units, polarisation,
+        ground sampling distance in metres, CRS and transform when the file has them.
+
+    Raises
+    ------
+    InputError
+        The file is missing, a folder, unreadable, or the band/window/units do not fit it.
+    MissingDependencyError
+        A raster without rasterio installed (``pip install 'sarlang[geotiff]'``).
     """
     p = Path(path)
     _check_units(units)

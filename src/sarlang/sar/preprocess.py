@@ -132,7 +132,31 @@ def preprocess(
     workers: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> PreprocessSummary:
-    """Preprocess every input into ``out_dir`` (see the module docstring); ``on_progress(done, total)``."""
+    """Preprocess every input into ``out_dir``: ``<stem>.png`` and its ``<stem>.json`` sidecar each.
+
+    Parameters
+    ----------
+    inputs:
+        Image files, folders (searched recursively) or glob patterns.
+    recipe:
+        The recipe every input goes through.
+    out_dir:
+        The output folder (created). Outputs already made from the same input and recipe are kept.
+    workers:
+        Parallel processes (default: every core); they end with the parent.
+    on_progress:
+        ``on_progress(done, total)`` as files finish.
+
+    Returns
+    -------
+    PreprocessSummary
+        Written, up-to-date and rejected inputs (rejects also in ``out_dir/rejects.jsonl``).
+
+    Raises
+    ------
+    InputError
+        No input at all.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files, rejects = expand_inputs(inputs)

@@ -99,7 +99,22 @@ BUILTIN_RECIPES: dict[str, Recipe] = {
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
-    """A built-in recipe by name, or a recipe file (.yaml, .yml or .json)."""
+    """A built-in recipe by name (``sarlang``, ``sarclip``, ``percentile``, ``none``), or a recipe file.
+
+    Parameters
+    ----------
+    name_or_path:
+        A built-in name, or a YAML (.yaml/.yml) or JSON file holding the recipe's fields.
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    SarlangError
+        An unknown name, an unreadable file, an unknown field or an impossible value.
+    """
     key = str(name_or_path)
     if key in BUILTIN_RECIPES:
         return BUILTIN_RECIPES[key]
@@ -112,7 +127,26 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
 
 
 def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
-    """Apply a recipe to one band; returns the uint8 picture and what was resolved (looks, limits)."""
+    """Apply a preprocessing recipe to one band: speckle filter, scale, stretch to 8 bits.
+
+    Parameters
+    ----------
+    image:
+        One band in any units (``display8`` pictures are read as the recipe's ``display8_as``).
+    recipe:
+        What to do (see the module docstring and :data:`BUILTIN_RECIPES`).
+
+    Returns
+    -------
+    tuple
+        The uint8 picture (rows, columns) or (rows, columns, 3), and what was resolved from the
+        image (estimated looks, the stretch limits and their units), for the sidecar.
+
+    Raises
+    ------
+    SarlangError
+        An image with no finite or no positive pixel, or a filter window that does not fit it.
+    """
     from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
     from sarlang.sar.scaling import finite_percentiles, intensity_to_db, linear_stretch, to_channels, to_intensity
 

@@ -122,7 +122,28 @@ class _Builder:
 
 
 def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: str | None = None) -> Scene:
-    """One labelled scene (see the module docstring); pixels in linear intensity."""
+    """One labelled synthetic SAR scene (see the module docstring).
+
+    Parameters
+    ----------
+    seed:
+        The scene's seed: the same seed and config give the same scene.
+    config:
+        Size in pixels, ground sampling distance in metres, looks (:class:`SimulationConfig`).
+    scene_id:
+        The scene's id (default from the seed).
+
+    Returns
+    -------
+    Scene
+        The scene with its pixels in linear intensity, its objects (boxes in pixels, masks) and
+        its land-cover raster.
+
+    Raises
+    ------
+    SarlangError
+        A scene too small for its contents.
+    """
     c = config or SimulationConfig()
     if c.height < 16 or c.width < 16:
         raise SarlangError(f"a simulated scene needs at least 16x16 pixels, got {c.height}x{c.width}")

@@ -76,9 +76,35 @@ def tile_scene(
     min_size: float = 2.0,
     rejects: list[tuple[str, str]] | None = None,
 ) -> list[Scene]:
-    """Tiles of ``scene`` (with pixels in memory) at each multilook level; see the module docstring.
+    """Tiles of ``scene`` at each multilook level, with their labels (see the module docstring).
 
-    ``rejects`` receives ``(tile id, reason)`` for each tile left out because it cuts a sliver.
+    Parameters
+    ----------
+    scene:
+        A scene with its pixels in memory (``Scene.pixels``), in linear units or ``display8``.
+    tile_size:
+        Tile side in pixels of each level.
+    levels:
+        Multilook factors: level ``k`` averages ``k`` x ``k`` pixels (GSD ``k`` times coarser).
+    overlap:
+        Pixels shared by neighbouring tiles (the last row and column align to the border).
+    min_visible:
+        The share of an object's box that must be inside a tile for the tile to label it.
+    min_size:
+        Objects smaller than this many pixels at a level are dropped.
+    rejects:
+        When given, receives ``(tile id, reason)`` for each tile left out because its border cuts
+        an object to a sliver (its labels would be incomplete).
+
+    Returns
+    -------
+    list[Scene]
+        The tiles, each in memory with its objects, GSD, window and the scene as its group.
+
+    Raises
+    ------
+    SarlangError
+        No pixels in memory, dB pixels, or impossible sizes.
     """
     if scene.pixels is None:
         raise SarlangError("tiling needs the scene's pixels in memory (Scene.pixels)")

@@ -62,12 +62,34 @@ def messages(r: Record, path: str, text: str) -> dict[str, Any]:
 
 def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
                    rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT) -> list[str]:
-    """Write the records of ``build_dir`` (or a records file) in format ``fmt`` into ``out_dir``; returns the files written.
+    """Write a build's records in a trainer's or evaluator's format, one file per split.
 
-    ``absolute_paths`` None takes the format's default (absolute for VLMEvalKit, else relative).
-    ``prompt_template`` (with ``{q}``) is how the trainer formats ask each question.
-    Lines of the records file that are not records are left out of the export and appended to
-    ``rejects`` with their reasons (and written to ``out_dir/rejects.jsonl``), never dropped unseen.
+    Parameters
+    ----------
+    build_dir:
+        A build folder or a records file.
+    fmt:
+        ``sarlang``, ``llava``, ``sharegpt``, ``vlmevalkit``, ``hf``, ``internvl``, or a format
+        another package registered.
+    out_dir:
+        The output folder (created).
+    absolute_paths:
+        Absolute image paths, or relative to ``out_dir``; None takes the format's default
+        (absolute for VLMEvalKit, relative otherwise).
+    rejects:
+        Receives the lines of the records file that are not records (also ``out_dir/rejects.jsonl``).
+    prompt_template:
+        How the trainer formats ask a question (``{q}``), recorded in ``export_<format>.json``.
+
+    Returns
+    -------
+    list[str]
+        The files written, relative to ``out_dir``.
+
+    Raises
+    ------
+    InputError
+        An unknown format, a bad template, or records that cannot be read.
     """
     from sarlang import __version__
     from sarlang.formats.records import load_records, records_file
