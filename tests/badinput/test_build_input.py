@@ -275,3 +275,20 @@ def test_source_options_in_the_spec(tmp_path: Path) -> None:
     for spec, message in ((f"voc:{tmp_path / 'voc'},colour=red", "unknown option 'colour'"), (f"voc:{tmp_path / 'voc'},gsd=-2", "gsd=-2 is not usable")):
         with pytest.raises(InputError, match=message):
             D.build_dataset([spec], tmp_path / "bad")
+
+
+def test_tiles_of_two_sources_with_the_same_ids_do_not_overwrite_each_other(tmp_path: Path) -> None:
+    from .corpus import speckled_picture, voc_xml
+
+    for name, seed in (("a", 1), ("b", 2)):
+        voc = tmp_path / name
+        (voc / "Annotations").mkdir(parents=True)
+        (voc / "JPEGImages").mkdir()
+        speckled_picture(voc / "JPEGImages" / "big.jpg", 300, 200, seed=seed)
+        (voc / "Annotations" / "big.xml").write_text(voc_xml("big.jpg", 300, 200, [("2", 10, 10, 40, 30)]))
+    D.build_dataset([f"voc:{tmp_path / 'a'}", f"voc:{tmp_path / 'b'}"], tmp_path / "out", D.BuildOptions(tile=128))
+    rows = [json.loads(line) for line in _records(tmp_path / "out").decode().splitlines()]
+    tiles = sorted((tmp_path / "out" / "tiles").glob("*.png"))
+    assert len(tiles) == len({r["image"] for r in rows}) == 12  # 6 tiles of each picture, none shared
+    # the second VOC folder reuses the id "big": its records are its own, with ids of their own
+    assert len({r["id"] for r in rows}) == len(rows) and {r["source"] for r in rows} == {"voc", "voc#2"}

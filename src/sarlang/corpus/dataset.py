@@ -229,6 +229,7 @@ def build_dataset(
     imported: list[dict[str, Any]] = []
     notes: list[str] = []
     file_stats: dict[str, tuple[int, int]] = {}
+    sources_of_kind: Counter = Counter()
     for kind, path, source_options in parsed:
         if kind == "sarlang1m":
             imported += sarlang1m_rows(path, out, options, rejects, notes)
@@ -238,7 +239,10 @@ def build_dataset(
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
                                 options.nine_regions, options.class_prefix, options.max_regions)
-        plan.append((kind, context, scenes))
+        # a second source of the same kind (two VOC folders) may reuse image ids: its scenes are
+        # keyed, and their records marked, "voc#2", so record ids and resume notes never collide
+        sources_of_kind[kind] += 1
+        plan.append((kind if sources_of_kind[kind] == 1 else f"{kind}#{sources_of_kind[kind]}", context, scenes))
 
     partial, done_file, journal = out / "records.partial.jsonl", out / "done.txt", out / "journal.json"
     done = _resume(partial, done_file, journal, _fingerprint(plan, options, file_stats), restart)

@@ -111,8 +111,8 @@ def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects:
 def _tile_one(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:
     """The tiles of one scene (images written as PNG; an unchanged tile file is not rewritten)."""
     import dataclasses
+    import hashlib
     import io
-    import re
 
     from PIL import Image
 
@@ -133,10 +133,13 @@ def _tile_one(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tupl
     except SarlangError as exc:
         return [], [], str(exc)
     Path(folder).mkdir(parents=True, exist_ok=True)
+    # the image's path in the name: scenes of two sources (or ids that differ only in characters a
+    # file name cannot hold) never write their tiles over each other's
+    origin = hashlib.sha1(os.path.realpath(scene.image).encode("utf-8")).hexdigest()[:8]
     for t in tiles:
         buffer = io.BytesIO()
         Image.fromarray(t.pixels.data).save(buffer, format="PNG")
-        path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + ".png")
+        path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + f"-{origin}.png")
         if not path.exists() or path.read_bytes() != buffer.getvalue():
             atomic_write_bytes(path, buffer.getvalue())
         t.image, t.pixels = str(path), None
