@@ -16,6 +16,7 @@ image is the one scored.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import json
 import re
@@ -311,6 +312,19 @@ def _asks(row_question: str, record: Record) -> bool:
     return asked == question or (bool(question) and question in asked)
 
 
+def _next_unused(candidates: list[int], used: set[int], after: int) -> int | None:
+    """The first unused index after ``after`` in the sorted ``candidates``, else the first unused one.
+
+    Rows usually come in record order, so this is a binary search and a step or two, not a scan
+    of every record sharing the pair (thousands for "Is there a ship ...? yes").
+    """
+    start = bisect.bisect_right(candidates, after)
+    for i in range(start, len(candidates)):
+        if candidates[i] not in used:
+            return candidates[i]
+    return next((i for i in candidates[:start] if i not in used), None)
+
+
 def _join_by_content(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject],
                      notes: list[str]) -> list[EvalItem]:
     """Rows of another tool joined to the records they answer, whatever split, task or length the file has.
@@ -347,14 +361,13 @@ def _join_by_content(rows: list[_Row], source: str, records: list[Record], task:
         last = -1
         for row in rows:
             number, _, label, question, _ = row
-            candidates = [i for i in by_pair.get(((label or "").strip(), _norm(question)), []) if i not in used]
-            if not candidates:
-                answered = [i for i in by_question.get(_norm(question), []) if i not in used]
-                reason = (f"the label {(label or '')[:60]!r} differs from the answer of record {records[answered[0]].id}"
-                          if answered else "no record has this question and answer")
+            pick = _next_unused(by_pair.get(((label or "").strip(), _norm(question)), []), used, last)
+            if pick is None:
+                answered = _next_unused(by_question.get(_norm(question), []), used, -1)
+                reason = (f"the label {(label or '')[:60]!r} differs from the answer of record {records[answered].id}"
+                          if answered is not None else "no record has this question and answer")
                 rejects.append(Reject(source, number, reason))
                 continue
-            pick = next((i for i in candidates if i > last), candidates[0])
             used.add(pick)
             last = pick
             matched.append((row, records[pick]))
