@@ -83,3 +83,17 @@ def test_an_export_keeps_the_mode_of_the_dataset_info_it_adds_to(tmp_path: Path)
     mask = os.umask(0)
     os.umask(mask)
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask for p in (tmp_path / "x").glob("sharegpt_*.json"))
+
+
+def test_a_broken_index_file_an_export_adds_to_is_a_clear_error(tmp_path: Path) -> None:
+    from sarlang.corpus.dataset import build_dataset
+
+    build_dataset(["simulate:2,size=32"], tmp_path / "b")
+    for fmt, index in (("sharegpt", "dataset_info.json"), ("internvl", "internvl_meta.json")):
+        out = tmp_path / fmt
+        out.mkdir()
+        (out / index).write_text('{"mine": ')  # torn
+        result = run_cli("export", str(tmp_path / "b"), "--to", fmt, "--out", str(out))
+        assert result.returncode == 2 and "is not valid JSON" in result.stderr and "Traceback" not in result.stderr
+        assert (out / index).read_text() == '{"mine": '  # left as it was
+        assert sorted(p.name for p in out.iterdir()) == [index]  # and nothing half-exported beside it

@@ -17,6 +17,7 @@ and ``export_<format>.json`` records the prompt, the path style and the records 
 from __future__ import annotations
 
 import csv
+import json
 import inspect
 import io
 import os
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sarlang.errors import InputError
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
 from sarlang.files import atomic_write_json, atomic_write_jsonl
 from sarlang.registry import Plugins
@@ -53,6 +55,21 @@ def csv_text(rows: list[list[str]]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue()
+
+
+def existing_index(path: Path) -> dict[str, Any]:
+    """The entries of an index file an export adds to (LLaMA-Factory's ``dataset_info.json``,
+    InternVL's meta file): {} when there is none, a clear error when it is not a JSON object."""
+    if not path.exists():
+        return {}
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"'{path}' is not valid JSON, so this export cannot add to it: {exc}",
+                         hint="repair or remove it, or export into another folder") from None
+    if not isinstance(index, dict):
+        raise InputError(f"'{path}' is not a JSON object of datasets, so this export cannot add to it")
+    return index
 
 
 def messages(r: Record, path: str, text: str) -> dict[str, Any]:

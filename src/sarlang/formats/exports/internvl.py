@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json, atomic_write_text
-from sarlang.formats.exports import Prompt
+from sarlang.formats.exports import Prompt, existing_index
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
@@ -23,14 +23,14 @@ SHOWS_PROMPT = True
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    meta_path = out / "internvl_meta.json"
+    meta = existing_index(meta_path)  # read first: a broken index stops the export before it writes
     lines = [
         json.dumps({"id": r.id, "image": image(r), "conversations": [
             {"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]}, ensure_ascii=False)
         for r in records
     ]
     atomic_write_text(out / f"internvl_{split}.jsonl", "".join(line + "\n" for line in lines))
-    meta_path = out / "internvl_meta.json"
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
     meta[f"sarlang_{split}"] = {"root": str(out.resolve()), "annotation": str((out / f"internvl_{split}.jsonl").resolve()),
                                 "data_augment": False, "repeat_time": 1, "length": len(lines)}
     atomic_write_json(meta_path, meta)

@@ -4,12 +4,11 @@ and its mode); each conversation holds one ``<image>`` tag per image."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json
-from sarlang.formats.exports import Prompt, messages
+from sarlang.formats.exports import Prompt, existing_index, messages
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
@@ -17,9 +16,9 @@ SHOWS_PROMPT = True
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
-    atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image(r), prompt(r)) for r in records])
     info_path = out / "dataset_info.json"
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
+    info = existing_index(info_path)  # read first: a broken index stops the export before it writes
+    atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image(r), prompt(r)) for r in records])
     info[f"sarlang_{split}"] = {
         "file_name": f"sharegpt_{split}.json",
         "formatting": "sharegpt",
