@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -223,3 +224,16 @@ def test_kill_and_resume_through_the_cli(tmp_path: Path) -> None:
     assert scores["decided_by"] == {"judge:incorrect": 6, "rule:phrase": 6}
     # Every answer the killed run got back was cached; at most one in flight was lost.
     assert 6 - first_run <= resumed <= 6 - first_run + 1
+
+
+def test_eval_all_fails_on_judge_failures_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    preds = tmp_path / "generated_predictions.jsonl"
+    preds.write_text("".join(json.dumps({"prompt": f"Question: What is {i}?. Answer the question concisely.", "predict": p, "label": f"thing {i}"})
+                             + "\n" for i, p in enumerate(["other 0", "null 1"])))
+    with JudgeServer() as server:
+        env = {**os.environ, "SARLANG_JUDGE_URL": server.url, "SARLANG_JUDGE_API_KEY": "secret", "SARLANG_CACHE_DIR": str(tmp_path / "cache")}
+        args = ["eval", "all", str(preds), "--out", str(tmp_path / "s"), "--judge", "api", "--no-meteor"]
+        failed = run_cli(*args, env=env)
+        allowed = run_cli(*args, "--allow-judge-failures", env=env)
+    assert failed.returncode == 3 and "the judge failed on 1 answers" in failed.stderr
+    assert allowed.returncode == 0 and (tmp_path / "s" / "vqa.json").exists()

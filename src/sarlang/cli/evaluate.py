@@ -219,13 +219,14 @@ def eval_all(
     vqa_mode: Annotated[VqaMode, typer.Option("--vqa-mode", help="VQA rules (strict or official).")] = VqaMode.strict,
     judge: Annotated[JudgeKind, typer.Option("--judge", help="Who decides answers no rule decides (api options: use eval vqa).")] = JudgeKind.none,
     meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (needs Java).")] = True,
+    allow_judge_failures: Annotated[bool, typer.Option("--allow-judge-failures", help="Exit 0 even when the judge failed on some answers (they count wrong).")] = False,
 ) -> None:
     """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): both tasks, one command."""
     check_outputs(folders={"--out folder": out})
     scored = []
     for task, command, kwargs in (
         ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
-        ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": True}),
+        ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": allow_judge_failures}),
     ):
         console.print(f"[bold]{task}[/]", highlight=False, markup=True)
         try:
