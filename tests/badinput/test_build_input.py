@@ -272,7 +272,8 @@ def test_source_options_in_the_spec(tmp_path: Path) -> None:
     details = [json.loads(line)["answer"] for line in _records(tmp_path / "out").decode().splitlines()
                if json.loads(line)["question_type"] == "image_description.detailed"]
     assert details and all("0.3 m" in d and "MSTAR" in d for d in details)
-    for spec, message in ((f"voc:{tmp_path / 'voc'},colour=red", "unknown option 'colour'"), (f"voc:{tmp_path / 'voc'},gsd=-2", "gsd=-2 is not usable")):
+    for spec, message in ((f"voc:{tmp_path / 'voc'},colour=red", "unknown option 'colour'"), (f"voc:{tmp_path / 'voc'},gsd=-2", "gsd=-2 is not usable"),
+                          (f"voc:{tmp_path / 'voc'},names=ship", "cannot be given in a source spec")):
         with pytest.raises(InputError, match=message):
             D.build_dataset([spec], tmp_path / "bad")
 

@@ -75,6 +75,8 @@ def _convert(spec: str, key: str, value: str, default: Any) -> Any:
             return number
     except ValueError:
         raise InputError(f"source '{spec}': option {key}={value} is not usable") from None
+    if not isinstance(default, str):  # a mapping or list (VOC's names) cannot be written in a spec
+        raise InputError(f"source '{spec}': option {key} cannot be given in a source spec", hint="call the source from Python for it")
     return value
 
 
