@@ -136,7 +136,6 @@ def detect_format(data: bytes, path: Path) -> str:
 # rows of each format: (row number, prediction, label or None, question, image)
 
 Row = tuple[int, str, str | None, str, str]
-_Row = Row
 
 
 def text_value(value: Any) -> str | None:
@@ -274,7 +273,7 @@ def is_caption_prompt(question: str) -> bool | None:
     return infer_application(question)[0] == "image_description"
 
 
-def _items_without_records(rows: list[_Row], source: str, task: str, rejects: list[Reject], notes: list[str]) -> list[EvalItem]:
+def _items_without_records(rows: list[Row], source: str, task: str, rejects: list[Reject], notes: list[str]) -> list[EvalItem]:
     items: list[EvalItem] = []
     # a file may mix captions and questions (LLaMA-Factory writes one row per example of its
     # dataset): rows of the other task are left aside, never scored as this one
@@ -325,7 +324,7 @@ def _next_unused(candidates: list[int], used: set[int], after: int) -> int | Non
     return next((i for i in candidates[:start] if i not in used), None)
 
 
-def _join_by_content(rows: list[_Row], source: str, records: list[Record], task: str, rejects: list[Reject],
+def _join_by_content(rows: list[Row], source: str, records: list[Record], task: str, rejects: list[Reject],
                      notes: list[str]) -> list[EvalItem]:
     """Rows of another tool joined to the records they answer, whatever split, task or length the file has.
 
@@ -340,7 +339,7 @@ def _join_by_content(rows: list[_Row], source: str, records: list[Record], task:
     splits = list(dict.fromkeys(r.split for r in records))
     sequences = [(f"split '{s}'" if s else "the records file", [r for r in records if r.split == s]) for s in splits]
     sequences.append(("the records file", records))
-    matched: list[tuple[_Row, Record]] = []
+    matched: list[tuple[Row, Record]] = []
     for name, sequence in sequences:
         if rows and len(rows) <= len(sequence) and all(
             (label or "").strip() == rec.answer.strip() and _asks(question, rec)
@@ -389,7 +388,7 @@ def _join_by_content(rows: list[_Row], source: str, records: list[Record], task:
     return items
 
 
-def _join_by_image_question(rows: list[_Row], source: str, records: list[Record], rejects: list[Reject]) -> list[EvalItem]:
+def _join_by_image_question(rows: list[Row], source: str, records: list[Record], rejects: list[Reject]) -> list[EvalItem]:
     by_key: dict[tuple[str, str], list[Record]] = defaultdict(list)
     for r in records:
         by_key[(r.image.strip(), r.question.strip().lower())].append(r)
