@@ -72,19 +72,24 @@ class Plugins:
         The name every plug-in module defines (a function or a class).
     group:
         The entry-point group third parties register theirs in.
+    elsewhere:
+        Built-in plug-ins whose module lives in another package, ``name -> module``, because it is
+        first something else there (SARLANG-1M's text files are a records format that is also a
+        source); named by string, so the package does not import it until it is used.
     """
 
-    def __init__(self, kind: str, package: str, attribute: str, group: str) -> None:
+    def __init__(self, kind: str, package: str, attribute: str, group: str, elsewhere: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.package = package
         self.attribute = attribute
         self.group = group
+        self.elsewhere = dict(elsewhere or {})
 
     @cached_property
     def _builtin(self) -> dict[str, str]:
         path = importlib.import_module(self.package).__path__
-        return {m.name.replace("_", "-"): f"{self.package}.{m.name}" for m in sorted(pkgutil.iter_modules(path), key=lambda m: m.name)
-                if not m.name.startswith("_")}
+        found = {m.name.replace("_", "-"): f"{self.package}.{m.name}" for m in pkgutil.iter_modules(path) if not m.name.startswith("_")}
+        return dict(sorted({**found, **self.elsewhere}.items()))
 
     @cached_property
     def _external(self) -> dict[str, metadata.EntryPoint]:

@@ -141,3 +141,4 @@ def test_sarlang_export_builds_back_to_the_same_benchmark(source: str, tmp_path:
     # the same questions, answers, applications, caption kinds and splits: no caption read twice
     assert _round_trip_rows(tmp_path / "back") == _round_trip_rows(tmp_path / "built")
     assert any("were not read again" in note for note in summary["notes"])
+    assert summary["rejected"] == 0, "the export's own export_sarlang.json is not a records file"

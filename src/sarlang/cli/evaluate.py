@@ -12,6 +12,7 @@ from rich.markup import escape
 from sarlang.errors import InputError, SarlangError
 from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 from sarlang.eval.judges import JUDGES
+from sarlang.eval.caption_metrics import CAPTION_METRICS, DEFAULT_METRICS
 from sarlang.formats.predictions import format_names
 from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
 
@@ -90,6 +91,7 @@ def eval_captions(
     per_sample: Annotated[Path | None, typer.Option("--per-sample", help="Write per-image scores as JSONL here.")] = None,
     rejects: RejectsOpt = None,
     split: SplitOpt = "auto",
+    metric: Annotated[list[str] | None, typer.Option("--metric", help=f"A caption metric to score, repeatable (default: {', '.join(DEFAULT_METRICS)}); one of {', '.join(CAPTION_METRICS.names())}.", show_default=False)] = None,
 ) -> None:
     """Score captions with BLEU-1..4, METEOR, ROUGE-L and CIDEr (pycocoevalcap's definitions)."""
     from sarlang.eval.captions import score_captions
@@ -101,7 +103,8 @@ def eval_captions(
     # no spinner: its thread would keep the scorer from forking its ROUGE-L worker
     err_console.print(f"scoring {len(loaded.items)} captions ({mode.value} mode)...", highlight=False)
     scores = score_captions(
-        [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor
+        [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor,
+        metrics=metric or DEFAULT_METRICS,
     )
     header, values = caption_rows(scores)
     console.print(rich_table(f"Captions — {file.name} — mode {mode.value} (x100)", header, [values]))

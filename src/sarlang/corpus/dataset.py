@@ -39,7 +39,7 @@ from sarlang.errors import InputError
 from sarlang.formats.records import write_records_parquet
 from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
 from sarlang.schema import Record, Reject, Scene
-from sarlang.corpus.imported import sarlang1m_rows
+from sarlang.corpus.imported import imported_rows
 from sarlang.corpus.scenes import collect_scenes, group_key, scene_key
 from sarlang.sources import parse_source
 
@@ -231,10 +231,13 @@ def build_dataset(
     file_stats: dict[str, tuple[int, int]] = {}
     sources_of_kind: Counter = Counter()
     for kind, path, source_options in parsed:
-        if kind == "sarlang1m":
-            imported += sarlang1m_rows(path, out, options, rejects, notes)
-            continue
-        scenes = collect_scenes(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by, source_options)
+        records: list[Record] = []
+        scenes = collect_scenes(kind, path, out, rejects, file_stats, options.tile, options.tile_overlap, options.group_by,
+                                source_options, records, notes)
+        if records:  # a source of finished records (SARLANG-1M's text files)
+            imported += imported_rows(kind, records, options.group_by, options.train_fraction)
+            if not scenes:
+                continue
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},

@@ -16,7 +16,7 @@ from typing import Any
 from sarlang.engines.local import fork_map
 from sarlang.errors import SarlangError
 from sarlang.files import atomic_write_bytes
-from sarlang.schema import Reject, Scene
+from sarlang.schema import Record, Reject, Scene
 from sarlang.sources import read_source
 
 
@@ -41,16 +41,24 @@ def name_group(pattern: str, image: str) -> str:
 
 
 def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], file_stats: dict[str, tuple[int, int]],
-             tile: int = 0, overlap: int = 0, group_by: str = "", source_options: dict[str, Any] | None = None) -> list[Scene]:
+             tile: int = 0, overlap: int = 0, group_by: str = "", source_options: dict[str, Any] | None = None,
+             records: list[Record] | None = None, notes: list[str] | None = None) -> list[Scene]:
     """The usable scenes of one source; every image is opened and checked against its labels (on all cores).
 
-    ``file_stats`` receives each kept image's (size in bytes, modification time in ns).
+    ``file_stats`` receives each kept image's (size in bytes, modification time in ns); ``records``
+    the finished records a source of records gives (a :class:`SarlangError` if there is no list for
+    them); ``notes`` the source's remarks.
     """
     scenes: list[Scene] = []
     seen: set[str] = set()
-    for item in read_source(kind, path, source_options or {}, out_dir):
+    for item in read_source(kind, path, source_options or {}, out_dir, notes):
         if isinstance(item, Reject):
             rejects.append(item)
+            continue
+        if isinstance(item, Record):
+            if records is None:
+                raise SarlangError(f"source '{kind}' gives finished records where scenes are needed")
+            records.append(item)
             continue
         key = scene_key(kind, item)
         if key in seen:

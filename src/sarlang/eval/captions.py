@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.errors import SarlangError
+from sarlang.errors import MissingDependencyError, SarlangError
 from sarlang.eval.bleu import bleu_scores, clipped_counts
 from sarlang.eval.cider import cider_scores, cider_similarity
 from sarlang.eval.ngrams import ngram_corpus, ngram_keys, ngram_table
 from sarlang.eval.rouge import rouge_l_scores
+from sarlang.eval.caption_metrics import CAPTION_METRICS, DEFAULT_METRICS, CaptionMetric
 
 CAPTION_MODES: tuple[str, ...] = ("sarlang", "coco")
 METRIC_NAMES: tuple[str, ...] = ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr")
@@ -65,7 +66,15 @@ class CaptionScores:
         }
 
 
+_NGRAM_PASS: tuple[list[str], list[list[str]], tuple[list[float], np.ndarray, float, np.ndarray]] | None = None
+
+
 def _ngram_metrics(hyps: list[str], refs: list[list[str]]) -> tuple[list[float], np.ndarray, float, np.ndarray]:
+    """BLEU-1..4 and CIDEr from one n-gram table; the last input's result is kept, so BLEU and
+    CIDEr asked for together count the n-grams once."""
+    global _NGRAM_PASS
+    if _NGRAM_PASS is not None and _NGRAM_PASS[0] is hyps and _NGRAM_PASS[1] is refs:
+        return _NGRAM_PASS[2]
     corpus = ngram_corpus(hyps, refs)
     keys = ngram_keys(corpus, 4)
 
@@ -78,30 +87,63 @@ def _ngram_metrics(hyps: list[str], refs: list[list[str]]) -> tuple[list[float],
         per_order = list(pool.map(one_order, keys))
     bleu, bleu_per = bleu_scores(corpus, np.stack([c for c, _ in per_order], axis=1))
     cider, cider_per = cider_scores(corpus, np.stack([s for _, s in per_order]))
+    _NGRAM_PASS = (hyps, refs, (bleu, bleu_per, cider, cider_per))
     return bleu, bleu_per, cider, cider_per
 
 
-_FORKED_INPUT: tuple[list[str], list[list[str]]] | None = None
+def _bleu(hyps: list[str], refs: list[list[str]]) -> dict[str, tuple[float, list[float]]]:
+    bleu, bleu_per, _, _ = _ngram_metrics(hyps, refs)
+    return {f"Bleu_{k + 1}": (float(bleu[k]), bleu_per[k].tolist()) for k in range(4)}
 
 
-def _rouge_of_forked_input() -> tuple[float, np.ndarray]:
+def _cider(hyps: list[str], refs: list[list[str]]) -> dict[str, tuple[float, list[float]]]:
+    _, _, cider, cider_per = _ngram_metrics(hyps, refs)
+    return {"CIDEr": (cider, cider_per.tolist())}
+
+
+def _rouge(hyps: list[str], refs: list[list[str]]) -> dict[str, tuple[float, list[float]]]:
+    rouge, rouge_per = rouge_l_scores(hyps, refs)
+    return {"ROUGE_L": (rouge, rouge_per.tolist())}
+
+
+def _meteor(hyps: list[str], refs: list[list[str]]) -> dict[str, tuple[float, list[float]]]:
+    from sarlang.eval.meteor import meteor_scores
+
+    return {"METEOR": meteor_scores(hyps, refs)}
+
+
+#: BLEU-1..4 (Papineni et al., "BLEU: a method for automatic evaluation of machine translation", ACL 2002).
+BLEU = CaptionMetric(("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"), _bleu)
+#: METEOR 1.5 (Denkowski & Lavie, "Meteor Universal", WMT 2014), with pycocoevalcap's jar; needs Java.
+METEOR = CaptionMetric(("METEOR",), _meteor)
+#: ROUGE-L (Lin, "ROUGE: a package for automatic evaluation of summaries", ACL workshop 2004).
+ROUGE_L = CaptionMetric(("ROUGE_L",), _rouge, forks=True)
+#: CIDEr-D as pycocoevalcap's Cider (Vedantam et al., "CIDEr: consensus-based image description
+#: evaluation", CVPR 2015, doi:10.1109/CVPR.2015.7299087).
+CIDER = CaptionMetric(("CIDEr",), _cider)
+
+_FORKED_INPUT: tuple[CaptionMetric, list[str], list[list[str]]] | None = None
+
+
+def _score_forked_input() -> dict[str, tuple[float, list[float]]]:
     assert _FORKED_INPUT is not None
-    return rouge_l_scores(*_FORKED_INPUT)
+    metric, hyps, refs = _FORKED_INPUT
+    return metric.score(hyps, refs)
 
 
-def _start_rouge(hyps: list[str], refs: list[list[str]]) -> tuple[Future | None, ProcessPoolExecutor | None]:
-    """ROUGE-L is pure Python; on large corpora it runs in a forked process beside the n-gram work.
+def _start_in_fork(metric: CaptionMetric, hyps: list[str], refs: list[list[str]]) -> tuple[Future | None, ProcessPoolExecutor | None]:
+    """A pure-Python metric on a large corpus runs in a forked process beside the n-gram work.
 
     The child inherits the captions through the fork instead of having them pickled to it.
     """
     global _FORKED_INPUT
     can_fork = "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-    if len(hyps) < _PARALLEL_ROUGE_MIN or (os.cpu_count() or 1) < 2 or not can_fork:
+    if not metric.forks or len(hyps) < _PARALLEL_ROUGE_MIN or (os.cpu_count() or 1) < 2 or not can_fork:
         return None, None
-    _FORKED_INPUT = (hyps, refs)
+    _FORKED_INPUT = (metric, hyps, refs)
     try:
         pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-        future = pool.submit(_rouge_of_forked_input)  # the worker is forked here
+        future = pool.submit(_score_forked_input)  # the worker is forked here
     finally:
         _FORKED_INPUT = None
     return future, pool
@@ -112,6 +154,7 @@ def score_captions(
     references: Sequence[Sequence[str]],
     mode: str = "sarlang",
     meteor: bool = True,
+    metrics: Sequence[str] = DEFAULT_METRICS,
 ) -> CaptionScores:
     """Score captions against one or more references per image.
 
@@ -126,7 +169,22 @@ def score_captions(
     meteor:
         Compute METEOR with the METEOR 1.5 jar when Java and pycocoevalcap are present;
         otherwise (or when False) METEOR is ``None`` with the reason in ``unavailable``.
+    metrics:
+        Names in :data:`CAPTION_METRICS`. The seven scores of the built-in metrics are always
+        present (``None``, with the reason in ``unavailable``, for one not asked for); other
+        metrics' scores follow them.
+
+    Returns
+    -------
+    CaptionScores
+        Corpus scores (fractions; CIDEr on its 0–10 scale) and per-image scores.
+
+    Raises
+    ------
+    SarlangError
+        An unknown mode or metric, unequal lengths, no captions, or an image without references.
     """
+    global _NGRAM_PASS
     if mode not in CAPTION_MODES:
         raise SarlangError(f"unknown caption mode '{mode}'", hint=f"use one of {', '.join(CAPTION_MODES)}")
     if len(hypotheses) != len(references):
@@ -149,37 +207,40 @@ def score_captions(
             at += len(rs)
         refs = rebuilt
 
-    rouge_future, rouge_pool = _start_rouge(hyps, refs)
-    try:
-        bleu, bleu_per, cider, cider_per = _ngram_metrics(hyps, refs)
-        rouge, rouge_per = rouge_future.result() if rouge_future else rouge_l_scores(hyps, refs)
-    finally:
-        if rouge_pool is not None:
-            rouge_pool.shutdown()
-
-    scores: dict[str, float | None] = {f"Bleu_{k + 1}": float(bleu[k]) for k in range(4)}
-    per_sample: dict[str, list[float]] = {f"Bleu_{k + 1}": bleu_per[k].tolist() for k in range(4)}
+    chosen = {CAPTION_METRICS.normalize(name): CAPTION_METRICS.get(name) for name in metrics}
+    if not meteor:
+        chosen.pop("meteor", None)
+    scores: dict[str, float | None] = {name: None for name in METRIC_NAMES}
+    per_sample: dict[str, list[float]] = {}
     unavailable = {"SPICE": SPICE_UNAVAILABLE}
-    scores["METEOR"] = None
-    if meteor:
-        from sarlang.errors import MissingDependencyError
-        from sarlang.eval.meteor import meteor_scores
-
-        try:
-            scores["METEOR"], per_sample["METEOR"] = meteor_scores(hyps, refs)
-        except MissingDependencyError as exc:
-            unavailable["METEOR"] = str(exc)
-    else:
+    if not meteor:
         unavailable["METEOR"] = "not requested (--no-meteor)"
-    scores["ROUGE_L"] = rouge
-    scores["CIDEr"] = cider
-    per_sample["ROUGE_L"] = rouge_per.tolist()
-    per_sample["CIDEr"] = cider_per.tolist()
+    started = {name: _start_in_fork(metric, hyps, refs) for name, metric in chosen.items()}
+    try:
+        for name, metric in chosen.items():
+            future, _ = started[name]
+            try:
+                result = future.result() if future is not None else metric.score(hyps, refs)
+            except MissingDependencyError as exc:
+                unavailable.update({n: str(exc) for n in metric.names})
+                continue
+            for n in metric.names:
+                if n not in result:
+                    raise SarlangError(f"caption metric '{name}' gave no score '{n}'")
+                scores[n], per_sample[n] = result[n]
+    finally:
+        _NGRAM_PASS = None
+        for _, pool in started.values():
+            if pool is not None:
+                pool.shutdown()
+    for name in METRIC_NAMES:
+        if scores[name] is None and name not in unavailable:
+            unavailable[name] = "not requested (--metric)"
     return CaptionScores(
         mode=mode,
         tokenizer=TOKENIZERS[mode],
         n=len(hyps),
-        scores={name: scores[name] for name in METRIC_NAMES},
+        scores=scores,
         unavailable=unavailable,
         per_sample=per_sample,
     )

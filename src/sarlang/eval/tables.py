@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from sarlang.eval.captions import METRIC_NAMES, CaptionScores
+from sarlang.eval.captions import CaptionScores
 from sarlang.eval.vqa import VqaScores
 from sarlang.schema import APPLICATIONS, Accuracy
 
@@ -17,8 +17,9 @@ def _fmt(value: float | None, scale: float = 100.0) -> str:
 
 
 def caption_rows(scores: CaptionScores) -> tuple[list[str], list[str]]:
-    """Header and values; BLEU/METEOR/ROUGE-L as percentages, CIDEr x100 as papers print it."""
-    return list(METRIC_NAMES), [_fmt(scores.scores[m]) for m in METRIC_NAMES]
+    """Header and values; BLEU/METEOR/ROUGE-L as percentages, CIDEr x100 as papers print it (other
+    metrics, from plug-ins, x100 too)."""
+    return list(scores.scores), [_fmt(value) for value in scores.scores.values()]
 
 
 def _acc(a: Accuracy) -> list[str]:

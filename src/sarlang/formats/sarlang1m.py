@@ -31,8 +31,10 @@ scores can be broken down by it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
@@ -181,3 +183,54 @@ def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
         if turn == 0:
             rejects.append(Reject(source, index, "conversation has no user question followed by an answer"))
     return records, rejects
+
+
+def _split_of(path: Path) -> str:
+    """The split a SARLANG-1M file holds, from its name (``VQA_train.csv``), or "" when it does not say."""
+    name = path.stem.lower()
+    return "train" if "train" in name else ("test" if "test" in name else "")
+
+
+def _caption_kind(prompt: str, caption: str, file_name: str) -> str:
+    """Concise or detailed: from the prompt when it says ("in detail", "one sentence"), else by length."""
+    return caption_kind_from_prompt(prompt) or ("detailed" if "test1" not in file_name and len(caption.split()) > 30 else "concise")
+
+
+def read(path: str, notes: list[str] | None = None) -> Iterator[Record | Reject]:
+    """SARLANG-1M's ``Text`` folder (or one of its files) as a build source: finished records.
+
+    Each record's ``split`` is the one its file name gives (``Caption_train.csv``), or "" for the
+    build to assign; a caption's ``caption_kind`` comes from its prompt, else from its length. A
+    split given both as CSV and as JSON (SARLANG-1M's ``Text`` folder, ``sarlang export --to
+    sarlang``) is read once, from the JSON, whose prompts tell concise from detailed captions; the
+    CSV files passed over are named in ``notes``. A file that cannot be read is a reject.
+
+    Raises:
+        InputError: the path holds no CSV or JSON file.
+    """
+    from sarlang.errors import InputError
+    from sarlang.formats.records import load_records
+
+    p = Path(path)
+    # a folder written by ``sarlang export --to sarlang`` also holds the export's description
+    files = sorted(f for f in p.rglob("*") if f.suffix.lower() in (".csv", ".json") and f.name != "export_sarlang.json") if p.is_dir() else [p]
+    if not files:
+        raise InputError(f"no SARLANG-1M CSV or JSON files in '{p}'")
+    json_splits = {(f.parent, _split_of(f)) for f in files if f.suffix.lower() == ".json" and _split_of(f)}
+    skipped = [f for f in files if f.suffix.lower() == ".csv" and (f.parent, _split_of(f)) in json_splits]
+    if skipped and notes is not None:
+        notes.append(f"{len(skipped)} CSV files hold the same split as a JSON file and were not read again: "
+                     + ", ".join(f.name for f in skipped[:4]))
+    for f in (f for f in files if f not in skipped):
+        try:
+            records, file_rejects = load_records(f)
+        except InputError as exc:
+            yield Reject(str(f), 0, str(exc))
+            continue
+        yield from file_rejects
+        name = f.stem.lower()
+        for record in records:
+            kind = record.caption_kind
+            if record.is_caption and kind is None:
+                kind = _caption_kind(record.question, record.answer, name)
+            yield dataclasses.replace(record, split=_split_of(f), source="sarlang1m", caption_kind=kind)

@@ -18,24 +18,21 @@ from sarlang.errors import InputError
 from sarlang.schema import Reject, Scene
 
 
-def parse_spec(spec: str) -> tuple[int, dict[str, str]]:
-    head, *pairs = spec.split(",")
-    try:
-        count = int(head)
-    except ValueError:
-        raise InputError(f"simulate source '{spec}' must start with a scene count, e.g. simulate:200,gsd=1+4") from None
-    if count < 1:
-        raise InputError(f"simulate source '{spec}' asks for {count} scenes", hint="give a positive count, e.g. simulate:200")
-    options: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or key.strip() not in ("seed", "size", "gsd", "looks"):
-            raise InputError(f"bad simulate option '{pair}'", hint="keys: seed, size, gsd, looks")
-        options[key.strip()] = value.strip()
-    return count, options
+def read(count: str, seed: int = 0, size: int = 512, gsd: str = "2", looks: float = 1.0,
+         out_dir: str | Path | None = None) -> Iterator[Scene | Reject]:
+    """``count`` simulated scenes (:func:`sarlang.sar.simulate.simulate_scene`), seeds ``seed`` onwards.
 
+    Args:
+        count: How many scenes (the PATH of the spec ``simulate:COUNT``).
+        seed: The first scene's seed; scene ``i`` uses ``seed + i``.
+        size: Side of each square scene, pixels (at least 16).
+        gsd: Ground sampling distance in metres; several joined by ``+`` give every scene at each.
+        looks: Number of looks of the simulated speckle (> 0).
+        out_dir: The build folder; images go to ``out_dir/images``.
 
-def simulated_scenes(spec: str, out_dir: str | Path | None = None) -> Iterator[Scene | Reject]:
+    Raises:
+        InputError: a count or option that is not usable, or no ``out_dir``.
+    """
     from sarlang.files import atomic_write_json
     from sarlang.sar.io import write_png
     from sarlang.sar.recipes import BUILTIN_RECIPES, apply_recipe
@@ -43,19 +40,23 @@ def simulated_scenes(spec: str, out_dir: str | Path | None = None) -> Iterator[S
 
     if out_dir is None:
         raise InputError("the simulate source needs an output folder for its images")
-    count, options = parse_spec(spec)
     try:
-        seed0 = int(options.get("seed", 0))
-        size = int(options.get("size", 512))
-        gsds = [float(g) for g in options.get("gsd", "2").split("+")]
-        looks = float(options.get("looks", 1))
+        n = int(count)
+    except ValueError:
+        raise InputError(f"simulate source '{count}' must start with a scene count, e.g. simulate:200,gsd=1+4") from None
+    if n < 1:
+        raise InputError(f"simulate source asks for {n} scenes", hint="give a positive count, e.g. simulate:200")
+    try:
+        gsds = [float(g) for g in str(gsd).split("+")]
     except ValueError as exc:
         raise InputError(f"bad simulate option value: {exc}") from None
     if not (size >= 16 and looks > 0 and all(math.isfinite(g) and g > 0 for g in gsds) and math.isfinite(looks)):
-        raise InputError(f"bad simulate options in '{spec}'", hint="size >= 16 pixels, gsd > 0 metres, looks > 0")
+        raise InputError(f"bad simulate options (size={size}, gsd={gsd}, looks={looks})",
+                         hint="size >= 16 pixels, gsd > 0 metres, looks > 0")
+    seed0 = seed
     images = Path(out_dir) / "images"
     recipe = BUILTIN_RECIPES["sarlang"]
-    for i in range(count):
+    for i in range(n):
         for gsd in gsds:
             seed = seed0 + i
             scene_id = f"sim{seed:06d}_g{gsd:g}"
@@ -78,7 +79,3 @@ def _sidecar_input(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8")).get("input")
     except (OSError, ValueError, AttributeError):
         return None
-
-
-#: The entry point of this source (see sarlang.sources).
-read = simulated_scenes
