@@ -138,7 +138,8 @@ def test_bad_configs_and_models(bench: Path, tmp_path: Path) -> None:
 
 
 def test_object_maps_turn_with_their_images() -> None:
-    from sarlang.models.baseline import BaselineConfig, _object_maps, dihedral_view
+    from sarlang.models.baseline import BaselineConfig, dihedral_view
+    from sarlang.models.baseline.training import object_maps
 
     config = BaselineConfig(image_size=64, grid_stride=16, categories=["car", "ship"])
     rng = np.random.default_rng(0)
@@ -146,7 +147,7 @@ def test_object_maps_turn_with_their_images() -> None:
         x, y = rng.uniform(0, 1, 2)
         image = np.zeros((64, 64), np.float32)
         image[int(y * 64), int(x * 64)] = 1.0  # the object's centre pixel
-        object_map = _object_maps({"a.png": [("ship", x, y), ("plane", 0.5, 0.5)]}, config)["a.png"]
+        object_map = object_maps({"a.png": [("ship", x, y), ("plane", 0.5, 0.5)]}, config)["a.png"]
         assert object_map.shape == (2, 4, 4) and object_map.sum() == object_map[1].sum() == 1  # a category not learned is left out
         for turns in range(4):
             for flip in (False, True):

@@ -1,0 +1,129 @@
+"""The built-in model as a :class:`~sarlang.models.base.VisionLanguageModel`: save, load, answer, train."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sarlang.errors import InputError
+from sarlang.files import atomic_path, atomic_write_text
+from sarlang.models.base import VisionLanguageModel
+from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_picture
+from sarlang.models.baseline.text import BOS, EOS, PAD, SEP, Vocabulary
+
+
+class BaselineModel(VisionLanguageModel):
+    """The built-in model (see the module docstring)."""
+
+    def __init__(self, config: BaselineConfig, vocab: Vocabulary) -> None:
+        self.config = config
+        self.vocab = vocab
+        from sarlang.models.baseline.network import BaselineNetwork
+
+        self.network = BaselineNetwork(config, vocab)
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> None:
+        """``model.safetensors``, ``vocab.json`` and ``config.json`` in ``directory`` (each written atomically)."""
+        from safetensors.torch import save_file
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "model.safetensors") as tmp:
+            save_file({k: v.contiguous() for k, v in self.network.state_dict().items()}, str(tmp))
+        atomic_write_text(out / "vocab.json", json.dumps(self.vocab.tokens, ensure_ascii=False))
+        atomic_write_text(out / "config.json", json.dumps(asdict(self.config), indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BaselineModel:
+        """The model saved in ``directory``.
+
+        Raises:
+            InputError: a file is missing, or the weights or settings are another architecture's.
+        """
+        from safetensors.torch import load_file
+
+        path = Path(directory)
+        for name in ("config.json", "vocab.json", "model.safetensors"):
+            if not (path / name).exists():
+                raise InputError(f"'{path}' is not a saved baseline model: {name} is missing")
+        config = BaselineConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
+        vocab = Vocabulary(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+        model = cls(config, vocab)
+        try:
+            model.network.load_state_dict(load_file(str(path / "model.safetensors")))
+        except (RuntimeError, KeyError) as exc:
+            raise InputError(f"the weights in '{path}' do not fit its config (another architecture?): {str(exc)[:200]}") from None
+        model.network.eval()
+        return model
+
+    def info(self) -> dict[str, Any]:
+        """Architecture id, parameter count, vocabulary size and settings."""
+        params = sum(p.numel() for p in self.network.parameters())
+        return {"id": ARCHITECTURE, "parameters": int(params), "vocabulary": len(self.vocab.tokens), **asdict(self.config)}
+
+    # --- inference ----------------------------------------------------------------------------
+
+    def _prompt_ids(self, prompt: str) -> list[int]:
+        return [BOS, *self.vocab.encode(prompt)[: self.config.max_prompt_tokens], SEP]
+
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+        """Greedy answers to (image path, prompt) pairs; each image is read and encoded once.
+
+        Raises:
+            InputError: an image that is missing or cannot be read.
+        """
+        import torch
+
+        from sarlang.models.baseline.network import decode
+
+        self.network.eval()
+        # records of one image come together: read and encode each image of the batch once
+        paths = list(dict.fromkeys(path for path, _ in batch))
+        row = {path: i for i, path in enumerate(paths)}
+        images = torch.from_numpy(np.stack([load_picture(path, self.config.image_size) for path in paths]))[:, None]
+        prompts = [self._prompt_ids(p) for _, p in batch]
+        outputs: list[list[int]] = [[] for _ in batch]
+        with torch.no_grad():
+            memory = self.network.memory(*self.network.encoder(images))[torch.tensor([row[path] for path, _ in batch])]
+            sequences = [list(p) for p in prompts]
+            active = list(range(len(batch)))
+            for _ in range(self.config.max_answer_tokens):
+                if not active:
+                    break
+                longest = max(len(sequences[i]) for i in active)
+                tokens = torch.full((len(active), longest), PAD, dtype=torch.long)
+                for row, i in enumerate(active):
+                    tokens[row, : len(sequences[i])] = torch.tensor(sequences[i])  # right-padded, as in training
+                logits = decode(self.network, memory[active], tokens)
+                last = torch.tensor([len(sequences[i]) - 1 for i in active])
+                next_ids = logits[torch.arange(len(active)), last].argmax(-1).tolist()
+                still = []
+                for i, token in zip(active, next_ids):
+                    if token == EOS:
+                        continue
+                    sequences[i].append(token)
+                    outputs[i].append(token)
+                    still.append(i)
+                active = still
+        return [self.vocab.decode(o) for o in outputs]
+
+    @classmethod
+    def train(
+        cls,
+        examples: Sequence[tuple[str, str, str]],
+        out_dir: str | Path,
+        config: BaselineConfig,
+        on_progress: Callable[[int, int, float], None] | None = None,
+        objects: dict[str, list[tuple[str, float, float]]] | None = None,
+    ) -> BaselineModel:
+        """Train on (image path, prompt, answer) triples: :func:`sarlang.models.baseline.training.train`."""
+        from sarlang.models.baseline.training import train
+
+        return train(examples, out_dir, config, on_progress, objects)

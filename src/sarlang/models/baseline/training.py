@@ -1,0 +1,237 @@
+"""Training the built-in model: batches of whole images' questions, the object loss on turned
+views, AdamW with a cosine schedule, a checkpoint after every epoch that a rerun resumes from."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sarlang.errors import InputError, SarlangError
+from sarlang.files import atomic_path, require
+from sarlang.models.baseline.config import BaselineConfig, load_picture
+from sarlang.models.baseline.text import EOS, PAD, Vocabulary
+from sarlang.schema import Reject
+
+if TYPE_CHECKING:
+    from sarlang.models.baseline.model import BaselineModel
+
+
+def train(
+    examples: Sequence[tuple[str, str, str]],
+    out_dir: str | Path,
+    config: BaselineConfig,
+    on_progress: Callable[[int, int, float], None] | None = None,
+    objects: dict[str, list[tuple[str, float, float]]] | None = None,
+) -> BaselineModel:
+    """Train on (image path, prompt, answer) triples; resumes from ``out_dir/checkpoint.pt``.
+
+    ``objects`` (image path -> (category, x, y) object centres as fractions of the image
+    width and height) turns on the object head: it learns where each category's objects are,
+    and the decoder reads those maps and per-category counts. Images missing from it add no
+    object loss.
+    """
+    torch = require("torch", "train", "the built-in model (torch)")
+    from sarlang.models.baseline.model import BaselineModel
+
+    if not examples:
+        raise SarlangError("no training examples")
+    if objects and not config.categories:
+        config = replace(config, categories=sorted({c for found in objects.values() for c, _, _ in found}))
+    if config.categories and not objects:
+        raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    checkpoint_path = out / "checkpoint.pt"
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        if state.get("config") != asdict(config):
+            raise InputError(f"'{checkpoint_path}' was made with other settings", hint="use another output folder or delete the checkpoint")
+        vocab = Vocabulary(state["vocab"])
+    else:
+        state = None
+        vocab = Vocabulary.build([p for _, p, _ in examples] + [a for _, _, a in examples], config.min_count)
+    model = BaselineModel(config, vocab)
+    net = model.network
+    paths = sorted({path for path, _, _ in examples})
+    pictures = [load_picture(path, config.image_size) for path in paths]
+    maps = object_maps(objects or {}, config)
+    image_maps = [maps.get(path) for path in paths]
+    index = {path: i for i, path in enumerate(paths)}
+    by_image: list[list[tuple[list[int], list[int]]]] = [[] for _ in paths]
+    for path, prompt, answer in examples:
+        by_image[index[path]].append((model._prompt_ids(prompt), vocab.encode(answer)[: config.max_answer_tokens] + [EOS]))
+    labelled = [i for i, found in enumerate(image_maps) if found is not None]
+    # a batch holds every question of a few images (about batch_size questions), so each image
+    # is encoded once per batch; the object head learns from object_views other labelled images
+    per_batch = max(1, round(config.batch_size * len(paths) / len(examples)))
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(paths) / per_batch)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, steps_per_epoch // 2)) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    start_epoch = 0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch = state["epoch"]
+    order_rng = np.random.default_rng(config.seed)
+    for epoch in range(config.epochs):
+        order = order_rng.permutation(len(paths))
+        if epoch < start_epoch:
+            continue  # keep the shuffles of finished epochs so a resumed run sees the same order
+        net.train()
+        running = 0.0
+        for step in range(steps_per_epoch):
+            shown = order[step * per_batch : (step + 1) * per_batch]
+            rng = np.random.default_rng((config.seed, epoch, step))
+            views = []
+            if labelled and config.categories and config.object_loss_weight > 0:
+                for i in rng.choice(labelled, size=min(config.object_views, len(labelled)), replace=False):
+                    views.append(dihedral_view(pictures[i], image_maps[i], int(rng.integers(4)), bool(rng.integers(2))))
+            batch = _Batch([pictures[i] for i in shown], [(row, *pair) for row, i in enumerate(shown) for pair in by_image[i]], views)
+            loss = _loss(net, batch, config.object_loss_weight)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            running += float(loss.detach())
+            if on_progress:
+                on_progress(epoch * steps_per_epoch + step + 1, total_steps, running / (step + 1))
+        state = {"config": asdict(config), "vocab": vocab.tokens, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}
+        with atomic_path(checkpoint_path) as tmp:
+            torch.save(state, tmp)
+    net.eval()
+    model.save(out)
+    return model
+
+
+def object_maps(objects: dict[str, list[tuple[str, float, float]]], config: BaselineConfig) -> dict[str, np.ndarray]:
+    """Per image, the number of object centres of each category in each grid cell (categories x s x s)."""
+    side = config.image_size // config.grid_stride
+    index = {c: i for i, c in enumerate(config.categories)}
+    maps = {}
+    for path, found in objects.items():
+        grid = np.zeros((len(index), side, side), dtype=np.float32)
+        for category, x, y in found:
+            if category in index:
+                grid[index[category], min(side - 1, max(0, int(y * side))), min(side - 1, max(0, int(x * side)))] += 1
+        maps[path] = grid
+    return maps
+
+
+def dihedral_view(image: np.ndarray, object_map: np.ndarray, turns: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The image (rows x columns) and its object map (categories x cells x cells) turned by
+    ``turns`` quarter turns and, if ``flip``, mirrored left-right: the same view of both."""
+    image, object_map = np.rot90(image, turns), np.rot90(object_map, turns, axes=(1, 2))
+    if flip:
+        image, object_map = image[:, ::-1], object_map[:, :, ::-1]
+    return np.ascontiguousarray(image), np.ascontiguousarray(object_map)
+
+
+@dataclass
+class _Batch:
+    """One training step: images (grey, image_size square); their questions as (image row, prompt
+    ids, answer ids); and turned or mirrored views of labelled images with their object maps."""
+
+    images: list[np.ndarray]
+    questions: list[tuple[int, list[int], list[int]]]
+    views: list[tuple[np.ndarray, np.ndarray]]
+
+
+def _length_groups(questions: list[tuple[int, list[int], list[int]]]) -> list[list[tuple[int, list[int], list[int]]]]:
+    """Questions in groups of similar length, so short questions are not padded to a detailed caption's length."""
+    ordered = sorted(questions, key=lambda q: len(q[1]) + len(q[2]))
+    groups: list[list[tuple[int, list[int], list[int]]]] = []
+    for question in ordered:
+        size = len(question[1]) + len(question[2])
+        if groups and size <= 1.5 * (len(groups[-1][0][1]) + len(groups[-1][0][2])) + 4:
+            groups[-1].append(question)
+        else:
+            groups.append([question])
+    return groups
+
+
+def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
+    """Cross-entropy on the answer tokens, each record weighing the same, plus the object head's error.
+
+    The object loss is the squared error of the per-cell centre counts plus the absolute error
+    of each category's total count (a density-map counting objective, as in Lempitsky and
+    Zisserman, "Learning to count objects in images", NeurIPS 2010), on randomly turned or
+    mirrored views of labelled images: the object maps turn with the image, so the encoder sees
+    eight views of every training scene, while the answers (which name positions) stay with the
+    upright image. Images and views go through the encoder together, so batch norm sees them all.
+    """
+    import torch
+
+    from sarlang.models.baseline.network import decode
+
+    shown = len(batch.images)
+    cells, density = net.encoder(torch.from_numpy(np.stack(batch.images + [view for view, _ in batch.views]))[:, None])
+    memory = net.memory(cells[:shown], None if density is None else density[:shown])
+    total = torch.zeros(())
+    for group in _length_groups(batch.questions):
+        length = max(len(p) + len(a) for _, p, a in group)
+        tokens = torch.full((len(group), length), PAD, dtype=torch.long)
+        targets = torch.full((len(group), length), -100, dtype=torch.long)
+        for row, (_, prompt, answer) in enumerate(group):
+            sequence = prompt + answer
+            tokens[row, : len(sequence)] = torch.tensor(sequence)
+            # position t predicts token t + 1; only answer tokens (and EOS) are learned
+            start = len(prompt) - 1
+            targets[row, start : start + len(answer)] = torch.tensor(answer)
+        logits = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens)
+        per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        total = total + (per_token.sum(1) / (targets != -100).sum(1)).sum()
+    loss = total / len(batch.questions)
+    if batch.views and density is not None:
+        truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
+        guess = density[shown:]
+        cells_error = ((guess - truth) ** 2).sum((1, 2, 3))
+        totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
+        loss = loss + object_weight * (cells_error + totals_error).mean()
+    return loss
+
+
+def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
+    """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
+    from sarlang.files import iter_jsonl, read_bytes
+
+    if setting in (None, False, "none"):
+        return None
+    if not isinstance(setting, str):
+        raise InputError(f"'objects' must be auto, none or a path to objects.jsonl, got {setting!r}")
+    path = records_file.parent / "objects.jsonl" if setting == "auto" else (root / setting).resolve()
+    if not path.exists():
+        if setting == "auto":
+            return None
+        raise InputError(f"object labels '{path}' do not exist", hint="sarlang build writes objects.jsonl beside records.jsonl")
+    labels: dict[str, list[tuple[str, float, float]]] = {}
+    bad: list[Reject] = []
+    rows = list(iter_jsonl(read_bytes(path), str(path), bad))
+    if bad:
+        raise InputError(f"'{path}' line {bad[0].row}: {bad[0].reason}")
+    for number, row in rows:
+        if not isinstance(row, dict):
+            raise InputError(f"'{path}' line {number} is not a JSON object")
+        try:
+            image = str((path.parent / row["image"]).resolve())
+            width, height = float(row["width"]), float(row["height"])
+            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height) for o in row["objects"]]
+        except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
+            raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
+        if image in images:
+            labels[image] = found
+    return labels or None
