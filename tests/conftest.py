@@ -27,3 +27,15 @@ def sarlang_cli() -> str:
 
 def run_cli(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sarlang_cli(), *args], capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def sim_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one small simulated benchmark of the suite, built once per test process: six 64-pixel
+    scenes (seed 3: four in the train split, with varied object counts). Tests read it and write
+    their outputs elsewhere."""
+    from sarlang.corpus.dataset import build_dataset
+
+    out = tmp_path_factory.mktemp("sim_bench")
+    build_dataset(["simulate:6,size=64,seed=3"], out)
+    return out

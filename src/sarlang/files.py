@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,50 @@ def keep_run_fingerprint(journal: str | Path, fingerprint: str, resuming: bool, 
         recorded = None
     if recorded != fingerprint:
         raise InputError(refusal, hint=hint)
+
+
+def resume_jsonl(path: str | Path, journal: str | Path, fingerprint: str, restart: bool, refusal: str, hint: str,
+                 companions: Sequence[Path] = (), keep: Callable[[Any], bool] | None = None) -> list[Any]:
+    """The rows of an interrupted run's JSONL output, for a rerun of the same work to go on from.
+
+    The one resume protocol of the build, ``predict`` and the LLM captions: the output is appended
+    to as work finishes; a rerun keeps what was written (lines cut by a kill are dropped, as are
+    rows ``keep`` refuses) only if the run was made from the same inputs (:func:`keep_run_fingerprint`
+    with ``fingerprint``, ``refusal`` and ``hint``); ``restart`` deletes the output, its journal and
+    its ``companions`` (files the run needs to resume, such as the build's ``done.txt``) first. The
+    output file is rewritten, atomically, only when a line was dropped.
+
+    Returns:
+        The kept rows (empty for a fresh run, whose output and companions are removed).
+
+    Raises:
+        InputError: the output was made from other inputs or options.
+    """
+    out = Path(path)
+    if restart:
+        for stale in (out, Path(journal), *companions):
+            stale.unlink(missing_ok=True)
+    resuming = out.exists() and out.stat().st_size > 0 and all(c.exists() for c in companions)
+    if not resuming:
+        for stale in (out, *companions):
+            stale.unlink(missing_ok=True)
+    keep_run_fingerprint(journal, fingerprint, resuming, refusal, hint)
+    if not resuming:
+        return []
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    rows, kept = [], []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill: its work is done again
+        if keep is not None and not keep(row):
+            continue
+        rows.append(row)
+        kept.append(line if line.endswith("\n") else line + "\n")
+    if kept != lines:
+        atomic_write_text(out, "".join(kept))
+    return rows
 
 
 def check_output_file(path: str | Path, what: str = "output file") -> Path:

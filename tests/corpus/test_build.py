@@ -197,8 +197,12 @@ def test_build_resumes_after_a_kill_without_duplicates(tmp_path: Path, monkeypat
         D.build_dataset(source, tmp_path / "run", on_progress=kill_after_first)
     partial = tmp_path / "run" / "records.partial.jsonl"
     assert partial.exists() and not (tmp_path / "run" / "records.jsonl").exists()
+    # the kill struck after a later scene's records were written but before it was noted as done
+    done = set((tmp_path / "run" / "done.txt").read_text().split())
+    unfinished = [line for line in (tmp_path / "clean" / "records.jsonl").read_text().splitlines()
+                  if json.loads(line)["provenance"]["scene"] not in done][-1]
     with partial.open("a") as handle:
-        handle.write('{"id": "torn-by-the-kill", "image"')  # a half-written line
+        handle.write(unfinished + "\n" + '{"id": "torn-by-the-kill", "image"')  # and a half-written line
     summary = D.build_dataset(source, tmp_path / "run")
     assert summary["scenes_resumed"] == 4
     assert (tmp_path / "run" / "records.jsonl").read_bytes() == (tmp_path / "clean" / "records.jsonl").read_bytes()

@@ -15,11 +15,9 @@ from sarlang.formats.records import load_records
 from ..conftest import run_cli
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("build")
-    build_dataset(["simulate:6,size=96,gsd=2"], out)
-    return out
+@pytest.fixture
+def built(sim_bench: Path) -> Path:
+    return sim_bench
 
 
 def test_sharegpt_and_dataset_info(built: Path, tmp_path: Path) -> None:
@@ -127,7 +125,6 @@ def _round_trip_rows(folder: Path) -> list[tuple]:
 @pytest.mark.slow
 @pytest.mark.parametrize("source", ["voc:mstar", "simulate:12,size=64,gsd=2+6"])
 def test_sarlang_export_builds_back_to_the_same_benchmark(source: str, tmp_path: Path) -> None:
-    from sarlang.corpus.dataset import build_dataset
 
     from ..conftest import SHARED_DATA
 

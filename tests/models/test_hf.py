@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from sarlang.corpus.dataset import build_dataset
 from sarlang.errors import InputError
 from sarlang.models.base import load_model
 from sarlang.models.run import predict_records, train_from_config
@@ -19,11 +18,9 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bench")
-    build_dataset(["simulate:4,size=64"], out)
-    return out
+@pytest.fixture
+def bench(sim_bench: Path) -> Path:
+    return sim_bench
 
 
 @pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_qwen2_5_vl, tiny_llava, tiny_idefics3, tiny_smolvlm],

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sarlang.corpus.dataset import build_dataset
 from sarlang.errors import InputError
 from sarlang.models.base import VQA_PROMPT, load_model, prompt_for
 from sarlang.models.run import predict_records, train_from_config
@@ -19,12 +18,9 @@ from ..conftest import run_cli
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("bench")
-    # seed 3: the training split holds four of the six scenes, with varied object counts
-    build_dataset(["simulate:6,size=64,seed=3"], out)
-    return out
+@pytest.fixture
+def bench(sim_bench: Path) -> Path:
+    return sim_bench
 
 
 def tiny(bench: Path, out: Path, **extra) -> dict:

@@ -18,62 +18,31 @@ folder. The same sources and options give byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sarlang.corpus.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_caption, detailed_caption
-from sarlang.corpus.splits import check_disjoint, hashed_split
-from sarlang.corpus.vqa import CorpusContext, scene_questions
-from sarlang.engines.local import fork_map
+from sarlang.corpus.splits import check_disjoint
+from sarlang.corpus.vqa import CorpusContext
 from sarlang.errors import InputError
 from sarlang.formats.records import write_records_parquet
-from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, keep_run_fingerprint
+from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, resume_jsonl
 from sarlang.schema import Record, Reject, Scene
+from sarlang.corpus.generate import GENERATOR, GENERATOR_VERSION, Chunk, Tally, generate
 from sarlang.corpus.imported import imported_rows
-from sarlang.corpus.scenes import collect_scenes, group_key, scene_key
+from sarlang.corpus.scenes import collect_scenes, scene_key
 from sarlang.sources import parse_source
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
-_QUOTE = json.encoder.encode_basestring  # C-accelerated: escapes and quotes one string as json.dumps does
-
-
-def _record_encoder() -> Callable[[dict[str, Any], str], str]:
-    """An encoder written once from :class:`~sarlang.schema.Record`'s fields (their order is the file's).
-
-    It is one f-string of the quoted values, as fast as a hand-written one; fields that may be None
-    (their default) are written ``null`` then.
-    """
-    parts = []
-    for f in fields(Record):
-        if f.name == "provenance":
-            value = "provenance_json"
-        elif f.default is None:
-            value = f'"null" if row["{f.name}"] is None else quote(row["{f.name}"])'
-        else:
-            value = f'quote(row["{f.name}"])'
-        parts.append(f'"{f.name}": {{{value}}}')
-    source = "lambda row, provenance_json: f'{{" + ", ".join(parts) + "}}'"
-    return eval(source, {"quote": _QUOTE})  # noqa: S307 - evaluates our own template, written from the dataclass
-
-
-#: ``json.dumps(row, ensure_ascii=False)`` for a generated record (provenance encoded once per
-#: scene by the caller), byte for byte, several times faster.
-encode_record = _record_encoder()
 _BATCH_SCENES = 256  # scenes written between two notes in done.txt
-
-GENERATOR = "sarlang.build"
-GENERATOR_VERSION = "1"
-
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -103,37 +72,6 @@ class BuildOptions:
                 raise InputError(f"--group-by '{self.group_by}' is not a regular expression: {exc}") from None
 
 
-def _short(key: str) -> str:
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
-
-
-def scene_records(kind: str, scene: Scene, context: CorpusContext, options: BuildOptions, out_dir: Path) -> list[dict[str, Any]]:
-    """The records of one scene, as JSON-ready dicts (fields of :class:`Record`)."""
-    key = scene_key(kind, scene)
-    rng = random.Random(f"{options.seed}:{key}")
-    image = os.path.relpath(scene.image, out_dir) if scene.image else ""
-    split = scene.split or hashed_split(group_key(kind, scene), options.train_fraction)
-    short = _short(key)
-    provenance: dict[str, Any] = {"generator": GENERATOR, "version": GENERATOR_VERSION, "scene": key}
-    if scene.group:
-        provenance["group"] = group_key(kind, scene)
-    rows: list[dict[str, Any]] = []
-
-    def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None) -> None:
-        rows.append({
-            "id": f"{short}-{len(rows):03d}", "image": image, "application": application, "question_type": question_type,
-            "question": question, "answer": answer, "caption_kind": caption_kind, "split": split, "source": kind,
-            "provenance": provenance,
-        })
-
-    if options.captions:
-        add("image_description", "image_description.concise", CONCISE_PROMPT, concise_caption(scene, context.categories, rng), "concise")
-        add("image_description", "image_description.detailed", DETAILED_PROMPT, detailed_caption(scene, context.categories, rng), "detailed")
-    for qa in scene_questions(scene, context, rng):
-        add(qa.application, qa.question_type, qa.question, qa.answer)
-    return rows
-
-
 def _fingerprint(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, file_stats: dict[str, tuple[int, int]]) -> str:
     """SHA-256 of everything the generated records depend on: options, labels, image files (size, mtime)."""
     digest = hashlib.sha256()
@@ -156,29 +94,11 @@ def _resume(partial: Path, done_file: Path, journal: Path, fingerprint: str, res
     An interrupted build made from other inputs or options is refused (its records would mix with
     the new ones) unless ``restart`` starts afresh.
     """
-    if restart:
-        for stale in (partial, done_file, journal):
-            stale.unlink(missing_ok=True)
-    resuming = partial.exists() and done_file.exists()
-    if not resuming:
-        partial.unlink(missing_ok=True)
-        done_file.unlink(missing_ok=True)
-    keep_run_fingerprint(journal, fingerprint, resuming, f"'{partial.parent}' holds an interrupted build made from other inputs or options",
-                         "run the same command with --restart to start afresh, or build into another --out folder")
-    if not resuming:
-        return set()
-    done = {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
-    kept: list[str] = []
-    with partial.open("r", encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by the kill
-            if row.get("provenance", {}).get("scene") in done:
-                kept.append(line if line.endswith("\n") else line + "\n")
-    partial.write_text("".join(kept), encoding="utf-8")
-    return done
+    done = set() if restart or not done_file.exists() else {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
+    resume_jsonl(partial, journal, fingerprint, restart, f"'{partial.parent}' holds an interrupted build made from other inputs or options",
+                 "run the same command with --restart to start afresh, or build into another --out folder", companions=(done_file,),
+                 keep=lambda row: isinstance(row, dict) and (row.get("provenance") or {}).get("scene") in done)
+    return done if done_file.exists() else set()
 
 
 def build_dataset(
@@ -249,125 +169,37 @@ def build_dataset(
 
     partial, done_file, journal = out / "records.partial.jsonl", out / "done.txt", out / "journal.json"
     done = _resume(partial, done_file, journal, _fingerprint(plan, options, file_stats), restart)
-    tally = _Tally()
+    tally = Tally()
     if done:
         tally.add_lines(_iter_lines(partial))
     todo = [(p, i) for p, (_, _, scenes) in enumerate(plan) for i in range(len(scenes)) if scene_key(plan[p][0], scenes[i]) not in done]
     total = sum(len(s) for _, _, s in plan)
-    global _PLAN
-    _PLAN = (plan, options, out)
     chunks = [todo[i : i + _BATCH_SCENES] for i in range(0, len(todo), _BATCH_SCENES)]
-    try:
-        with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out:
-            finished = total - len(todo)
-            for chunk in _generate(chunks):
-                # records first, then the note that their scenes are done: a kill in between
-                # leaves records of unfinished scenes, which the next run cuts away
-                records_out.write(chunk.text)
-                records_out.flush()
-                done_out.write("".join(k + "\n" for k in chunk.keys))
-                done_out.flush()
-                tally.merge(chunk)
-                finished += len(chunk.keys)
-                if on_progress:
-                    on_progress(finished, total)
-        if imported:
-            imported_chunk = _Chunk()
-            for row in imported:
-                imported_chunk.add(row, _ENCODE(row))
-            with partial.open("a", encoding="utf-8") as records_out:
-                records_out.write(imported_chunk.text)
-            tally.merge(imported_chunk)
-    finally:
-        _PLAN = None
+    # closing: a failure mid-build (or a progress callback that raises) stops the workers at once
+    with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out, \
+            contextlib.closing(generate(plan, options, out, chunks)) as generated:
+        finished = total - len(todo)
+        for chunk in generated:
+            # records first, then the note that their scenes are done: a kill in between
+            # leaves records of unfinished scenes, which the next run cuts away
+            records_out.write(chunk.text)
+            records_out.flush()
+            done_out.write("".join(k + "\n" for k in chunk.keys))
+            done_out.flush()
+            tally.merge(chunk)
+            finished += len(chunk.keys)
+            if on_progress:
+                on_progress(finished, total)
+    if imported:
+        imported_chunk = Chunk()
+        for row in imported:
+            imported_chunk.add(row, json.dumps(row, ensure_ascii=False))
+        with partial.open("a", encoding="utf-8") as records_out:
+            records_out.write(imported_chunk.text)
+        tally.merge(imported_chunk)
     summary = _finish(out, partial, done_file, tally, len(imported), rejects, plan, len(done), notes)
     journal.unlink(missing_ok=True)
     return summary
-
-
-@dataclass
-class _Chunk:
-    """Records of a batch of scenes as JSONL text, with the tallies the summary and checks need."""
-
-    keys: list[str] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-    applications: Counter = field(default_factory=Counter)
-    splits: Counter = field(default_factory=Counter)
-    question_types: set = field(default_factory=set)
-    image_splits: dict = field(default_factory=dict)  # image -> set of splits
-    image_scenes: Counter = field(default_factory=Counter)  # image -> number of scenes showing it
-    group_splits: dict = field(default_factory=dict)  # group of images of one place -> set of splits
-    duplicates: int = 0
-
-    def add(self, row: dict[str, Any], line: str) -> None:
-        self.parts.append(line + "\n")
-        self.applications[row["application"]] += 1
-        self.splits[row["split"]] += 1
-        self.question_types.add(row["question_type"])
-        self.image_splits.setdefault(row["image"], set()).add(row["split"])
-        group = (row.get("provenance") or {}).get("group")
-        if group:
-            self.group_splits.setdefault(group, set()).add(row["split"])
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-class _Tally(_Chunk):
-    def merge(self, chunk: _Chunk) -> None:
-        self.applications.update(chunk.applications)
-        self.splits.update(chunk.splits)
-        self.question_types |= chunk.question_types
-        for image, splits in chunk.image_splits.items():
-            self.image_splits.setdefault(image, set()).update(splits)
-        for group, splits in chunk.group_splits.items():
-            self.group_splits.setdefault(group, set()).update(splits)
-        self.image_scenes.update(chunk.image_scenes)
-        self.duplicates += chunk.duplicates
-
-    def add_lines(self, lines: Iterator[str]) -> None:
-        resumed = _Chunk()
-        scenes: dict[str, str] = {}
-        for line in lines:
-            row = json.loads(line)
-            resumed.add(row, line)
-            scenes[row["provenance"]["scene"]] = row["image"]
-        resumed.parts = []
-        resumed.image_scenes = Counter(scenes.values())
-        self.merge(resumed)
-
-
-_PLAN: tuple[list, BuildOptions, Path] | None = None
-
-
-def _generate_chunk(chunk: list[tuple[int, int]]) -> _Chunk:
-    """Records of a batch of scenes; exact duplicates within a scene are dropped here, across scenes at the end."""
-    assert _PLAN is not None
-    plan, options, out = _PLAN
-    result = _Chunk()
-    for p, i in chunk:
-        kind, context, scenes = plan[p]
-        scene = scenes[i]
-        result.keys.append(scene_key(kind, scene))
-        seen: set[tuple[str, str]] = set()
-        rows = scene_records(kind, scene, context, options, out)
-        provenance = _ENCODE(rows[0]["provenance"]) if rows else ""
-        for row in rows:
-            signature = (row["question"], row["answer"])
-            if signature in seen:
-                result.duplicates += 1
-                continue
-            seen.add(signature)
-            result.add(row, encode_record(row, provenance))
-        if rows:
-            result.image_scenes[rows[0]["image"]] += 1
-    return result
-
-
-def _generate(chunks: list[list[tuple[int, int]]]) -> Iterator[_Chunk]:
-    """Records of each batch of scenes, in order; on several cores in forked workers that inherit the plan."""
-    return fork_map(_generate_chunk, chunks)
 
 
 def _iter_lines(path: Path) -> Iterator[str]:
@@ -377,7 +209,7 @@ def _iter_lines(path: Path) -> Iterator[str]:
                 yield line.rstrip("\n")
 
 
-def _finish(out: Path, partial: Path, done_file: Path, tally: _Tally, imported: int, rejects: list[Reject], plan: list, resumed: int,
+def _finish(out: Path, partial: Path, done_file: Path, tally: Tally, imported: int, rejects: list[Reject], plan: list, resumed: int,
             notes: list[str]) -> dict[str, Any]:
     check_disjoint((image, split) for image, splits in tally.image_splits.items() if image for split in splits)
     check_disjoint(((group, split) for group, splits in tally.group_splits.items() for split in splits), "groups of images of one place")

@@ -200,25 +200,17 @@ def predict_records(
 
     fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path, prompt_of)
     if restart:
-        for stale in (out_path, lf_path, journal):
-            stale.unlink(missing_ok=True)
-    from sarlang.files import keep_run_fingerprint
+        lf_path.unlink(missing_ok=True)
+    from sarlang.files import resume_jsonl
 
-    keep_run_fingerprint(journal, fingerprint, out_path.exists() and out_path.stat().st_size > 0,
-                         f"'{out_path}' holds predictions made with another model, other records or another split",
-                         "pass --restart to predict afresh, or write to another --out")
-    done: set[str] = set()
-    if out_path.exists():
-        for line in out_path.read_text(encoding="utf-8").splitlines():
-            try:
-                done.add(json.loads(line)["id"])
-            except (ValueError, KeyError):
-                continue  # a line cut by a kill: its record is asked again
+    kept = resume_jsonl(out_path, journal, fingerprint, restart,
+                        f"'{out_path}' holds predictions made with another model, other records or another split",
+                        "pass --restart to predict afresh, or write to another --out", keep=lambda row: isinstance(row, dict) and "id" in row)
+    done = {str(row["id"]) for row in kept}
     todo = [r for r in chosen if r.id not in done]
     info = model.info()
     settings = {k: v for k, v in info.items() if k != "id"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _drop_torn_lines(out_path)
     with out_path.open("a", encoding="utf-8") as ours:
         finished = len(chosen) - len(todo)
         failed = 0
@@ -265,18 +257,3 @@ def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[R
             stats[r.image] = f"{stat.st_size}:{stat.st_mtime_ns}"
         digest.update(json.dumps([r.id, r.image, prompt_of(r), stats[r.image]]).encode())
     return digest.hexdigest()
-
-
-def _drop_torn_lines(path: Path) -> None:
-    if not path.exists():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    good = []
-    for line in lines:
-        try:
-            json.loads(line)
-        except ValueError:
-            continue
-        good.append(line if line.endswith("\n") else line + "\n")
-    if len(good) != len(lines) or (lines and not lines[-1].endswith("\n")):
-        path.write_text("".join(good), encoding="utf-8")
