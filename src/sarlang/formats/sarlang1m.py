@@ -27,6 +27,9 @@ a build exported with ``export --to sarlang`` and read back keeps its applicatio
 
 The rule that fired is kept as the record's ``question_type`` (``sarlang1m:<rule>``), so
 scores can be broken down by it.
+
+How to cite SARLANG-1M: Wei et al., "SARLANG-1M: A Benchmark for Vision-Language Modeling in SAR
+Image Understanding", IEEE Transactions on Geoscience and Remote Sensing, 2026.
 """
 
 from __future__ import annotations

@@ -42,6 +42,20 @@ def _annotation_files(root: Path) -> list[Path]:
 
 
 def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", check_images: bool = True) -> Iterator[Scene | Reject]:
+    """The scenes of a COCO detection folder or file (see the module docstring).
+
+    Args:
+        path: The dataset folder (``Annotations/`` + ``JPEGImages/``) or one COCO JSON file.
+        gsd: Ground sampling distance in metres per pixel, given to every scene (the format does not carry it).
+        sensor: The sensor's name, given to every scene (e.g. ``MSTAR``, ``Sentinel-1``).
+        check_images: Reject an annotation whose image file is missing.
+
+    Yields:
+        A :class:`Scene` per usable image (boxes in pixels, ``[x, y, w, h]``), a :class:`Reject` per unusable one.
+
+    Raises:
+        InputError: the path does not exist or holds no COCO JSON.
+    """
     root = Path(path)
     if not root.exists():
         raise InputError(f"COCO source '{root}' does not exist")

@@ -37,6 +37,19 @@ def read_class_table(root: Path) -> tuple[str, ...]:
 
 
 def read_landcover(path: str | Path, gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
+    """The scenes of a land-cover folder (see the module docstring), each with its class raster and no objects.
+
+    Args:
+        path: The folder holding ``images/``, ``labels/`` and the class table.
+        gsd: Ground sampling distance in metres per pixel, given to every scene (the format does not carry it).
+        sensor: The sensor's name, given to every scene (e.g. ``MSTAR``, ``Sentinel-1``).
+
+    Yields:
+        A :class:`Scene` per image with a label raster of its size, a :class:`Reject` per other image.
+
+    Raises:
+        InputError: ``images/`` or ``labels/`` is missing, or the class table cannot be read.
+    """
     from PIL import Image
 
     root = Path(path)

@@ -53,6 +53,21 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 
 def read_masks(path: str | Path, category: str = "ship", gsd: float | None = None, sensor: str = "", min_pixels: int = 4) -> Iterator[Scene | Reject]:
+    """The scenes of a mask folder (see the module docstring): one object per mask instance.
+
+    Args:
+        path: The folder, in one of the two layouts of the module docstring.
+        category: The category of every instance (masks carry no class).
+        gsd: Ground sampling distance in metres per pixel, given to every scene (the format does not carry it).
+        sensor: The sensor's name, given to every scene (e.g. ``MSTAR``, ``Sentinel-1``).
+        min_pixels: Instances of fewer pixels are noise and left out.
+
+    Yields:
+        A :class:`Scene` per image (boxes in pixels, masks kept), a :class:`Reject` per image without a usable mask.
+
+    Raises:
+        InputError: the path is not a folder, or holds neither layout.
+    """
     root = Path(path)
     if not root.is_dir():
         raise InputError(f"masks source '{root}' is not a folder")

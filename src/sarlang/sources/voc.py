@@ -31,6 +31,20 @@ def default_name(raw: str) -> str:
 
 
 def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
+    """The scenes of a Pascal VOC folder (see the module docstring).
+
+    Args:
+        path: The folder holding ``Annotations/`` and ``JPEGImages/``.
+        names: Category names to rename (``{"t72": "tank"}``); from Python only.
+        gsd: Ground sampling distance in metres per pixel, given to every scene (the format does not carry it).
+        sensor: The sensor's name, given to every scene (e.g. ``MSTAR``, ``Sentinel-1``).
+
+    Yields:
+        A :class:`Scene` per usable annotation file (boxes in pixels), a :class:`Reject` per unusable one.
+
+    Raises:
+        InputError: ``Annotations/`` is missing.
+    """
     root = Path(path)
     ann_dir = root / "Annotations"
     img_dir = root / "JPEGImages"

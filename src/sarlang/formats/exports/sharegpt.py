@@ -16,6 +16,21 @@ SHOWS_PROMPT = True
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
+    """Records as LLaMA-Factory ShareGPT conversations (``sharegpt_<split>.json``) registered in ``dataset_info.json``.
+
+    Args:
+        split: The split written (``train`` or ``test``), part of the file names.
+        records: The split's records, in build order.
+        image: The image path to write for a record (relative to ``out`` or absolute, as asked).
+        out: The export folder.
+        prompt: The prompt the model sees for a record (:mod:`sarlang.formats.prompts`).
+
+    Returns:
+        The names of the files written (or updated) in ``out``.
+
+    Raises:
+        InputError: an existing index file that is not a JSON object.
+    """
     info_path = out / "dataset_info.json"
     info = existing_index(info_path)  # read first: a broken index stops the export before it writes
     atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image(r), prompt(r)) for r in records])
