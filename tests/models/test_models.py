@@ -292,5 +292,5 @@ def test_a_model_backend_is_one_module_of_the_package() -> None:
     from sarlang.models.base import MODELS
 
     backends = dict(MODELS.each())
-    assert set(backends) == {"api", "baseline", "hf"}
+    assert set(backends) == {"api", "baseline", "hf", "prior"}
     assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")

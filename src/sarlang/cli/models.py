@@ -35,7 +35,7 @@ def train_command(
 @app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl")
 @user_errors
 def predict_command(
-    model: Annotated[str, typer.Option("--model", help="A model folder from sarlang train, or api:MODEL@URL.")],
+    model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint), or prior:BUILD (the blind prior of a build).")],
     records: Annotated[Path, typer.Option("--records", help="Records file (image paths relative to it).")],
     out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
     split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",

@@ -7,6 +7,7 @@ checks need. The same scene, options and seed always give the same records, byte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -171,13 +172,18 @@ def _generate_chunk(chunk: list[tuple[int, int]]) -> Chunk:
     return result
 
 
-def generate(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, out: Path,
-             batches: list[list[tuple[int, int]]]) -> Iterator[Chunk]:
-    """Records of each batch of scenes (``(source index, scene index)`` pairs into ``plan``), in
-    order; on several cores in forked workers that inherit the plan."""
+@contextlib.contextmanager
+def workers_see(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, out: Path) -> Iterator[None]:
+    """The build's plan, visible to the workers :func:`generate` forks while the block runs."""
     global _PLAN
     _PLAN = (plan, options, out)
     try:
-        yield from fork_map(_generate_chunk, batches)
+        yield
     finally:
         _PLAN = None
+
+
+def generate(batches: list[list[tuple[int, int]]]) -> Iterator[Chunk]:
+    """Records of each batch of scenes (``(source index, scene index)`` pairs into the plan given to
+    :func:`workers_see`), in order; on several cores in forked workers that inherit the plan."""
+    return fork_map(_generate_chunk, batches)

@@ -1,10 +1,11 @@
 """Prediction files, joined to their ground truth as :class:`EvalItem` s.
 
-Formats (``--format``): ``jsonl``, ours (``{"id", "prediction"}`` per line, joined to a records
-file by ``id``), and one module per other tool in :mod:`sarlang.formats.tools` (found by the
-registry; ``auto`` asks each module whether a file is its own): ``llamafactory``
-(``generated_predictions.jsonl``), ``swift`` (ms-swift's inference JSONL), ``vlmevalkit``
-(VLMEvalKit's ``.xlsx``/``.tsv`` result) and ``sarlang-csv`` (SARLANG-1M's ``VQA_result.csv``).
+Formats (``--format``): one module per tool in :mod:`sarlang.formats.tools` (found by the
+registry; ``auto`` asks each module whether a file is its own): ``jsonl``, ours (``{"id",
+"prediction"}`` per line, joined to a records file by ``id``), ``openai-batch`` (a batch run's
+output, joined by ``custom_id``), ``llamafactory`` (``generated_predictions.jsonl``), ``swift``
+(ms-swift's inference JSONL), ``vlmevalkit`` (VLMEvalKit's ``.xlsx``/``.tsv`` result) and
+``sarlang-csv`` (SARLANG-1M's ``VQA_result.csv``).
 
 With ``--records``, other tools' rows are joined to the records they answer, whatever split and
 task the file holds (:func:`_join_by_content`: in order against each split, a prefix accepted,
@@ -29,9 +30,9 @@ from sarlang.errors import FormatDetectionError, InputError
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application
-from sarlang.files import iter_jsonl, read_bytes
+from sarlang.files import read_bytes
 from sarlang.registry import Plugins
-from sarlang.schema import EvalItem, Prediction, Record, Reject, SchemaError
+from sarlang.schema import EvalItem, Record, Reject
 
 #: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
 PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows", "sarlang.prediction_formats")
@@ -39,7 +40,7 @@ PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows
 
 def format_names() -> tuple[str, ...]:
     """Every ``--format``: ``auto``, each tool's format, and ``jsonl`` (ours)."""
-    return ("auto", *PREDICTION_FORMATS.names(), "jsonl")
+    return ("auto", *PREDICTION_FORMATS.names())
 TASKS: tuple[str, ...] = ("captions", "vqa")
 
 
@@ -119,8 +120,6 @@ def detect_format(data: bytes, path: Path) -> str:
         if _module(name).detect(data, path):
             return name
     keys = json_keys(data)
-    if {"id", "prediction"} <= keys:
-        return "jsonl"
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head.startswith(b"{"):
         raise FormatDetectionError(f"cannot tell the format of '{path}': it is neither JSONL, CSV nor a VLMEvalKit result", hint="pass --format")
@@ -136,6 +135,8 @@ def detect_format(data: bytes, path: Path) -> str:
 # rows of each format: (row number, prediction, label or None, question, image)
 
 Row = tuple[int, str, str | None, str, str]
+#: A row of a format joined by record id (``JOIN = "id"``): (row number, record id, prediction).
+IdRow = tuple[int, str, str]
 
 
 def text_value(value: Any) -> str | None:
@@ -212,14 +213,15 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     data = read_bytes(p, "prediction file")
     if fmt == "auto":
         fmt = detect_format(data, p)
-    tool = _module(fmt) if fmt != "jsonl" else None
-    if tool is not None and task == "captions" and not getattr(tool, "CAPTIONS", True):
+    tool = _module(fmt)
+    joined_by_id = getattr(tool, "JOIN", "content") == "id"
+    if task == "captions" and not getattr(tool, "CAPTIONS", True):
         raise InputError(
             f"a {fmt} file holds no captions, only answers",
             hint="score captions from LLaMA-Factory's generated_predictions.jsonl (--format llamafactory)",
         )
-    if fmt == "jsonl" and records_path is None:
-        raise InputError("our prediction JSONL holds only ids and predictions", hint="pass the records file with --records")
+    if joined_by_id and records_path is None:
+        raise InputError(f"a {fmt} file holds only record ids and predictions", hint="pass the records file with --records")
     source = str(p)
     rejects: list[Reject] = []
     notes: list[str] = []
@@ -242,18 +244,17 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
             raise InputError(f"records file '{records_path}' holds no {kind} records",
                              hint=f"it holds only {other}: score them with sarlang eval {'captions' if task == 'vqa' else 'vqa'}")
 
-    if fmt == "jsonl":
+    rows = tool.rows(data, p, rejects, notes)
+    n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
+    if joined_by_id:
         assert records is not None
-        items, n_rows = _join_by_id(data, source, records, task, rejects, other_ids, notes, split == "auto")
+        items = _join_by_id(rows, source, records, task, rejects, other_ids, notes, split == "auto")
+    elif records is None:
+        items = _items_without_records(rows, source, task, rejects, notes)
+    elif getattr(tool, "JOIN", "content") == "image_question":
+        items = _join_by_image_question(rows, source, records, rejects)
     else:
-        rows = tool.rows(data, p, rejects, notes)
-        n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
-        if records is None:
-            items = _items_without_records(rows, source, task, rejects, notes)
-        elif getattr(tool, "JOIN", "content") == "image_question":
-            items = _join_by_image_question(rows, source, records, rejects)
-        else:
-            items = _join_by_content(rows, source, all_records, task, rejects, notes)
+        items = _join_by_content(rows, source, all_records, task, rejects, notes)
     if task == "captions" and records is not None:
         items = _one_per_image(items, records, source, rejects)
     return LoadedItems(
@@ -406,22 +407,13 @@ def _join_by_image_question(rows: list[Row], source: str, records: list[Record],
     return items
 
 
-def _join_by_id(data: bytes, source: str, records: list[Record], task: str, rejects: list[Reject], other_ids: set[str],
-                notes: list[str], predicted_splits_only: bool) -> tuple[list[EvalItem], int]:
+def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str, rejects: list[Reject], other_ids: set[str],
+                notes: list[str], predicted_splits_only: bool) -> list[EvalItem]:
     by_id = {r.id: r for r in records}
     seen: set[str] = set()
     items: list[EvalItem] = []
-    n_rows = 0
     aside = 0
-    before = len(rejects)
-    for number, obj in iter_jsonl(data, source, rejects):
-        n_rows += 1
-        try:
-            prediction = Prediction.from_dict(obj)
-        except SchemaError as exc:
-            rejects.append(Reject(source, number, f"not a prediction: {exc}", id=str(obj.get("id", "")) if isinstance(obj, dict) else ""))
-            continue
-        rid, pred = prediction.id, prediction.prediction
+    for number, rid, pred in rows:
         if rid in other_ids:
             aside += 1  # a caption row in a VQA scoring, or the other way round
             continue
@@ -435,7 +427,6 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
             continue
         seen.add(rid)
         items.append(_item_from_record(record, pred, number))
-    n_rows += sum(1 for r in rejects[before:] if r.reason.startswith(("malformed", "line is not")))
     if aside:
         other = "question" if task == "captions" else "caption"
         if not items and not seen:
@@ -449,7 +440,7 @@ def _join_by_id(data: bytes, source: str, records: list[Record], task: str, reje
             notes.append(f"scored against split {', '.join(sorted(splits))}; {others} records of other splits left aside (--split all counts them)")
         records = [r for r in records if r.split in splits]
     _reject_unpredicted(records, seen, source, rejects)
-    return items, n_rows
+    return items
 
 
 def _reject_unpredicted(records: list[Record], predicted: set[str], source: str, rejects: list[Reject]) -> None:

@@ -6,6 +6,7 @@ reports what it is (``info``: id and settings). Specs for :func:`load_model`:
 ``DIR``                       a saved built-in baseline, a Hugging Face VLM folder, or a LoRA adapter
                               folder (its base model is read from the adapter)
 ``api:MODEL@URL``             an OpenAI-compatible chat endpoint (key from ``OPENAI_API_KEY``)
+``prior:BUILD``               the blind prior: the build's most common training answers
 """
 
 from __future__ import annotations
@@ -93,4 +94,4 @@ def load_model(spec: str) -> VisionLanguageModel:
     architecture = read_model_config(Path(spec)).get("architecture")
     if architecture:
         raise InputError(f"'{spec}' holds a model of unknown architecture '{architecture}'", hint="sarlang loads its own baseline models here")
-    raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, a Hugging Face model folder, or api:MODEL@URL")
+    raise InputError(f"'{spec}' is not a model", hint="give a folder written by sarlang train, a Hugging Face model folder, api:MODEL@URL or prior:BUILD")
