@@ -14,15 +14,7 @@ from sarlang.schema import Record
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     """Records as a Hugging Face ``datasets`` Parquet file, ``<split>.parquet``, with the prompt the model sees.
 
-    Args:
-        split: The split written (``train`` or ``test``), part of the file names.
-        records: The split's records, in build order.
-        image: The image path to write for a record (relative to ``out`` or absolute, as asked).
-        out: The export folder.
-        prompt: The prompt the model sees for a record (:mod:`sarlang.formats.prompts`).
-
-    Returns:
-        The names of the files written (or updated) in ``out``.
+    Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
     pq = require("pyarrow.parquet", "parquet", "Parquet export (pyarrow)")
     from sarlang.formats.records import records_table

@@ -25,15 +25,7 @@ SHOWS_PROMPT = True
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     """Records as InternVL chat JSONL (``internvl_<split>.jsonl``) and their entry in ``internvl_meta.json``.
 
-    Args:
-        split: The split written (``train`` or ``test``), part of the file names.
-        records: The split's records, in build order.
-        image: The image path to write for a record (relative to ``out`` or absolute, as asked).
-        out: The export folder.
-        prompt: The prompt the model sees for a record (:mod:`sarlang.formats.prompts`).
-
-    Returns:
-        The names of the files written (or updated) in ``out``.
+    Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
 
     Raises:
         InputError: an existing index file that is not a JSON object.

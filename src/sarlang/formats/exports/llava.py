@@ -17,15 +17,7 @@ SHOWS_PROMPT = True
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     """Records as LLaVA conversations (``llava_<split>.json``).
 
-    Args:
-        split: The split written (``train`` or ``test``), part of the file names.
-        records: The split's records, in build order.
-        image: The image path to write for a record (relative to ``out`` or absolute, as asked).
-        out: The export folder.
-        prompt: The prompt the model sees for a record (:mod:`sarlang.formats.prompts`).
-
-    Returns:
-        The names of the files written (or updated) in ``out``.
+    Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
     rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]} for r in records]
     atomic_write_json(out / f"llava_{split}.json", rows)

@@ -18,15 +18,7 @@ SHOWS_PROMPT = True
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
     """Records as a VLMEvalKit TSV dataset (``SARLANG_<split>.tsv``): index, image path, question, answer, categories.
 
-    Args:
-        split: The split written (``train`` or ``test``), part of the file names.
-        records: The split's records, in build order.
-        image: The image path to write for a record (relative to ``out`` or absolute, as asked).
-        out: The export folder.
-        prompt: The prompt the model sees for a record (:mod:`sarlang.formats.prompts`).
-
-    Returns:
-        The names of the files written (or updated) in ``out``.
+    Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
     lines = ["\t".join(["index", "image_path", "question", "answer", "category", "l2-category", "split"])]
     for index, r in enumerate(records):

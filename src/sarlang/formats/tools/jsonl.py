@@ -16,12 +16,7 @@ JOIN = "id"
 def detect(data: bytes, path: Path) -> bool:
     """Is this our prediction JSONL (a first line with ``id`` and ``prediction``)?
 
-    Args:
-        data: The file's bytes.
-        path: The file's path.
-
-    Returns:
-        True if the file is ours.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     return {"id", "prediction"} <= json_keys(data)
 
@@ -29,14 +24,7 @@ def detect(data: bytes, path: Path) -> bool:
 def rows(data: bytes, path: Path, rejects: list[Reject], notes: list[str]) -> list[IdRow]:
     """The ``(row number, record id, prediction)`` of each line.
 
-    Args:
-        data: The file's bytes.
-        path: The file's path, named in rejects.
-        rejects: Receives a :class:`Reject` for every line that is not a prediction.
-        notes: Unused (the format has nothing to remark).
-
-    Returns:
-        One ``(row number, record id, prediction)`` per usable line.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     source = str(path)
     found: list[IdRow] = []

@@ -16,12 +16,7 @@ PRIORITY = 20
 def detect(data: bytes, path: Path) -> bool:
     """Is this LLaMA-Factory's ``generated_predictions.jsonl`` (``predict`` and ``label`` per line)?
 
-    Args:
-        data: The file's bytes.
-        path: The file's path (its suffix counts).
-
-    Returns:
-        True if the file is this tool's.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     return {"predict", "label"} <= json_keys(data)
 
@@ -29,14 +24,7 @@ def detect(data: bytes, path: Path) -> bool:
 def rows(data: bytes, path: Path, rejects: list[Reject], notes: list[str]) -> list[Row]:
     """The rows of LLaMA-Factory's ``generated_predictions.jsonl`` (``predict`` and ``label`` per line).
 
-    Args:
-        data: The file's bytes.
-        path: The file's path, named in rejects.
-        rejects: Receives a :class:`Reject` for every unusable row.
-        notes: Receives remarks for the user (e.g. a column left out).
-
-    Returns:
-        ``(row number, prediction, label or None, question, image)`` per usable row.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     source = str(path)
     found: list[Row] = []

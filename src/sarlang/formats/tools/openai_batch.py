@@ -25,12 +25,7 @@ JOIN = "id"
 def detect(data: bytes, path: Path) -> bool:
     """Is this a batch output file (a first line with ``custom_id`` and ``response``)?
 
-    Args:
-        data: The file's bytes.
-        path: The file's path.
-
-    Returns:
-        True if the file is a batch run's output.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     return {"custom_id", "response"} <= json_keys(data)
 
@@ -56,14 +51,7 @@ def _failure(obj: dict[str, Any]) -> str:
 def rows(data: bytes, path: Path, rejects: list[Reject], notes: list[str]) -> list[IdRow]:
     """The ``(row number, record id, answer)`` of each answered request.
 
-    Args:
-        data: The file's bytes.
-        path: The file's path, named in rejects.
-        rejects: Receives a :class:`Reject` for every failed or unanswered request.
-        notes: Receives the count of answers cut at the token limit.
-
-    Returns:
-        One ``(row number, custom_id, answer)`` per answered request.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     source = str(path)
     found: list[IdRow] = []

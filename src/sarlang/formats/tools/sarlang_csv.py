@@ -21,12 +21,7 @@ _CSV_HEADER_WORDS = {"image", "image name", "predicted", "prediction", "question
 def detect(data: bytes, path: Path) -> bool:
     """Is this SARLANG-1M's result CSV (image, question, answer, prediction)?
 
-    Args:
-        data: The file's bytes.
-        path: The file's path (its suffix counts).
-
-    Returns:
-        True if the file is this tool's.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     return not head.startswith(b"{") and (path.suffix.lower() == ".csv" or b"," in head.split(b"\n", 1)[0])
@@ -35,14 +30,7 @@ def detect(data: bytes, path: Path) -> bool:
 def rows(data: bytes, path: Path, rejects: list[Reject], notes: list[str]) -> list[Row]:
     """The rows of SARLANG-1M's result CSV (image, question, answer, prediction).
 
-    Args:
-        data: The file's bytes.
-        path: The file's path, named in rejects.
-        rejects: Receives a :class:`Reject` for every unusable row.
-        notes: Receives remarks for the user (e.g. a column left out).
-
-    Returns:
-        ``(row number, prediction, label or None, question, image)`` per usable row.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     source = str(path)
     found: list[Row] = []

@@ -20,12 +20,7 @@ PRIORITY = 10
 def detect(data: bytes, path: Path) -> bool:
     """Is this VLMEvalKit's result table (an xlsx file, or a TSV with ``index`` and ``prediction``)?
 
-    Args:
-        data: The file's bytes.
-        path: The file's path (its suffix counts).
-
-    Returns:
-        True if the file is this tool's.
+    Arguments and result: the format contract of :mod:`sarlang.formats.tools`.
     """
     if path.suffix.lower() == ".xlsx" or data[:4] == b"PK\x03\x04":
         return True
