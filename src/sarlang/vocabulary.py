@@ -30,6 +30,14 @@ CATEGORY_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
+def label_name(raw: str) -> str:
+    """A category name from a dataset's raw label: a bare class number (MSTAR's ``7``) becomes
+    ``class 7 target``, anything else its lower-cased self; every source names classes this way,
+    so sources can be mixed in one build."""
+    raw = raw.strip()
+    return f"class {raw} target" if raw.isdigit() else raw.lower()
+
+
 def plural(noun: str) -> str:
     """English plural of a category name (its last word): ship -> ships, storage tank -> storage tanks, aircraft -> aircraft."""
     if noun.endswith(_INVARIANT):

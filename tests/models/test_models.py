@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import json
 import re
 from pathlib import Path
@@ -25,7 +28,7 @@ def bench(sim_bench: Path) -> Path:
 
 def tiny(bench: Path, out: Path, **extra) -> dict:
     return {"model": "baseline", "records": str(bench / "records.jsonl"), "out": str(out), "epochs": 2, "batch_size": 16,
-            "image_size": 32, "width": 32, "heads": 2, "layers": 1, **extra}
+            "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch", **extra}
 
 
 def test_prompts() -> None:
@@ -292,5 +295,33 @@ def test_a_model_backend_is_one_module_of_the_package() -> None:
     from sarlang.models.base import MODELS
 
     backends = dict(MODELS.each())
-    assert set(backends) == {"api", "baseline", "hf", "prior"}
+    assert set(backends) == {"api", "baseline", "clip", "hf", "prior"}
     assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")
+
+
+def test_the_pretrained_encoder_fine_tunes_above_its_frozen_blocks(bench: Path, tmp_path: Path) -> None:
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the towers extra is not installed")
+    from sarlang.models.baseline import BaselineModel
+    from sarlang.models.towers import ImageTower
+
+    model = train_from_config(tiny(bench, tmp_path / "v3", encoder="efficientnet-lite0", frozen_blocks=2, epochs=1))
+    assert model.info()["encoder"] == "efficientnet-lite0" and model.info()["architecture"] == "sarlang-baseline-v3"
+    imagenet = ImageTower("stride16").state_dict()
+    tuned = {k.removeprefix("encoder.tower."): v for k, v in model.network.state_dict().items() if k.startswith("encoder.tower.")}
+    assert tuned.keys() == imagenet.keys()
+    # the stem and block 0 kept their ImageNet weights, as did every batch-norm statistic; later blocks learned
+    assert all(torch.equal(tuned[k], imagenet[k]) for k in imagenet if k.startswith(("stem.", "blocks.0.")) or "running_" in k)
+    assert not torch.equal(tuned["blocks.10._project_conv.weight"], imagenet["blocks.10._project_conv.weight"])
+    again = BaselineModel.load(tmp_path / "v3")
+    questions = [(str(p), "How many cars are in the image?") for p in sorted((bench / "images").glob("*.png"))[:3]]
+    assert again.answer(questions) == model.answer(questions)
+
+
+def test_auto_falls_back_to_the_scratch_encoder_without_the_towers(bench: Path, tmp_path: Path) -> None:
+    config = tiny(bench, tmp_path / "auto", encoder="auto", epochs=1)
+    code = ("import sys; sys.modules['efficientnet_lite_pytorch'] = None\n"
+            "from sarlang.models.run import train_from_config\n"
+            f"print('ENCODER', train_from_config({config!r}).info()['encoder'])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "ENCODER scratch" in result.stdout and "sarlang[towers]" in result.stderr

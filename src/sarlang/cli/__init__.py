@@ -8,6 +8,7 @@ from sarlang.cli.common import app
 
 # each module registers its commands, in the order --help lists them
 from sarlang.cli import evaluate  # noqa: E402,F401,I001
+from sarlang.cli import retrieval  # noqa: E402,F401
 from sarlang.cli import pixels  # noqa: E402,F401
 from sarlang.cli import corpus  # noqa: E402,F401
 from sarlang.cli import models  # noqa: E402,F401

@@ -44,6 +44,7 @@ TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
 TRAINERS = Entries("model kind", "sarlang.trainers", {
     "baseline": "sarlang.models.baseline:train_job",
     "lora": "sarlang.models.hf:train_job",
+    "clip": "sarlang.models.clip:train_job",
 })
 
 

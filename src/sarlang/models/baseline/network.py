@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sarlang.errors import SarlangError
 from sarlang.files import require
 from sarlang.models.baseline.config import BaselineConfig
 from sarlang.models.baseline.text import PAD, UNK, Vocabulary
@@ -41,43 +42,107 @@ def category_names(categories: Sequence[str], vocab: Vocabulary) -> list[list[in
     return [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
 
 
-class Encoder(nn.Module):
-    """Image -> a grid of feature vectors (with their position code) and per-category object-centre densities."""
+class _GridEncoder(nn.Module):
+    """What both encoders share: a feature grid of ``width`` channels at stride 16 (or 8) with its
+    fixed sine-cosine code and a learned position, and the object head's density maps."""
 
     def __init__(self, config: BaselineConfig) -> None:
         super().__init__()
-        classes = len(config.categories)
-        self.classes = classes
-        chans = [1, 16, 32, 64, config.width]
-        strides = [2, 2, 2, 2 if config.grid_stride == 16 else 1]
-        blocks = []
-        for a, b, stride in zip(chans[:-1], chans[1:], strides):
-            blocks += [nn.Conv2d(a, b, 3, stride=stride, padding=1), nn.BatchNorm2d(b), nn.GELU()]
-        self.net = nn.Sequential(*blocks)
+        self.classes = len(config.categories)
+
+    def _add_grid_and_heads(self, config: BaselineConfig) -> None:
+        """The position code and object head, made after the backbone (so a seed initialises
+        the from-scratch encoder as it always has)."""
         side = config.image_size // config.grid_stride
         self.position = nn.Parameter(torch.zeros(1, side * side, config.width))  # learned, on top of the fixed grid code
         self.register_buffer("grid_code", grid_code(side, config.width), persistent=False)
-        if classes:
-            self.density = nn.Conv2d(config.width, classes, 1)
+        if self.classes:
+            self.density = nn.Conv2d(config.width, self.classes, 1)
             nn.init.constant_(self.density.bias, -4.0)  # start near "no objects" rather than 0.7 per cell
 
+    def grid(self, images: Any) -> Any:
+        """(batch, width, s, s) features of (batch, 1, H, W) grey pictures in [0, 1]."""
+        raise NotImplementedError
+
     def forward(self, images: Any) -> tuple[Any, Any]:
-        grid = self.net(images)  # (batch, width, s, s)
+        """Image -> grid cells (with their position code) and per-category object-centre densities."""
+        grid = self.grid(images)
         cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
         if not self.classes:
             return cells, None
         return cells, torch.nn.functional.softplus(self.density(grid))  # (batch, classes, s, s): expected object centres per cell
 
 
+class Encoder(_GridEncoder):
+    """The from-scratch encoder: four 3x3 convolution blocks (batch norm, GELU)."""
+
+    def __init__(self, config: BaselineConfig) -> None:
+        super().__init__(config)
+        chans = [1, 16, 32, 64, config.width]
+        strides = [2, 2, 2, 2 if config.grid_stride == 16 else 1]
+        blocks = []
+        for a, b, stride in zip(chans[:-1], chans[1:], strides):
+            blocks += [nn.Conv2d(a, b, 3, stride=stride, padding=1), nn.BatchNorm2d(b), nn.GELU()]
+        self.net = nn.Sequential(*blocks)
+        self._add_grid_and_heads(config)
+
+    def grid(self, images: Any) -> Any:
+        return self.net(images)
+
+
+class PretrainedEncoder(_GridEncoder):
+    """The pretrained encoder: EfficientNet-Lite0's stride-16 grid (:class:`~sarlang.models.towers.ImageTower`)
+    projected to ``width`` channels (1x1 convolution, batch norm, GELU).
+
+    ``pretrained`` False builds the same network without reading the ImageNet weights (a saved
+    model's weights replace them anyway).
+    """
+
+    def __init__(self, config: BaselineConfig, pretrained: bool = True) -> None:
+        super().__init__(config)
+        from sarlang.models.towers import ImageTower
+
+        self.tower = ImageTower("stride16", pretrained=pretrained, frozen_blocks=config.frozen_blocks)
+        # normalised as the from-scratch encoder's output is: the tower's block outputs are
+        # unbounded (std ~4 on SAR), which drove the object head into softplus's flat zero at once
+        self.project = nn.Sequential(nn.Conv2d(self.tower.channels, config.width, 1), nn.BatchNorm2d(config.width), nn.GELU())
+        self._add_grid_and_heads(config)
+
+    def _add_grid_and_heads(self, config: BaselineConfig) -> None:
+        super()._add_grid_and_heads(config)
+        if self.classes:
+            # the object head in two parts: how many object centres a cell holds (any class), and
+            # which class they are (a softmax). A single per-class count regression collapsed to
+            # "no objects anywhere" on MSTAR, where classes look alike: zero is the safe answer
+            # for every class and softplus has no gradient there; a class softmax always has one.
+            del self.density
+            self.objectness = nn.Conv2d(config.width, 1, 1)
+            nn.init.constant_(self.objectness.bias, -4.0)
+            self.classify = nn.Conv2d(config.width, self.classes, 1)
+
+    def grid(self, images: Any) -> Any:
+        return self.project(self.tower(images))
+
+    def forward(self, images: Any) -> tuple[Any, Any]:
+        grid = self.grid(images)
+        cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
+        if not self.classes:
+            return cells, None
+        objects = torch.nn.functional.softplus(self.objectness(grid))
+        return cells, objects * torch.softmax(self.classify(grid), 1)
+
+
 class BaselineNetwork(nn.Module):
     """Encoder, word and position embeddings, decoder and output head; with categories, the
     object-centric memory (one token per category: name, estimated count, where)."""
 
-    def __init__(self, config: BaselineConfig, vocab: Vocabulary) -> None:
+    def __init__(self, config: BaselineConfig, vocab: Vocabulary, pretrained: bool = True) -> None:
         super().__init__()
         classes = len(config.categories)
         vocab_size = len(vocab.tokens)
-        self.encoder = Encoder(config)
+        if config.encoder == "auto":
+            raise SarlangError("the encoder must be resolved before the network is built (BaselineConfig.resolved)")
+        self.encoder = Encoder(config) if config.encoder == "scratch" else PretrainedEncoder(config, pretrained)
         self.embed = nn.Embedding(vocab_size, config.width, padding_idx=PAD)
         self.position = nn.Embedding(config.max_prompt_tokens + config.max_answer_tokens + 3, config.width)
         layer = nn.TransformerDecoderLayer(config.width, config.heads, 2 * config.width, dropout=0.1, batch_first=True, norm_first=True)

@@ -41,6 +41,7 @@ def train(
 
     if not examples:
         raise SarlangError("no training examples")
+    config = config.resolved()
     if objects and not config.categories:
         config = replace(config, categories=sorted({c for found in objects.values() for c, _, _ in found}))
     if config.categories and not objects:
@@ -74,7 +75,11 @@ def train(
     # a batch holds every question of a few images (about batch_size questions), so each image
     # is encoded once per batch; the object head learns from object_views other labelled images
     per_batch = max(1, round(config.batch_size * len(paths) / len(examples)))
-    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # the pretrained tower learns slower than the layers that start from nothing
+    tower = [p for name, p in net.named_parameters() if name.startswith("encoder.tower.") and p.requires_grad]
+    rest = [p for name, p in net.named_parameters() if not name.startswith("encoder.tower.") and p.requires_grad]
+    groups = [{"params": rest, "lr": config.learning_rate}] + ([{"params": tower, "lr": config.encoder_learning_rate}] if tower else [])
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = math.ceil(len(paths) / per_batch)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, steps_per_epoch // 2)) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
@@ -199,9 +204,21 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
     if batch.views and density is not None:
         truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
         guess = density[shown:]
-        cells_error = ((guess - truth) ** 2).sum((1, 2, 3))
-        totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
-        loss = loss + object_weight * (cells_error + totals_error).mean()
+        if hasattr(net.encoder, "objectness"):
+            # the two-part head (pretrained encoder): counts of any class, then the class of each
+            # labelled centre's cell (cross-entropy of the cell's class shares, weighted by how
+            # many centres of each class it holds); per-class count errors would push the
+            # class-agnostic count down until the classes are told apart, and it collapses
+            found, known = guess.sum(1), truth.sum(1)
+            cells_error = ((found - known) ** 2).sum((1, 2))
+            totals_error = (found.sum((1, 2)) - known.sum((1, 2))).abs()
+            share = guess / found[:, None].clamp_min(1e-12)
+            classes_error = -(truth * torch.log(share.clamp_min(1e-12))).sum((1, 2, 3)) / known.sum((1, 2)).clamp_min(1.0)
+            loss = loss + object_weight * (cells_error + totals_error + classes_error).mean()
+        else:
+            cells_error = ((guess - truth) ** 2).sum((1, 2, 3))
+            totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
+            loss = loss + object_weight * (cells_error + totals_error).mean()
     return loss
 
 

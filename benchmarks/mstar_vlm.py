@@ -1,0 +1,130 @@
+"""The built-in VLM on real MSTAR: trained on scenes and chips, tested on scenes it never saw.
+
+Builds one benchmark from ``../shared/data/mstar_scenes`` (VOC boxes) and
+``../shared/data/mstar_chips`` (class folders, through the ``folders:`` source); splits are
+hashed per image, so no test image is seen in training. Trains the built-in model on the train
+split, answers the test questions of the *scenes*, and scores them (strict rules, no judge)
+against two baselines that never look at the image: the most common training answer of each
+question type ("majority", as SARLANG-1M-style papers report it) and the blind prior
+(``prior:BUILD``, most common answer per question). Each phase runs in its own process, whose
+wall time and peak resident memory are reported. Targets (issue 12): overall accuracy at least
+20 points above the majority answer; object classification at least 60%.
+
+    python benchmarks/mstar_vlm.py [--data ../shared/data] [--out /tmp/mstar_vlm] [--epochs 8]
+                                   [--image-size 128] [--encoder auto] [--set frozen_blocks=6]
+                                   [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_phase(code: str) -> dict:
+    """Run ``code`` in a fresh Python process; its wall time (s), peak RSS (MiB) and printed JSON."""
+    wrapped = code + "\nimport resource, json as _j\nprint('@@' + _j.dumps({'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **RESULT}))"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"phase failed:\n{done.stderr[-3000:]}")
+    line = next(line for line in done.stdout.splitlines() if line.startswith("@@"))
+    return {"seconds": round(time.perf_counter() - started, 1), **json.loads(line[2:])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/mstar_vlm"))
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--encoder", default="auto")
+    parser.add_argument("--no-chips", action="store_true", help="train on the scenes alone")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="another model setting (number), repeatable")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    if not (args.data / "mstar_scenes").is_dir() or not (args.data / "mstar_chips").is_dir():
+        sys.exit(f"{args.data} lacks mstar_scenes/ or mstar_chips/ (see ../shared/data/README.md)")
+    out = args.out.resolve()
+    sources = [f"voc:{args.data / 'mstar_scenes'},sensor=MSTAR"] + ([] if args.no_chips else [f"folders:{args.data / 'mstar_chips'},sensor=MSTAR"])
+    build = run_phase(f"from sarlang.corpus.dataset import build_dataset\nRESULT = build_dataset({sources!r}, {str(out / 'build')!r}, restart=True)")
+    records = out / "build" / "records.jsonl"
+    config = {"model": "baseline", "records": str(records), "out": str(out / "model"), "epochs": args.epochs,
+              "image_size": args.image_size, "encoder": args.encoder}
+    for pair in args.set:
+        key, _, value = pair.partition("=")
+        config[key] = float(value) if "." in value or "e" in value else int(value)
+    import shutil
+
+    shutil.rmtree(out / "model", ignore_errors=True)
+    train = run_phase(f"from sarlang.models.run import train_from_config\nm = train_from_config({config!r})\nRESULT = {{'info': m.info()}}")
+    predict = run_phase(
+        "from sarlang.models.base import load_model\nfrom sarlang.models.run import predict_records\n"
+        f"m = load_model({str(out / 'model')!r})\n"
+        f"RESULT = predict_records(m, {str(records)!r}, {str(out / 'predictions.jsonl')!r}, split='test', batch_size=64, restart=True)")
+    prior = run_phase(
+        "from sarlang.models.base import load_model\nfrom sarlang.models.run import predict_records\n"
+        f"m = load_model('prior:' + {str(out / 'build')!r})\n"
+        f"RESULT = predict_records(m, {str(records)!r}, {str(out / 'prior.jsonl')!r}, split='test', batch_size=256, restart=True)")
+
+    from sarlang.eval.vqa import score_vqa
+    from sarlang.formats.predictions import load_eval_items
+    from sarlang.formats.records import load_records
+    from sarlang.schema import EvalItem
+
+    all_records, _ = load_records(records)
+    scene_ids = {r.id for r in all_records if r.source == "voc" and r.split == "test"}
+    test_images = {r.image for r in all_records if r.id in scene_ids}
+
+    def scene_items(path: Path) -> list[EvalItem]:
+        loaded = load_eval_items(path, "jsonl", records, task="vqa", split="test")
+        return [it for it in loaded.items if it.id in scene_ids]
+
+    model_items = scene_items(out / "predictions.jsonl")
+    prior_items = scene_items(out / "prior.jsonl")
+    train_answers: dict[str, Counter] = defaultdict(Counter)
+    for r in all_records:
+        if r.split == "train" and not r.is_caption:
+            train_answers[r.question_type][r.answer] += 1
+    majority_items = [EvalItem(it.id, train_answers[it.question_type].most_common(1)[0][0] if train_answers[it.question_type] else "",
+                               it.references, it.question, it.application, it.question_type, it.image, it.row) for it in model_items]
+    scores = {name: score_vqa(items, mode="strict") for name, items in
+              (("model", model_items), ("majority", majority_items), ("prior", prior_items))}
+    applications = sorted(scores["model"].by_application)
+    result = {
+        "build": {"seconds": build["seconds"], "records": build["records"], "scenes": build["scenes"]},
+        "train": {"seconds": train["seconds"], "peak_mib": round(train["peak_mib"]), "model": train["info"]},
+        "predict": {"seconds": predict["seconds"], "peak_mib": round(predict["peak_mib"]), "records": predict["predicted"],
+                    "test_images": len({r.image for r in all_records if r.split == "test"}),
+                    "images_per_s": round(len({r.image for r in all_records if r.split == "test"}) / predict["seconds"], 2)},
+        "test_scene_questions": len(model_items), "test_scenes": len(test_images),
+        "overall": {name: round(s.overall.accuracy * 100, 1) for name, s in scores.items()},
+        "by_application": {a: {name: round(s.by_application[a].accuracy * 100, 1) for name, s in scores.items()} for a in applications},
+    }
+    margin = result["overall"]["model"] - result["overall"]["majority"]
+    classification = result["by_application"].get("object_classification", {}).get("model", 0.0)
+    result["targets"] = {"overall_minus_majority": round(margin, 1), "overall_target_met": margin >= 20,
+                         "object_classification": classification, "classification_target_met": classification >= 60}
+    print(f"test: {len(model_items)} questions on {len(test_images)} MSTAR scenes never seen in training")
+    print(f"{'application':24} {'model':>7} {'majority':>9} {'prior':>7}")
+    for a in applications:
+        row = result["by_application"][a]
+        print(f"{a:24} {row['model']:7.1f} {row['majority']:9.1f} {row['prior']:7.1f}")
+    print(f"{'overall':24} {result['overall']['model']:7.1f} {result['overall']['majority']:9.1f} {result['overall']['prior']:7.1f}")
+    print(f"train {train['seconds']} s (peak {round(train['peak_mib'])} MiB), predict {predict['seconds']} s "
+          f"({result['predict']['images_per_s']} images/s), encoder {train['info'].get('encoder')}")
+    print(f"targets: overall - majority = {margin:.1f} points (>= 20: {margin >= 20}); "
+          f"object classification {classification:.1f}% (>= 60: {classification >= 60})")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
