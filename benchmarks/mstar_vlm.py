@@ -69,7 +69,7 @@ def main() -> None:
         "from sarlang.models.base import load_model\nfrom sarlang.models.run import predict_records\n"
         f"m = load_model({str(out / 'model')!r})\n"
         f"RESULT = predict_records(m, {str(records)!r}, {str(out / 'predictions.jsonl')!r}, split='test', batch_size=64, restart=True)")
-    prior = run_phase(
+    run_phase(
         "from sarlang.models.base import load_model\nfrom sarlang.models.run import predict_records\n"
         f"m = load_model('prior:' + {str(out / 'build')!r})\n"
         f"RESULT = predict_records(m, {str(records)!r}, {str(out / 'prior.jsonl')!r}, split='test', batch_size=256, restart=True)")
