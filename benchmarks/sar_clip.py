@@ -9,7 +9,7 @@
 
 Each training and scoring runs in its own process; wall time and peak memory are reported.
 
-    python benchmarks/sar_clip.py [--data ../shared/data] [--out /tmp/sar_clip] [--epochs 10] [--json results.json]
+    python benchmarks/sar_clip.py [--data ../shared/data] [--out /tmp/sar_clip] [--epochs 16] [--json results.json]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=Path("/tmp/sar_clip"))
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     for folder in ("mstar_chips", "hrsid", "hrsid_official"):

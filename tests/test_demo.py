@@ -21,7 +21,7 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     assert result.returncode == 0, result.stderr
     assert "1/5 building the benchmark" in result.stdout and "# sarlang demo report" in result.stdout
     scores = json.loads((out / "scores.json").read_text())
-    assert scores["scenes"] == 12 and scores["model"]["id"] == "sarlang-baseline-v2" and scores["model"]["categories"]
+    assert scores["scenes"] == 12 and scores["model"]["id"] == "sarlang-baseline-v3" and scores["model"]["categories"]
     by_app = scores["vqa"]["by_application"]
     assert set(by_app) <= set(APPLICATIONS[1:]) and len(by_app) >= 4
     for d in by_app.values():

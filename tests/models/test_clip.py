@@ -68,3 +68,22 @@ def test_retrieval_and_zeroshot_commands(clip_model: Path, sim_bench: Path, tmp_
     assert bad.returncode == 2 and "does not match the class folders" in bad.stderr and "Traceback" not in bad.stderr
     not_clip = run_cli("eval", "zeroshot", "--model", f"prior:{sim_bench}", "--images", str(tmp_path / "chips"))
     assert not_clip.returncode == 2 and "does not embed images and texts" in not_clip.stderr
+
+
+def test_a_checkpoint_of_another_architecture_is_a_clear_error(clip_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from sarlang.models.baseline import BaselineModel
+    from sarlang.models.clip import ClipModel
+
+    with pytest.raises(InputError, match="is not a saved baseline model"):
+        BaselineModel.load(clip_model)
+    other = tmp_path / "other"
+    shutil.copytree(clip_model, other)
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "embed_dim": 8}))
+    with pytest.raises(InputError, match="do not fit SAR-CLIP"):
+        ClipModel.load(other)
+    (other / "config.json").write_text(json.dumps({**config, "architecture": "sarlang-baseline-v3"}))
+    with pytest.raises(InputError, match="not a sarlang-clip-v1 checkpoint"):
+        ClipModel.load(other)

@@ -49,7 +49,13 @@ def test_train_save_load_is_deterministic_and_predicts(bench: Path, tmp_path: Pa
     assert loaded.answer(batch) == a.answer(batch) == b.answer(batch)
     assert isinstance(loaded.answer(batch)[0], str)
     info = loaded.info()
-    assert info["id"] == "sarlang-baseline-v2" and info["parameters"] > 1000
+    assert info["id"] == "sarlang-baseline-v3" and info["parameters"] > 1000 and info["encoder"] == "scratch"
+    # a model saved by the earlier architecture (v2: the from-scratch encoder, no encoder settings) still loads
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    for key in ("encoder", "encoder_learning_rate", "frozen_blocks"):
+        config.pop(key)
+    (tmp_path / "a" / "config.json").write_text(json.dumps({**config, "architecture": "sarlang-baseline-v2"}))
+    assert load_model(str(tmp_path / "a")).answer(batch) == a.answer(batch)
 
 
 def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> None:
