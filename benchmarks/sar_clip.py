@@ -23,17 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_phase(code: str) -> dict:
-    """Run ``code`` in a fresh Python process; its wall time (s), peak RSS (MiB) and the JSON it sets as RESULT."""
-    wrapped = code + "\nimport resource, json as _j\nprint('@@' + _j.dumps({'peak_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **RESULT}))"
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"phase failed:\n{done.stderr[-3000:]}")
-    line = next(line for line in done.stdout.splitlines() if line.startswith("@@"))
-    return {"seconds": round(time.perf_counter() - started, 1), **json.loads(line[2:])}
+sys.path.insert(0, str(Path(__file__).parent))
+from _phases import run_phase  # noqa: E402
 
 
 def cli(*args: str) -> dict:
