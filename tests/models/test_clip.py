@@ -19,6 +19,9 @@ from sarlang.models.run import train_from_config  # noqa: E402
 
 from ..conftest import run_cli  # noqa: E402
 
+# training SAR-CLIP from the pretrained towers takes about half a minute
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def clip_model(sim_bench: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

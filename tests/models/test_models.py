@@ -305,6 +305,7 @@ def test_a_model_backend_is_one_module_of_the_package() -> None:
     assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")
 
 
+@pytest.mark.slow
 def test_the_pretrained_encoder_fine_tunes_above_its_frozen_blocks(bench: Path, tmp_path: Path) -> None:
     pytest.importorskip("efficientnet_lite_pytorch", reason="the towers extra is not installed")
     from sarlang.models.baseline import BaselineModel
