@@ -90,3 +90,22 @@ def test_a_checkpoint_of_another_architecture_is_a_clear_error(clip_model: Path,
     (other / "config.json").write_text(json.dumps({**config, "architecture": "sarlang-baseline-v3"}))
     with pytest.raises(InputError, match="not a sarlang-clip-v1 checkpoint"):
         ClipModel.load(other)
+
+
+def test_broken_zeroshot_inputs_are_clear_errors(clip_model: Path, sim_bench: Path, tmp_path: Path) -> None:
+    import shutil
+
+    build = tmp_path / "build"
+    shutil.copytree(sim_bench, build)
+    with (build / "objects.jsonl").open("a") as handle:
+        handle.write('{"image": "images/cut')  # a line cut by a kill
+    cut = run_cli("eval", "zeroshot", "--model", str(clip_model), "--images", str(build), "--split", "all")
+    assert cut.returncode == 2 and "objects.jsonl' line" in cut.stderr and "Traceback" not in cut.stderr
+    ignored = run_cli("eval", "zeroshot", "--model", str(clip_model), "--images", str(sim_bench), "--classes", str(tmp_path / "n.txt"))
+    assert ignored.returncode == 2 and "a build names its classes itself" in ignored.stderr
+    for i in range(2):
+        path = tmp_path / "chips" / "ship" / f"{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(path)
+    missing = run_cli("eval", "zeroshot", "--model", str(clip_model), "--images", str(tmp_path / "chips"), "--classes", str(tmp_path / "none.txt"))
+    assert missing.returncode == 2 and "classes file" in missing.stderr and "Traceback" not in missing.stderr

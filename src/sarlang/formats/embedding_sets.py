@@ -10,12 +10,12 @@ classes file: one ``FOLDER=NAME`` line per class, or one name per line in the fo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from sarlang.errors import InputError
 from sarlang.files import IMAGE_SUFFIXES
+from sarlang.schema import Reject
 
 
 @dataclass
@@ -64,7 +64,9 @@ def read_classes_file(path: str | Path, folders: list[str]) -> list[str]:
     Raises:
         InputError: the file names other folders, misses one, or has another number of lines.
     """
-    lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    from sarlang.files import read_bytes
+
+    lines = [line.strip() for line in read_bytes(path, "classes file").decode("utf-8-sig", "replace").splitlines() if line.strip()]
     if all("=" in line for line in lines):
         named = {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in lines)}
         unknown, missing = sorted(set(named) - set(folders)), [f for f in folders if f not in named]
@@ -89,6 +91,9 @@ def class_set(path: str | Path, classes_file: str | Path | None = None, split: s
 
     root = Path(path)
     if (root / "records.jsonl").is_file() and (root / "objects.jsonl").is_file():
+        if classes_file:
+            raise InputError("a build names its classes itself; a classes file applies to class folders",
+                             hint="leave out --classes, or give the folder of class sub-folders")
         return _build_class_set(root, split)
     from sarlang.sources.folders import class_folders
 
@@ -107,12 +112,20 @@ def _build_class_set(root: Path, split: str) -> ClassSet:
 
     records, _ = load_records(root)
     in_split = {r.image for r in records if split == "all" or r.split == split}
+    from sarlang.files import iter_jsonl, read_bytes
+
     category: dict[str, str] = {}
-    for line in (root / "objects.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        kinds = {o["category"] for o in row.get("objects", [])}
-        if row["image"] in in_split and len(kinds) == 1:
-            category[row["image"]] = kinds.pop()
+    bad: list[Reject] = []
+    path = root / "objects.jsonl"
+    for number, row in iter_jsonl(read_bytes(path, "object labels"), str(path), bad):
+        try:
+            image, kinds = row["image"], {o["category"] for o in row.get("objects", [])}
+        except (KeyError, TypeError, AttributeError):
+            raise InputError(f"'{path}' line {number} is not an image with its objects") from None
+        if image in in_split and len(kinds) == 1:
+            category[image] = kinds.pop()
+    if bad:  # a cut or broken line: its image's class is unknown, so the set would be silently smaller
+        raise InputError(f"'{path}' line {bad[0].row}: {bad[0].reason}", hint="rebuild the build folder")
     if not category:
         raise InputError(f"no image of split '{split}' of '{root}' shows objects of a single category",
                          hint="zero-shot classification needs one class per image (a build of class folders)")

@@ -83,7 +83,6 @@ class ImageTower(nn.Module):
             except RuntimeError as exc:
                 raise InputError(f"the image tower's weights do not fit {IMAGE_TOWER}: {str(exc)[:200]}") from None
         self.stop, self.channels, self.stride = DEPTHS[depth]
-        self.depth = depth
         self.stem = nn.Sequential(network._conv_stem, network._bn0, nn.ReLU6())
         self.blocks = nn.ModuleList(list(network._blocks)[: self.stop])
         self.head = nn.Sequential(network._conv_head, network._bn1, nn.ReLU6()) if depth == "stride32" else nn.Identity()
