@@ -57,12 +57,27 @@ class _GridEncoder(nn.Module):
         self.position = nn.Parameter(torch.zeros(1, side * side, config.width))  # learned, on top of the fixed grid code
         self.register_buffer("grid_code", grid_code(side, config.width), persistent=False)
         if self.classes:
-            self.density = nn.Conv2d(config.width, self.classes, 1)
-            nn.init.constant_(self.density.bias, -4.0)  # start near "no objects" rather than 0.7 per cell
+            self._add_object_head(config)
+
+    def _add_object_head(self, config: BaselineConfig) -> None:
+        """One count map per category: softplus of a 1x1 convolution."""
+        self.density = nn.Conv2d(config.width, self.classes, 1)
+        nn.init.constant_(self.density.bias, -4.0)  # start near "no objects" rather than 0.7 per cell
 
     def grid(self, images: Any) -> Any:
         """(batch, width, s, s) features of (batch, 1, H, W) grey pictures in [0, 1]."""
         raise NotImplementedError
+
+    def object_density(self, grid: Any) -> Any:
+        """(batch, classes, s, s): the expected number of object centres of each class per cell."""
+        return torch.nn.functional.softplus(self.density(grid))
+
+    def object_loss(self, guess: Any, truth: Any) -> Any:
+        """Per image: the squared error of the per-cell centre counts plus the absolute error of
+        each category's total (Lempitsky and Zisserman, NeurIPS 2010)."""
+        cells_error = ((guess - truth) ** 2).sum((1, 2, 3))
+        totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
+        return cells_error + totals_error
 
     def forward(self, images: Any) -> tuple[Any, Any]:
         """Image -> grid cells (with their position code) and per-category object-centre densities."""
@@ -70,7 +85,7 @@ class _GridEncoder(nn.Module):
         cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
         if not self.classes:
             return cells, None
-        return cells, torch.nn.functional.softplus(self.density(grid))  # (batch, classes, s, s): expected object centres per cell
+        return cells, self.object_density(grid)
 
 
 class Encoder(_GridEncoder):
@@ -108,28 +123,32 @@ class PretrainedEncoder(_GridEncoder):
         self.project = nn.Sequential(nn.Conv2d(self.tower.channels, config.width, 1), nn.BatchNorm2d(config.width), nn.GELU())
         self._add_grid_and_heads(config)
 
-    def _add_grid_and_heads(self, config: BaselineConfig) -> None:
-        super()._add_grid_and_heads(config)
-        if self.classes:
-            # the object head in two parts: how many object centres a cell holds (any class), and
-            # which class they are (a softmax). A single per-class count regression collapsed to
-            # "no objects anywhere" on MSTAR, where classes look alike: zero is the safe answer
-            # for every class and softplus has no gradient there; a class softmax always has one.
-            del self.density
-            self.objectness = nn.Conv2d(config.width, 1, 1)
-            nn.init.constant_(self.objectness.bias, -4.0)
-            self.classify = nn.Conv2d(config.width, self.classes, 1)
+    def _add_object_head(self, config: BaselineConfig) -> None:
+        """The object head in two parts: how many object centres a cell holds (any class), and
+        which class they are (a softmax). A single per-class count regression collapsed to "no
+        objects anywhere" on MSTAR, where classes look alike: zero is the safe answer for every
+        class and softplus has no gradient there; a class softmax always has one."""
+        self.objectness = nn.Conv2d(config.width, 1, 1)
+        nn.init.constant_(self.objectness.bias, -4.0)
+        self.classify = nn.Conv2d(config.width, self.classes, 1)
 
     def grid(self, images: Any) -> Any:
         return self.project(self.tower(images))
 
-    def forward(self, images: Any) -> tuple[Any, Any]:
-        grid = self.grid(images)
-        cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
-        if not self.classes:
-            return cells, None
-        objects = torch.nn.functional.softplus(self.objectness(grid))
-        return cells, objects * torch.softmax(self.classify(grid), 1)
+    def object_density(self, grid: Any) -> Any:
+        return torch.nn.functional.softplus(self.objectness(grid)) * torch.softmax(self.classify(grid), 1)
+
+    def object_loss(self, guess: Any, truth: Any) -> Any:
+        """Per image: counts of any class (squared cell error plus absolute total error), then the
+        class of each labelled centre's cell (cross-entropy of the cell's class shares, weighted by
+        how many centres of each class it holds). Per-class count errors would push the
+        class-agnostic count down until the classes are told apart, and it collapses."""
+        found, known = guess.sum(1), truth.sum(1)
+        cells_error = ((found - known) ** 2).sum((1, 2))
+        totals_error = (found.sum((1, 2)) - known.sum((1, 2))).abs()
+        share = guess / found[:, None].clamp_min(1e-12)
+        classes_error = -(truth * torch.log(share.clamp_min(1e-12))).sum((1, 2, 3)) / known.sum((1, 2)).clamp_min(1.0)
+        return cells_error + totals_error + classes_error
 
 
 class BaselineNetwork(nn.Module):

@@ -204,21 +204,7 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
     if batch.views and density is not None:
         truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
         guess = density[shown:]
-        if hasattr(net.encoder, "objectness"):
-            # the two-part head (pretrained encoder): counts of any class, then the class of each
-            # labelled centre's cell (cross-entropy of the cell's class shares, weighted by how
-            # many centres of each class it holds); per-class count errors would push the
-            # class-agnostic count down until the classes are told apart, and it collapses
-            found, known = guess.sum(1), truth.sum(1)
-            cells_error = ((found - known) ** 2).sum((1, 2))
-            totals_error = (found.sum((1, 2)) - known.sum((1, 2))).abs()
-            share = guess / found[:, None].clamp_min(1e-12)
-            classes_error = -(truth * torch.log(share.clamp_min(1e-12))).sum((1, 2, 3)) / known.sum((1, 2)).clamp_min(1.0)
-            loss = loss + object_weight * (cells_error + totals_error + classes_error).mean()
-        else:
-            cells_error = ((guess - truth) ** 2).sum((1, 2, 3))
-            totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
-            loss = loss + object_weight * (cells_error + totals_error).mean()
+        loss = loss + object_weight * net.encoder.object_loss(guess, truth).mean()
     return loss
 
 
