@@ -37,10 +37,10 @@ from typing import Any
 from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_picture
 from sarlang.models.baseline.model import BaselineModel
 from sarlang.models.baseline.text import Vocabulary, detokenize, tokenize
-from sarlang.models.baseline.training import dihedral_view, object_labels
+from sarlang.models.baseline.training import dihedral_view, object_labels, train
 
 __all__ = ["ARCHITECTURE", "BaselineConfig", "BaselineModel", "Vocabulary", "claims", "detokenize", "dihedral_view",
-           "load", "load_picture", "tokenize", "train_job"]
+           "load", "load_picture", "tokenize", "train", "train_job"]
 
 
 def claims(spec: str) -> bool:
@@ -60,4 +60,4 @@ def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = 
     head learns from the build's ``objects.jsonl`` unless ``objects: none``."""
     config = BaselineConfig.from_dict(job.settings)
     objects = object_labels(job.config.get("objects", "auto"), job.records_file, job.root, {path for path, _, _ in job.examples})
-    return BaselineModel.train(job.examples, job.out, config, on_progress=on_progress, objects=objects)
+    return train(job.examples, job.out, config, on_progress=on_progress, objects=objects)

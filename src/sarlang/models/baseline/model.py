@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -113,17 +113,3 @@ class BaselineModel(VisionLanguageModel):
                     still.append(i)
                 active = still
         return [self.vocab.decode(o) for o in outputs]
-
-    @classmethod
-    def train(
-        cls,
-        examples: Sequence[tuple[str, str, str]],
-        out_dir: str | Path,
-        config: BaselineConfig,
-        on_progress: Callable[[int, int, float], None] | None = None,
-        objects: dict[str, list[tuple[str, float, float]]] | None = None,
-    ) -> BaselineModel:
-        """Train on (image path, prompt, answer) triples: :func:`sarlang.models.baseline.training.train`."""
-        from sarlang.models.baseline.training import train
-
-        return train(examples, out_dir, config, on_progress, objects)
