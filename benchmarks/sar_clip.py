@@ -9,7 +9,7 @@
 
 Each training and scoring runs in its own process; wall time and peak memory are reported.
 
-    python benchmarks/sar_clip.py [--data ../shared/data] [--out /tmp/sar_clip] [--epochs 16] [--json results.json]
+    python benchmarks/sar_clip.py [--data ../shared/data] [--out /tmp/sar_clip] [--epochs 16] [--frozen-blocks 17] [--json results.json]
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ def cli(*args: str) -> dict:
     return {"seconds": round(time.perf_counter() - started, 1), **json.loads(out.read_text())}
 
 
-def train(records: Path, out: Path, epochs: int) -> dict:
+def train(records: Path, out: Path, epochs: int, frozen_blocks: int | None = None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     config = {"model": "clip", "records": str(records), "out": str(out), "epochs": epochs}
+    if frozen_blocks is not None:
+        config["frozen_blocks"] = frozen_blocks
     return run_phase(f"from sarlang.models.run import train_from_config\nRESULT = {{'info': train_from_config({config!r}).info()}}")
 
 
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--out", type=Path, default=Path("/tmp/sar_clip"))
     parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--frozen-blocks", type=int, default=None, help="tower blocks kept frozen (default: the model's; 17 locks the trunk)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     for folder in ("mstar_chips", "hrsid", "hrsid_official"):
@@ -56,14 +59,14 @@ def main() -> None:
     out = args.out.resolve()
     chips = out / "chips"
     run_phase(f"from sarlang.corpus.dataset import build_dataset\nRESULT = build_dataset(['folders:{args.data / 'mstar_chips'}'], {str(chips)!r}, restart=True)")
-    trained = train(chips / "records.jsonl", out / "clip_chips", args.epochs)
+    trained = train(chips / "records.jsonl", out / "clip_chips", args.epochs, args.frozen_blocks)
     zeroshot = cli("eval", "zeroshot", "--model", str(out / "clip_chips"), "--images", str(chips), "--split", "test", "--json", str(out / "zeroshot.json"))
     chips_retrieval = cli("eval", "retrieval", "--model", str(out / "clip_chips"), "--records", str(chips), "--split", "test",
                           "--json", str(out / "retrieval_chips.json"))
     mixed = out / "mixed"
     sources = [f"folders:{args.data / 'mstar_chips'}", f"masks:{args.data / 'hrsid'}", f"masks:{args.data / 'hrsid_official'}"]
     run_phase(f"from sarlang.corpus.dataset import build_dataset\nRESULT = build_dataset({sources!r}, {str(mixed)!r}, restart=True)")
-    trained_mixed = train(mixed / "records.jsonl", out / "clip_mixed", args.epochs)
+    trained_mixed = train(mixed / "records.jsonl", out / "clip_mixed", args.epochs, args.frozen_blocks)
     hrsid_only = out / "hrsid"
     run_phase(f"from sarlang.corpus.dataset import build_dataset\nRESULT = build_dataset({sources[1:]!r}, {str(hrsid_only)!r}, restart=True)")
     hrsid_retrieval = cli("eval", "retrieval", "--model", str(out / "clip_mixed"), "--records", str(hrsid_only), "--split", "test",

@@ -109,3 +109,31 @@ def test_broken_zeroshot_inputs_are_clear_errors(clip_model: Path, sim_bench: Pa
         Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(path)
     missing = run_cli("eval", "zeroshot", "--model", str(clip_model), "--images", str(tmp_path / "chips"), "--classes", str(tmp_path / "none.txt"))
     assert missing.returncode == 2 and "classes file" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_locked_trunk_trains_only_the_head_and_bridges(sim_bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """frozen_blocks 17 locks the whole trunk: its features are computed once, the head and the bridges learn."""
+    from sarlang.models.clip import FROZEN_ALL, ClipConfig, ClipModel
+    from sarlang.models.towers import ImageTower
+
+    seen = []
+    trunk = ImageTower.trunk
+    monkeypatch.setattr(ImageTower, "trunk", lambda self, grey: seen.append(len(grey)) or trunk(self, grey))
+    model = train_from_config({"model": "clip", "records": str(sim_bench / "records.jsonl"), "out": str(tmp_path / "locked"), "epochs": 2,
+                               "batch_size": 4, "image_size": 32, "embed_dim": 16, "frozen_blocks": FROZEN_ALL})
+    # the training pictures (fewer than 64: one batch) went through the trunk twice in all, upright
+    # and mirrored, not once per step
+    assert len(seen) == 2 and seen[0] == seen[1] >= 2
+    start = ClipModel(ClipConfig(image_size=32, embed_dim=16)).network.state_dict()
+    trained = model.network.state_dict()
+    assert all(torch.equal(trained[k], start[k]) for k in start if k.startswith(("tower.stem.", "tower.blocks.")))
+    assert not torch.equal(trained["tower.head.0.weight"], start["tower.head.0.weight"])
+    assert not torch.equal(trained["image_proj.weight"], start["image_proj.weight"])
+    # what it learned is what it embeds with, through the whole tower
+    images = [str(p) for p in sorted((sim_bench / "images").glob("*.png"))[:3]]
+    assert np.allclose(load_model(str(tmp_path / "locked")).embed_images(images), model.embed_images(images), atol=1e-6)
+    with torch.no_grad():
+        from sarlang.models.baseline.config import load_picture
+
+        grey = torch.from_numpy(np.stack([load_picture(p, 32) for p in images]))[:, None]
+        assert np.allclose(model.network.from_trunk(model.network.tower.trunk(grey)).numpy(), model.embed_images(images), atol=1e-6)

@@ -35,6 +35,11 @@ from sarlang.files import atomic_path, atomic_write_text, require
 from sarlang.models.base import VisionLanguageModel, read_model_config
 
 ARCHITECTURE = "sarlang-clip-v1"
+#: ``frozen_blocks`` at which the whole trunk (stem and 16 blocks) is frozen: training then
+#: computes each picture's trunk features once (LiT-style locked image tower, Zhai et al., CVPR
+#: 2022, with the head and the bridges still learning): the demo trains it for 30 epochs on
+#: 840 pictures in about 76 s on 2 cores.
+FROZEN_ALL = 17
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ class ClipConfig:
 
         config = cls(**checked_settings(cls, data, "clip setting"))
         check_ranges(config, "clip setting", image_size=(32, None), embed_dim=(1, None), epochs=(1, None), batch_size=(2, None),
-                     learning_rate=(-0.0, None), encoder_learning_rate=(0, None), weight_decay=(0, None), frozen_blocks=(0, 17),
+                     learning_rate=(-0.0, None), encoder_learning_rate=(0, None), weight_decay=(0, None), frozen_blocks=(0, FROZEN_ALL),
                      temperature=(-0.0, None))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
@@ -91,7 +96,11 @@ def _network(config: ClipConfig, pretrained: bool) -> Any:
             self.logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / config.temperature)))
 
         def images(self, grey: Any) -> Any:
-            return torch.nn.functional.normalize(self.image_proj(self.tower.pooled(grey)), dim=-1)
+            return self.from_trunk(self.tower.trunk(grey))
+
+        def from_trunk(self, features: Any) -> Any:
+            """Unit image vectors from the tower's trunk output: its head, the mean, the bridge."""
+            return torch.nn.functional.normalize(self.image_proj(self.tower.head(features).mean((2, 3))), dim=-1)
 
         def texts(self, sentence_vectors: Any) -> Any:
             return torch.nn.functional.normalize(self.text_proj(sentence_vectors), dim=-1)
@@ -208,6 +217,13 @@ def train(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config: ClipCon
     text_index = {t: i for i, t in enumerate(texts)}
     sentences = torch.from_numpy(model._sentences(texts))
     pair_rows = np.array([(index[p], text_index[t]) for p, t in pairs])
+    locked = config.frozen_blocks >= FROZEN_ALL
+    if locked:
+        # every block frozen: each picture's trunk output, upright and mirrored, is the same in
+        # every epoch, so it is computed once and only the head and the bridges train
+        net.eval()
+        with torch.no_grad():
+            trunks = [torch.cat([net.tower.trunk(batch) for batch in views.split(64)]) for views in (pictures, pictures.flip(-1))]
     tower = [p for n, p in net.named_parameters() if n.startswith("tower.") and p.requires_grad]
     rest = [p for n, p in net.named_parameters() if not n.startswith("tower.")]
     optimizer = torch.optim.AdamW([{"params": rest, "lr": config.learning_rate}, {"params": tower, "lr": config.encoder_learning_rate}],
@@ -224,10 +240,14 @@ def train(pairs: Sequence[tuple[str, str]], out_dir: str | Path, config: ClipCon
         running = 0.0
         for s in range(steps_per_epoch):
             rows = pair_rows[order[s * config.batch_size : (s + 1) * config.batch_size]]
-            images = pictures[rows[:, 0]]
             flip = torch.from_numpy(order_rng.random(len(rows)) < 0.5)
-            images = torch.where(flip[:, None, None, None], images.flip(-1), images)  # mirrored: a SAR scene read the other way
-            image_vectors = net.images(images)
+            if locked:
+                chosen = torch.from_numpy(rows[:, 0])
+                image_vectors = net.from_trunk(torch.where(flip[:, None, None, None], trunks[1][chosen], trunks[0][chosen]))
+            else:
+                images = pictures[rows[:, 0]]
+                images = torch.where(flip[:, None, None, None], images.flip(-1), images)  # mirrored: a SAR scene read the other way
+                image_vectors = net.images(images)
             text_vectors = net.texts(sentences[rows[:, 1]])
             logits = net.logit_scale.exp().clamp(max=100) * image_vectors @ text_vectors.T
             # pairs sharing an image or a caption text are positives of each other

@@ -102,14 +102,22 @@ class ImageTower(nn.Module):
                 module.eval()
         return self
 
+    def trunk(self, grey: Any, stop: int | None = None) -> Any:
+        """The stem and blocks' output of grey pictures (batch, 1, H, W) in [0, 1]: the grid before
+        the head (or after the first ``stop`` blocks)."""
+        x = (grey.expand(-1, 3, -1, -1) - self.mean) / self.std
+        return self.blocks_from(self.stem(x), 0, stop)
+
+    def blocks_from(self, x: Any, start: int, stop: int | None = None) -> Any:
+        """Blocks ``start`` to ``stop`` (the last by default) over a feature grid."""
+        for index in range(start, len(self.blocks) if stop is None else stop):
+            # stochastic depth as the network was trained with it, scaled by the block's depth
+            x = self.blocks[index](x, drop_connect_rate=self._drop_connect * index / self._total_blocks)
+        return x
+
     def forward(self, grey: Any) -> Any:
         """Feature grid (batch, channels, height / stride, width / stride) of grey pictures (batch, 1, H, W) in [0, 1]."""
-        x = (grey.expand(-1, 3, -1, -1) - self.mean) / self.std
-        x = self.stem(x)
-        for index, block in enumerate(self.blocks):
-            # stochastic depth as the network was trained with it, scaled by the block's depth
-            x = block(x, drop_connect_rate=self._drop_connect * index / self._total_blocks)
-        return self.head(x)
+        return self.head(self.trunk(grey))
 
     def pooled(self, grey: Any) -> Any:
         """One feature vector (batch, channels) per picture: the grid's mean."""
