@@ -11,7 +11,7 @@ wall time and peak resident memory are reported. Targets (issue 12): overall acc
 20 points above the majority answer; object classification at least 60%.
 
     python benchmarks/mstar_vlm.py [--data ../shared/data] [--out /tmp/mstar_vlm] [--epochs 8]
-                                   [--image-size 128] [--encoder auto] [--set frozen_blocks=6]
+                                   [--image-size 128] [--encoder auto] [--set object_views=16]
                                    [--json results.json]
 """
 

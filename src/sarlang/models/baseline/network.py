@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from sarlang.errors import SarlangError
 from sarlang.files import require
 from sarlang.models.baseline.config import BaselineConfig
@@ -35,11 +37,69 @@ def grid_code(side: int, width: int) -> Any:
     return torch.nn.functional.pad(code, (0, width - code.shape[1]))[None]
 
 
-def category_names(categories: Sequence[str], vocab: Vocabulary) -> list[list[int]]:
-    """Token ids of each category's name in the singular and the plural ("ship ships"), the words questions name it by."""
+def category_names(categories: Sequence[str], vocab: Vocabulary, distinct: bool = False) -> list[list[int]]:
+    """Token ids of each category's name in the singular and the plural ("ship ships"), the words
+    questions name it by. ``distinct`` keeps only the tokens that tell the categories apart: in
+    "class 3 target" and "class 7 target" only "3" and "7" do, and a mean over all six tokens
+    leaves the decoder a third of a difference to match the question against."""
     from sarlang.vocabulary import plural
 
-    return [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
+    names = [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
+    if distinct and len(names) > 1:
+        shared = set.intersection(*(set(n) for n in names))
+        names = [[t for t in n if t not in shared] or n for n in names]
+    return names
+
+
+#: Glimpsed objects: per image, the (x, y) centres (fractions of width and height) of its
+#: glimpses, and the category probabilities of all glimpses in that order, (n, classes).
+Glimpses = tuple[list[list[tuple[float, float]]], Any]
+
+
+def find_objects(counts: Any, threshold: float = 0.5, limit: int = 8) -> list[list[tuple[float, float]]]:
+    """Object centres in a count map (batch, s, s) of expected object centres per cell: cells that
+    hold more than any of their eight neighbours (ties go to the later cell) and whose 3x3
+    neighbourhood holds at least ``threshold`` objects, at most ``limit`` per image (the fullest
+    first), each placed at its neighbourhood's count-weighted centroid (x, y as fractions of the
+    width and height)."""
+    batch, side, _ = counts.shape
+    c = counts.detach()[:, None]
+    ones = torch.ones(1, 1, 3, 3)
+    mass = torch.nn.functional.conv2d(c, ones, padding=1)
+    # a count split evenly over two cells must give one peak, not two
+    ranked = c + 1e-6 * torch.arange(side * side, dtype=c.dtype).reshape(1, 1, side, side) / (side * side)
+    peaks = (ranked == torch.nn.functional.max_pool2d(ranked, 3, 1, 1)) & (mass >= threshold)
+    centre = (torch.arange(side, dtype=torch.float32) + 0.5) / side
+    ys, xs = torch.meshgrid(centre, centre, indexing="ij")
+    mx = torch.nn.functional.conv2d(c * xs, ones, padding=1) / mass.clamp_min(1e-12)
+    my = torch.nn.functional.conv2d(c * ys, ones, padding=1) / mass.clamp_min(1e-12)
+    found = []
+    for b in range(batch):
+        cells = peaks[b, 0].nonzero().tolist()
+        cells.sort(key=lambda rc: -float(mass[b, 0, rc[0], rc[1]]))
+        found.append([(float(mx[b, 0, r, q]), float(my[b, 0, r, q])) for r, q in cells[:limit]])
+    return found
+
+
+def glimpse_shares(share: Any, centres: list[list[tuple[float, float]]], probabilities: Any) -> Any:
+    """Category shares (batch, classes, s, s) with each glimpse's category probabilities put on
+    the cells within 1.5 cells of its centre (the nearest glimpse's where two reach one cell)."""
+    side = share.shape[-1]
+    centre = (torch.arange(side, dtype=torch.float32) + 0.5) / side
+    ys, xs = torch.meshgrid(centre, centre, indexing="ij")
+    out, start = [], 0
+    for b, found in enumerate(centres):
+        if not found:
+            out.append(share[b])
+            continue
+        where = torch.tensor(found, dtype=torch.float32)
+        distance = torch.maximum((xs[..., None] - where[:, 0]).abs(), (ys[..., None] - where[:, 1]).abs())  # (s, s, k), in fractions
+        nearest = distance.argmin(-1)
+        near = distance.min(-1).values <= 1.5 / side
+        chosen = probabilities[start : start + len(found)][nearest].permute(2, 0, 1)
+        start += len(found)
+        out.append(torch.where(near[None], chosen, share[b]))
+    return torch.stack(out)
 
 
 class _GridEncoder(nn.Module):
@@ -79,13 +139,21 @@ class _GridEncoder(nn.Module):
         totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
         return cells_error + totals_error
 
-    def forward(self, images: Any) -> tuple[Any, Any]:
-        """Image -> grid cells (with their position code) and per-category object-centre densities."""
-        grid = self.grid(images)
+    def counts(self, grid: Any) -> Any:
+        """(batch, s, s): the expected number of object centres of any category per cell."""
+        return self.object_density(grid).sum(1)
+
+    def from_grid(self, grid: Any, glimpses: Glimpses | None = None) -> tuple[Any, Any]:
+        """Grid -> grid cells (with their position code) and per-category object-centre densities
+        (the categories of glimpsed objects from their glimpses, see :func:`glimpse_shares`)."""
         cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
         if not self.classes:
             return cells, None
-        return cells, self.object_density(grid)
+        return cells, self.object_density(grid) if glimpses is None else self.object_density(grid, glimpses)
+
+    def forward(self, images: Any) -> tuple[Any, Any]:
+        """Image -> grid cells (with their position code) and per-category object-centre densities."""
+        return self.from_grid(self.grid(images))
 
 
 class Encoder(_GridEncoder):
@@ -115,12 +183,17 @@ class PretrainedEncoder(_GridEncoder):
 
     def __init__(self, config: BaselineConfig, pretrained: bool = True) -> None:
         super().__init__(config)
-        from sarlang.models.towers import ImageTower
+        from sarlang.models.towers import DEPTHS, ImageTower
 
-        self.tower = ImageTower("stride16", pretrained=pretrained, frozen_blocks=config.frozen_blocks)
+        # with glimpses the whole tower: the grid is read after block 10 (stride 16), glimpses
+        # go on through the last blocks and the head (1280 channels, ImageNet's pooled features)
+        self.tower = ImageTower("stride32" if config.glimpse_size else "stride16", pretrained=pretrained, frozen_blocks=config.frozen_blocks)
+        self.grid_blocks, grid_channels, _ = DEPTHS["stride16"]
+        self.trunk_channels = grid_channels
+        self.frozen_blocks = config.frozen_blocks
         # normalised as the from-scratch encoder's output is: the tower's block outputs are
         # unbounded (std ~4 on SAR), which drove the object head into softplus's flat zero at once
-        self.project = nn.Sequential(nn.Conv2d(self.tower.channels, config.width, 1), nn.BatchNorm2d(config.width), nn.GELU())
+        self.project = nn.Sequential(nn.Conv2d(grid_channels, config.width, 1), nn.BatchNorm2d(config.width), nn.GELU())
         self._add_grid_and_heads(config)
 
     def _add_object_head(self, config: BaselineConfig) -> None:
@@ -131,12 +204,39 @@ class PretrainedEncoder(_GridEncoder):
         self.objectness = nn.Conv2d(config.width, 1, 1)
         nn.init.constant_(self.objectness.bias, -4.0)
         self.classify = nn.Conv2d(config.width, self.classes, 1)
+        if config.glimpse_size:
+            self.glimpse_head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.tower.channels, self.classes))
+
+    @property
+    def locked(self) -> bool:
+        """Whether every block under the grid is frozen: the trunk's output of a picture never
+        changes, so training computes it once (:meth:`trunk`, :meth:`grid_from_trunk`)."""
+        return self.frozen_blocks >= self.grid_blocks + 1
+
+    def trunk(self, images: Any) -> Any:
+        """The tower's stem and blocks under the grid (112 channels, stride 16)."""
+        return self.tower.trunk(images, self.grid_blocks)
+
+    def grid_from_trunk(self, features: Any) -> Any:
+        return self.project(features)
 
     def grid(self, images: Any) -> Any:
-        return self.project(self.tower(images))
+        return self.project(self.trunk(images))
 
-    def object_density(self, grid: Any) -> Any:
-        return torch.nn.functional.softplus(self.objectness(grid)) * torch.softmax(self.classify(grid), 1)
+    def counts(self, grid: Any) -> Any:
+        return torch.nn.functional.softplus(self.objectness(grid))[:, 0]
+
+    def glimpse_logits(self, crops: Any) -> Any:
+        """(n, classes) category logits of glimpses (n, 1, glimpse_size, glimpse_size): the whole
+        tower (the grid's blocks, then the rest and the head), pooled, and a linear classifier."""
+        features = self.tower.head(self.tower.blocks_from(self.tower.trunk(crops, self.grid_blocks), self.grid_blocks))
+        return self.glimpse_head(features.mean((2, 3)))
+
+    def object_density(self, grid: Any, glimpses: Glimpses | None = None) -> Any:
+        share = torch.softmax(self.classify(grid), 1)
+        if glimpses is not None:
+            share = glimpse_shares(share, *glimpses)
+        return torch.nn.functional.softplus(self.objectness(grid)) * share
 
     def object_loss(self, guess: Any, truth: Any) -> Any:
         """Per image: counts of any class (squared cell error plus absolute total error), then the
@@ -169,9 +269,13 @@ class BaselineNetwork(nn.Module):
         self.norm = nn.LayerNorm(config.width)
         self.head = nn.Linear(config.width, vocab_size)
         if classes:
-            names = category_names(config.categories, vocab)
+            names = category_names(config.categories, vocab, config.distinct_names)
             longest = max(len(n) for n in names)
             self.register_buffer("names", torch.tensor([n + [PAD] * (longest - len(n)) for n in names]), persistent=False)
+            if config.mark_mentions:
+                self.mentioned = nn.Parameter(torch.randn(config.width) * 0.02)
+            if config.mark_most:
+                self.most = nn.Parameter(torch.randn(config.width) * 0.02)
             self.density_in = nn.Linear(classes, config.width)
             self.count_token = nn.Embedding(MAX_COUNT + 1, config.width)
             self.where = nn.Linear(config.width, config.width)
@@ -191,11 +295,47 @@ class BaselineNetwork(nn.Module):
         name_ids = self.names
         name = (self.embed(name_ids) * (name_ids != PAD)[..., None]).sum(1) / (name_ids != PAD).sum(1, keepdim=True)
         slots = name[None] + self.count_token(counts) + self.where(where)
+        if hasattr(self, "most"):
+            # the category with the most estimated objects (at least a tenth of one), which "what is
+            # the predominant category?" asks for: comparing ten count tokens by attention is hard
+            totals = known.sum(2)
+            top = torch.nn.functional.one_hot(totals.argmax(1), totals.shape[1]).float() * (totals.max(1).values >= 0.1).float()[:, None]
+            slots = slots + top[..., None] * self.most
         return torch.cat([cells, slots], 1)
 
+    def encode(self, images: Any, originals: Sequence[Any], glimpse_pixels: float, glimpse_size: int) -> Any:
+        """Decoder memory of pictures (batch, 1, H, W) for answering: with glimpses, the objects the
+        object head finds are cropped from the full-resolution grey ``originals`` and classified."""
+        from sarlang.models.baseline.config import glimpse
 
-def decode(net: Any, memory: Any, tokens: Any) -> Any:
-    """The decoder over already-encoded images (the encoder runs once per batch, not per token)."""
+        grid = self.encoder.grid(images)
+        glimpses = None
+        if glimpse_size and self.encoder.classes:
+            centres = find_objects(self.encoder.counts(grid))
+            crops = [glimpse(original, x, y, glimpse_pixels, glimpse_size) for original, found in zip(originals, centres) for x, y in found]
+            if crops:
+                logits = self.encoder.glimpse_logits(torch.from_numpy(np.stack(crops))[:, None])
+                glimpses = (centres, torch.softmax(logits, 1))
+        return self.memory(*self.encoder.from_grid(grid, glimpses))
+
+
+def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:
+    """(questions, classes): 1 where the prompt names the category (any of its name's tokens), else 0;
+    None when the network marks no mentions."""
+    if not hasattr(net, "mentioned"):
+        return None
+    named = [set(row) - {PAD} for row in net.names.tolist()]
+    return torch.tensor([[float(bool(words & set(prompt))) for words in named] for prompt in prompts])
+
+
+def decode(net: Any, memory: Any, tokens: Any, mentioned: Any = None) -> Any:
+    """The decoder over already-encoded images (the encoder runs once per batch, not per token).
+    ``mentioned`` (:func:`mentions` of the prompts) marks the category tokens the question
+    names with a learned vector, so "is there a class 3 target?" points at class 3's token
+    instead of having to match its name."""
+    if mentioned is not None:
+        classes = mentioned.shape[1]
+        memory = torch.cat([memory[:, :-classes], memory[:, -classes:] + mentioned[..., None] * net.mentioned], 1)
     length = tokens.shape[1]
     x = net.embed(tokens) + net.position(torch.arange(length))[None]
     mask = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.bool)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, require
-from sarlang.models.baseline.config import BaselineConfig, load_picture
+from sarlang.models.baseline.config import BaselineConfig, glimpse, load_grey, load_picture
 from sarlang.models.baseline.text import EOS, PAD, Vocabulary
 from sarlang.schema import Reject
 
@@ -27,25 +27,32 @@ def train(
     out_dir: str | Path,
     config: BaselineConfig,
     on_progress: Callable[[int, int, float], None] | None = None,
-    objects: dict[str, list[tuple[str, float, float]]] | None = None,
+    objects: dict[str, list[tuple]] | None = None,
 ) -> BaselineModel:
     """Train on (image path, prompt, answer) triples; resumes from ``out_dir/checkpoint.pt``.
 
-    ``objects`` (image path -> (category, x, y) object centres as fractions of the image
-    width and height) turns on the object head: it learns where each category's objects are,
-    and the decoder reads those maps and per-category counts. Images missing from it add no
-    object loss.
+    ``objects`` (image path -> (category, x, y, width, height) objects: box centres and sizes as
+    fractions of the image width and height; the sizes may be left out without glimpses) turns
+    on the object head: it learns where each category's objects are, and the decoder reads those
+    maps and per-category counts. Images missing from it add no object loss. With glimpses
+    (``glimpse_size``), the encoder also learns each labelled object's category from a glimpse
+    of it at full resolution (turned, mirrored and shifted by up to a tenth of its side).
     """
     torch = require("torch", "train", "the built-in model (torch)")
     from sarlang.models.baseline.model import BaselineModel
 
     if not examples:
         raise SarlangError("no training examples")
-    config = config.resolved()
+    config = config.resolved(picture_sides(sorted({path for path, _, _ in examples})))
     if objects and not config.categories:
-        config = replace(config, categories=sorted({c for found in objects.values() for c, _, _ in found}))
+        config = replace(config, categories=sorted({c for found in objects.values() for c, *_ in found}))
     if config.categories and not objects:
         raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
+    paths = sorted({path for path, _, _ in examples})
+    glimpsing = bool(config.glimpse_size and config.categories)
+    originals = {path: load_grey(path) for path in paths if path in (objects or {})} if glimpsing else {}
+    if glimpsing and not config.glimpse_pixels:
+        config = replace(config, glimpse_pixels=glimpse_side(objects or {}, originals))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     random.seed(config.seed)
@@ -63,7 +70,6 @@ def train(
         vocab = Vocabulary.build([p for _, p, _ in examples] + [a for _, _, a in examples], config.min_count)
     model = BaselineModel(config, vocab)
     net = model.network
-    paths = sorted({path for path, _, _ in examples})
     pictures = [load_picture(path, config.image_size) for path in paths]
     maps = object_maps(objects or {}, config)
     image_maps = [maps.get(path) for path in paths]
@@ -72,6 +78,19 @@ def train(
     for path, prompt, answer in examples:
         by_image[index[path]].append((model._prompt_ids(prompt), vocab.encode(answer)[: config.max_answer_tokens] + [EOS]))
     labelled = [i for i, found in enumerate(image_maps) if found is not None]
+    trunks = None
+    if getattr(net.encoder, "locked", False):
+        views = len(pictures) + 7 * len(labelled)
+        side = config.image_size // config.grid_stride
+        if views * net.encoder.trunk_channels * side * side * 4 <= TRUNK_CACHE_BYTES:
+            trunks = _LockedTrunk(net.encoder, pictures, set(labelled))
+        else:
+            import logging
+
+            logging.getLogger("sarlang").warning("the locked tower's features of %d picture views would not fit in %.0f GiB; "
+                                                 "computing them at every step instead", views, TRUNK_CACHE_BYTES / 2**30)
+    category_index = {c: k for k, c in enumerate(config.categories)}
+    found_in = [[o for o in (objects or {}).get(path, []) if o[0] in category_index] for path in paths]
     # a batch holds every question of a few images (about batch_size questions), so each image
     # is encoded once per batch; the object head learns from object_views other labelled images
     per_batch = max(1, round(config.batch_size * len(paths) / len(examples)))
@@ -100,11 +119,18 @@ def train(
         for step in range(steps_per_epoch):
             shown = order[step * per_batch : (step + 1) * per_batch]
             rng = np.random.default_rng((config.seed, epoch, step))
-            views = []
+            views, viewed = [], []
             if labelled and config.categories and config.object_loss_weight > 0:
-                for i in rng.choice(labelled, size=min(config.object_views, len(labelled)), replace=False):
-                    views.append(dihedral_view(pictures[i], image_maps[i], int(rng.integers(4)), bool(rng.integers(2))))
-            batch = _Batch([pictures[i] for i in shown], [(row, *pair) for row, i in enumerate(shown) for pair in by_image[i]], views)
+                viewed = rng.choice(labelled, size=min(config.object_views, len(labelled)), replace=False).tolist()
+                for i in viewed:
+                    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+                    picture, found = dihedral_view(pictures[i], image_maps[i], turns, flip)
+                    views.append((trunks.view(i, turns, flip) if trunks else picture, found))
+            batch = _Batch([trunks.view(i, 0, False) if trunks else pictures[i] for i in shown],
+                           [(row, *pair) for row, i in enumerate(shown) for pair in by_image[i]], views)
+            if glimpsing:
+                _add_glimpses(batch, [(originals.get(paths[i]), found_in[i]) for i in shown], [(originals[paths[i]], found_in[i]) for i in viewed],
+                              category_index, config, rng)
             loss = _loss(net, batch, config.object_loss_weight)
             optimizer.zero_grad()
             loss.backward()
@@ -123,14 +149,14 @@ def train(
     return model
 
 
-def object_maps(objects: dict[str, list[tuple[str, float, float]]], config: BaselineConfig) -> dict[str, np.ndarray]:
+def object_maps(objects: dict[str, list[tuple]], config: BaselineConfig) -> dict[str, np.ndarray]:
     """Per image, the number of object centres of each category in each grid cell (categories x s x s)."""
     side = config.image_size // config.grid_stride
     index = {c: i for i, c in enumerate(config.categories)}
     maps = {}
     for path, found in objects.items():
         grid = np.zeros((len(index), side, side), dtype=np.float32)
-        for category, x, y in found:
+        for category, x, y, *_ in found:
             if category in index:
                 grid[index[category], min(side - 1, max(0, int(y * side))), min(side - 1, max(0, int(x * side)))] += 1
         maps[path] = grid
@@ -146,14 +172,98 @@ def dihedral_view(image: np.ndarray, object_map: np.ndarray, turns: int, flip: b
     return np.ascontiguousarray(image), np.ascontiguousarray(object_map)
 
 
+def picture_sides(paths: Sequence[str]) -> list[float]:
+    """The longer side, in pixels, of each picture at ``paths`` that can be read (from its header;
+    the training itself then says which is broken)."""
+    from PIL import Image
+
+    sides = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                sides.append(float(max(im.size)))
+        except (OSError, ValueError):
+            continue
+    return sides
+
+
+#: The most memory the locked trunk's cached features may take (bytes); beyond, they are computed at every step.
+TRUNK_CACHE_BYTES = 4 * 2**30
+
+
+class _LockedTrunk:
+    """The locked tower trunk's output for every training picture, computed once: upright for
+    all, and in the eight turned and mirrored views for the labelled ones (the object views)."""
+
+    def __init__(self, encoder: Any, pictures: list[np.ndarray], labelled: set[int]) -> None:
+        import torch
+
+        self.features: dict[tuple[int, int, bool], np.ndarray] = {}
+        wanted = [(i, turns, flip) for i in range(len(pictures)) for turns in range(4) for flip in (False, True)
+                  if (turns, flip) == (0, False) or i in labelled]
+        encoder.eval()
+        with torch.no_grad():
+            for start in range(0, len(wanted), 64):
+                keys = wanted[start : start + 64]
+                views = np.stack([_turned(pictures[i], turns, flip) for i, turns, flip in keys])
+                for key, out in zip(keys, encoder.trunk(torch.from_numpy(views)[:, None]).numpy()):
+                    self.features[key] = out
+        encoder.train()
+
+    def view(self, index: int, turns: int, flip: bool) -> np.ndarray:
+        return self.features[(index, turns, flip)]
+
+
+def _turned(image: np.ndarray, turns: int, flip: bool) -> np.ndarray:
+    image = np.rot90(image, turns)
+    return np.ascontiguousarray(image[:, ::-1] if flip else image)
+
+
+def glimpse_side(objects: dict[str, list[tuple]], originals: dict[str, np.ndarray]) -> float:
+    """The side of a glimpse in original pixels: the median longer side of the labelled boxes.
+
+    Raises:
+        InputError: the object labels carry no box sizes.
+    """
+    sides = [max(o[3] * originals[path].shape[1], o[4] * originals[path].shape[0])
+             for path, found in objects.items() if path in originals for o in found if len(o) >= 5]
+    if not sides:
+        raise InputError("glimpses need the objects' box sizes", hint="train on a build's objects.jsonl, set glimpse_pixels, or set glimpse_size: 0")
+    return float(np.median(sides))
+
+
 @dataclass
 class _Batch:
     """One training step: images (grey, image_size square); their questions as (image row, prompt
-    ids, answer ids); and turned or mirrored views of labelled images with their object maps."""
+    ids, answer ids); turned or mirrored views of labelled images with their object maps; and,
+    with glimpses, the glimpse centres of each image, the glimpses (first those of the images, in
+    order, then those of the views' objects) and their category indices."""
 
     images: list[np.ndarray]
     questions: list[tuple[int, list[int], list[int]]]
     views: list[tuple[np.ndarray, np.ndarray]]
+    centres: list[list[tuple[float, float]]] = field(default_factory=list)
+    glimpses: list[np.ndarray] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+
+
+def _add_glimpses(batch: _Batch, shown: list[tuple[np.ndarray | None, list[tuple]]], viewed: list[tuple[np.ndarray, list[tuple]]],
+                  index: dict[str, int], config: BaselineConfig, rng: np.random.Generator) -> None:
+    """Glimpses of the labelled objects: upright at the box centres for the shown images (their
+    categories then stand in the decoder's memory, as the found objects' do when answering), and
+    turned, mirrored and shifted by up to a tenth of the side for the views' objects."""
+    side, size = config.glimpse_pixels, config.glimpse_size
+    for original, found in shown:
+        batch.centres.append([(x, y) for _, x, y, *_ in found] if original is not None else [])
+        for category, x, y, *_ in found if original is not None else []:
+            batch.glimpses.append(glimpse(original, x, y, side, size))
+            batch.labels.append(index[category])
+    for original, found in viewed:
+        height, width = original.shape
+        for category, x, y, *_ in found:
+            dx, dy = rng.uniform(-0.1, 0.1, 2) * side
+            batch.glimpses.append(glimpse(original, x + dx / width, y + dy / height, side, size, int(rng.integers(4)), bool(rng.integers(2))))
+            batch.labels.append(index[category])
 
 
 def _length_groups(questions: list[tuple[int, list[int], list[int]]]) -> list[list[tuple[int, list[int], list[int]]]]:
@@ -181,10 +291,17 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
     """
     import torch
 
-    from sarlang.models.baseline.network import decode
+    from sarlang.models.baseline.network import decode, mentions
 
     shown = len(batch.images)
-    cells, density = net.encoder(torch.from_numpy(np.stack(batch.images + [view for view, _ in batch.views]))[:, None])
+    pixels = torch.from_numpy(np.stack(batch.images + [view for view, _ in batch.views]))
+    grid = net.encoder.grid(pixels[:, None]) if pixels.ndim == 3 else net.encoder.grid_from_trunk(pixels)
+    glimpses, glimpse_loss = None, None
+    if batch.glimpses:
+        logits = net.encoder.glimpse_logits(torch.from_numpy(np.stack(batch.glimpses))[:, None])
+        glimpses = (batch.centres + [[] for _ in batch.views], torch.softmax(logits, 1))
+        glimpse_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(batch.labels))
+    cells, density = net.encoder.from_grid(grid, glimpses)
     memory = net.memory(cells[:shown], None if density is None else density[:shown])
     total = torch.zeros(())
     for group in _length_groups(batch.questions):
@@ -197,7 +314,7 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
             # position t predicts token t + 1; only answer tokens (and EOS) are learned
             start = len(prompt) - 1
             targets[row, start : start + len(answer)] = torch.tensor(answer)
-        logits = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens)
+        logits = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens, mentions(net, [prompt for _, prompt, _ in group]))
         per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         total = total + (per_token.sum(1) / (targets != -100).sum(1)).sum()
     loss = total / len(batch.questions)
@@ -205,11 +322,14 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
         truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
         guess = density[shown:]
         loss = loss + object_weight * net.encoder.object_loss(guess, truth).mean()
+    if glimpse_loss is not None:
+        loss = loss + object_weight * glimpse_loss
     return loss
 
 
-def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple[str, float, float]]] | None:
-    """Object centres (category, x / width, y / height) of the training images, from a build's objects.jsonl."""
+def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple]] | None:
+    """Objects (category, centre x / width, centre y / height, box width / width, box height /
+    height) of the training images, from a build's objects.jsonl."""
     from sarlang.files import iter_jsonl, read_bytes
 
     if setting in (None, False, "none"):
@@ -221,7 +341,7 @@ def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]
         if setting == "auto":
             return None
         raise InputError(f"object labels '{path}' do not exist", hint="sarlang build writes objects.jsonl beside records.jsonl")
-    labels: dict[str, list[tuple[str, float, float]]] = {}
+    labels: dict[str, list[tuple]] = {}
     bad: list[Reject] = []
     rows = list(iter_jsonl(read_bytes(path), str(path), bad))
     if bad:
@@ -232,7 +352,8 @@ def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]
         try:
             image = str((path.parent / row["image"]).resolve())
             width, height = float(row["width"]), float(row["height"])
-            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height) for o in row["objects"]]
+            found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height,
+                      o["box"][2] / width, o["box"][3] / height) for o in row["objects"]]
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
             raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
         if image in images:
