@@ -19,7 +19,7 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     out = tmp_path / "demo_out"
     result = run_cli("demo", "--out", str(out), "--scenes", "6", "--epochs", "1", "--no-meteor", timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "1/5 building the benchmark" in result.stdout and "# sarlang demo report" in result.stdout
+    assert "1/6 building the benchmark" in result.stdout and "# sarlang demo report" in result.stdout
     scores = json.loads((out / "scores.json").read_text())
     assert scores["scenes"] == 12 and scores["model"]["id"] == "sarlang-baseline-v3" and scores["model"]["categories"]
     by_app = scores["vqa"]["by_application"]
@@ -33,6 +33,13 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     assert {p["id"] for p in predicted} == {r["id"] for r in test_records}
     report = (out / "report.md").read_text()
     assert "McNemar" in report and "| **overall** |" in report and str(out / "model") in report
+    # the pretrained tower (installed with the test extras) with its grid trunk locked, and SAR-CLIP beside it
+    assert scores["model"]["encoder"] == "efficientnet-lite0" and scores["model"]["frozen_blocks"] == 12
+    clip = scores["sar_clip"]
+    assert clip["model"]["id"] == "sarlang-clip-v1" and clip["retrieval"]["images"] >= 2 and 0 <= clip["retrieval"]["mR"] <= 1
+    assert "SAR-CLIP: retrieval and zero-shot" in report and "image → text" in report
+    z = clip["zeroshot"]
+    assert ("unavailable" in z) or (z["n"] >= 1 and 0 <= z["top1"] <= 1)
     # bad input: a source that does not exist is one clear line, not a traceback
     bad = run_cli("demo", "--out", str(tmp_path / "bad"), "--source", "voc:" + str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip()

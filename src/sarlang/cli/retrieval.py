@@ -12,14 +12,7 @@ from sarlang.cli.common import JsonOpt, check_outputs, console, err_console, use
 from sarlang.cli.evaluate import eval_app
 from sarlang.errors import InputError
 
-#: Prompt templates of zero-shot classification; ``{}`` is the class name.
-TEMPLATES = {
-    "sar": ("a SAR image of a {}.", "a synthetic aperture radar image of a {}.", "a radar image showing a {}.",
-            "This SAR image contains one {}."),
-    "plain": ("{}",),
-}
-
-ModelOpt = Annotated[str, typer.Option("--model", help="A SAR-CLIP folder from sarlang train (model: clip).")]
+ModelOpt = Annotated[str, typer.Option("--model", help="A SAR-CLIP folder from sarlang train (model: clip), or openclip:ARCH@CHECKPOINT.")]
 
 
 def _embedding_model(spec: str) -> Any:
@@ -27,11 +20,13 @@ def _embedding_model(spec: str) -> Any:
 
     model = load_model(spec)
     if not (hasattr(model, "embed_images") and hasattr(model, "embed_texts")):
-        raise InputError(f"'{spec}' does not embed images and texts", hint="give a SAR-CLIP model (sarlang train with model: clip)")
+        raise InputError(f"'{spec}' does not embed images and texts", hint="give a SAR-CLIP model (sarlang train with model: clip) or openclip:ARCH@CHECKPOINT")
     return model
 
 
 def _templates(name: str) -> tuple[str, ...]:
+    from sarlang.eval.retrieval import TEMPLATES
+
     if name in TEMPLATES:
         return TEMPLATES[name]
     path = Path(name)
@@ -86,9 +81,7 @@ def eval_zeroshot(
     json_out: JsonOpt = None,
 ) -> None:
     """Zero-shot classification: each class's prompts embedded and averaged; top-1, top-5, mean per-class accuracy, confusion matrix."""
-    import numpy as np
-
-    from sarlang.eval.retrieval import zeroshot_scores
+    from sarlang.eval.retrieval import class_vectors, zeroshot_scores
     from sarlang.formats.embedding_sets import class_set
 
     check_outputs({"--json file": json_out})
@@ -96,11 +89,7 @@ def eval_zeroshot(
     data = class_set(images, classes, split)
     clip = _embedding_model(model)
     err_console.print(f"embedding {len(data.images)} images of {len(data.classes)} classes...", highlight=False)
-    vectors = []
-    for name in data.classes:
-        mean = clip.embed_texts([t.format(name) for t in chosen]).mean(0)
-        vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-    scores = zeroshot_scores(clip.embed_images(data.images), np.stack(vectors), data.labels, data.classes)
+    scores = zeroshot_scores(clip.embed_images(data.images), class_vectors(clip, data.classes, chosen), data.labels, data.classes)
     console.print(f"zero-shot on {scores['n']} images of {len(data.classes)} classes ({len(chosen)} templates): "
                   f"top-1 {scores['top1'] * 100:.1f}, top-5 {scores['top5'] * 100:.1f}, mean per class {scores['mean_per_class'] * 100:.1f}",
                   highlight=False)

@@ -20,6 +20,23 @@ import numpy as np
 from sarlang.errors import SarlangError
 
 RECALL_AT = (1, 5, 10)
+#: Prompt templates of zero-shot classification; ``{}`` is the class name.
+TEMPLATES = {
+    "sar": ("a SAR image of a {}.", "a synthetic aperture radar image of a {}.", "a radar image showing a {}.",
+            "This SAR image contains one {}."),
+    "plain": ("{}",),
+}
+
+
+def class_vectors(model: Any, classes: Sequence[str], templates: Sequence[str]) -> np.ndarray:
+    """(classes, d) unit vectors: each class's prompts (``templates`` filled with its name)
+    embedded by ``model.embed_texts``, averaged and renormalised (CLIP's prompt ensembling,
+    Radford et al., ICML 2021)."""
+    vectors = []
+    for name in classes:
+        mean = model.embed_texts([t.format(name) for t in templates]).mean(0)
+        vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    return np.stack(vectors)
 
 
 def _hit_probability(scores: np.ndarray, correct: np.ndarray, k: int) -> np.ndarray:
