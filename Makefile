@@ -31,7 +31,7 @@ SARLANG := $(VENV)/bin/sarlang
 
 $(VENV)/.demo: $(VENV)/.core
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots,train,towers]' $(TORCH)
+	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots,train,towers,embedding]' $(TORCH)
 	touch $@
 
 # The main job: simulate, preprocess, build, train the built-in model, predict, score, report.
