@@ -160,7 +160,7 @@ def sar_clip_scores(out: Path, records_file: Path, progress: Callable[[int, int,
     test split: retrieval over the captions, zero-shot over the images that show one category.
     Without the towers or embedding extras, or without such images, says why instead."""
     from sarlang.errors import InputError, MissingDependencyError
-    from sarlang.eval.retrieval import TEMPLATES, class_vectors, retrieval_scores, zeroshot_scores
+    from sarlang.eval.retrieval import TEMPLATES, model_retrieval, model_zeroshot
     from sarlang.formats.embedding_sets import caption_set, class_set
     from sarlang.models.run import train_from_config
 
@@ -169,15 +169,13 @@ def sar_clip_scores(out: Path, records_file: Path, progress: Callable[[int, int,
     except MissingDependencyError as exc:
         return {"unavailable": f"{exc} ({exc.hint})"}
     captions = caption_set(records_file, "test")
-    result: dict[str, Any] = {"model": model.info(), "files": str(out / "clip"),
-                              "retrieval": retrieval_scores(model.embed_images(captions.images), model.embed_texts(captions.texts), captions.text_image)}
+    result: dict[str, Any] = {"model": model.info(), "files": str(out / "clip"), "retrieval": model_retrieval(model, captions)}
     try:
         classes = class_set(out / "build", None, "test")
     except InputError as exc:
         result["zeroshot"] = {"unavailable": str(exc)}
         return result
-    vectors = class_vectors(model, classes.classes, TEMPLATES["sar"])
-    result["zeroshot"] = zeroshot_scores(model.embed_images(classes.images), vectors, classes.labels, classes.classes)
+    result["zeroshot"] = model_zeroshot(model, classes, TEMPLATES["sar"])
     return result
 
 

@@ -55,14 +55,14 @@ def eval_retrieval(
     json_out: JsonOpt = None,
 ) -> None:
     """Image->text and text->image recall at 1, 5, 10 and their mean (mR) over a build's captions."""
-    from sarlang.eval.retrieval import retrieval_scores
+    from sarlang.eval.retrieval import model_retrieval
     from sarlang.formats.embedding_sets import caption_set
 
     check_outputs({"--json file": json_out})
     data = caption_set(records, split)
     clip = _embedding_model(model)
     err_console.print(f"embedding {len(data.images)} images and {len(data.texts)} captions...", highlight=False)
-    scores = retrieval_scores(clip.embed_images(data.images), clip.embed_texts(data.texts), data.text_image)
+    scores = model_retrieval(clip, data)
     console.print(f"retrieval on {scores['images']} images, {scores['texts']} captions (split {split})", highlight=False)
     for way, name in (("i2t", "image->text"), ("t2i", "text->image")):
         console.print(f"  {name:12} " + "  ".join(f"{k} {v * 100:5.1f}" for k, v in scores[way].items()), highlight=False)
@@ -81,7 +81,7 @@ def eval_zeroshot(
     json_out: JsonOpt = None,
 ) -> None:
     """Zero-shot classification: each class's prompts embedded and averaged; top-1, top-5, mean per-class accuracy, confusion matrix."""
-    from sarlang.eval.retrieval import class_vectors, zeroshot_scores
+    from sarlang.eval.retrieval import model_zeroshot
     from sarlang.formats.embedding_sets import class_set
 
     check_outputs({"--json file": json_out})
@@ -89,7 +89,7 @@ def eval_zeroshot(
     data = class_set(images, classes, split)
     clip = _embedding_model(model)
     err_console.print(f"embedding {len(data.images)} images of {len(data.classes)} classes...", highlight=False)
-    scores = zeroshot_scores(clip.embed_images(data.images), class_vectors(clip, data.classes, chosen), data.labels, data.classes)
+    scores = model_zeroshot(clip, data, chosen)
     console.print(f"zero-shot on {scores['n']} images of {len(data.classes)} classes ({len(chosen)} templates): "
                   f"top-1 {scores['top1'] * 100:.1f}, top-5 {scores['top5'] * 100:.1f}, mean per class {scores['mean_per_class'] * 100:.1f}",
                   highlight=False)

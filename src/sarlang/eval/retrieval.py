@@ -108,3 +108,15 @@ def zeroshot_scores(image_vectors: np.ndarray, class_vectors: np.ndarray, labels
     per_class = [float(top1[truth == c].mean()) for c in range(len(classes)) if (truth == c).any()]
     return {"top1": float(top1.mean()), "top5": float(top5.mean()), "mean_per_class": float(np.mean(per_class)),
             "n": int(len(truth)), "classes": list(classes), "confusion": confusion.tolist()}
+
+
+def model_retrieval(model: Any, data: Any) -> dict[str, Any]:
+    """:func:`retrieval_scores` of an embedding model over a caption set
+    (:func:`sarlang.formats.embedding_sets.caption_set`)."""
+    return retrieval_scores(model.embed_images(data.images), model.embed_texts(data.texts), data.text_image)
+
+
+def model_zeroshot(model: Any, data: Any, templates: Sequence[str]) -> dict[str, Any]:
+    """:func:`zeroshot_scores` of an embedding model over a class set
+    (:func:`sarlang.formats.embedding_sets.class_set`), each class's ``templates`` averaged."""
+    return zeroshot_scores(model.embed_images(data.images), class_vectors(model, data.classes, templates), data.labels, data.classes)

@@ -53,6 +53,31 @@ class VisionLanguageModel(ABC):
         self.close()
 
 
+class EmbeddingModel(VisionLanguageModel):
+    """A model that embeds images and texts in one space (a CLIP): it retrieves and classifies
+    (``sarlang eval retrieval``, ``sarlang eval zeroshot``) and answers no questions. ``kind``
+    names it in that refusal."""
+
+    kind = "an embedding model"
+
+    @abstractmethod
+    def embed_images(self, paths: Sequence[str], batch_size: int = 64) -> Any:
+        """Unit vectors (n, d) of the pictures at ``paths``."""
+
+    @abstractmethod
+    def embed_texts(self, texts: Sequence[str]) -> Any:
+        """Unit vectors (n, d) of ``texts``."""
+
+    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
+        """An embedding model answers no questions.
+
+        Raises:
+            InputError: always, naming what it does instead.
+        """
+        raise InputError(f"{self.kind} retrieves and classifies; it does not answer questions",
+                         hint="use sarlang eval retrieval or sarlang eval zeroshot with it")
+
+
 #: Model backends: each module of :mod:`sarlang.models` that defines ``claims(spec) -> bool`` and
 #: ``load(spec) -> VisionLanguageModel`` (other packages: entry-point group ``sarlang.models``).
 MODELS = Plugins("model backend", "sarlang.models", "claims", "sarlang.models")

@@ -32,7 +32,7 @@ import numpy as np
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, atomic_write_text, require
-from sarlang.models.base import VisionLanguageModel, read_model_config
+from sarlang.models.base import EmbeddingModel, read_model_config
 
 ARCHITECTURE = "sarlang-clip-v1"
 #: ``frozen_blocks`` at which the whole trunk (stem and 16 blocks) is frozen: training then
@@ -108,8 +108,10 @@ def _network(config: ClipConfig, pretrained: bool) -> Any:
     return Bridges()
 
 
-class ClipModel(VisionLanguageModel):
+class ClipModel(EmbeddingModel):
     """SAR-CLIP (see the module docstring): embeds images and texts in one space."""
+
+    kind = "a SAR-CLIP model"
 
     def __init__(self, config: ClipConfig, pretrained: bool = True) -> None:
         self.config = config
@@ -147,15 +149,6 @@ class ClipModel(VisionLanguageModel):
                 pictures = np.stack([load_picture(p, self.config.image_size) for p in paths[start : start + batch_size]])
                 out.append(self.network.images(torch.from_numpy(pictures)[:, None]).numpy())
         return np.concatenate(out) if out else np.zeros((0, self.config.embed_dim), dtype=np.float32)
-
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
-        """A CLIP model answers no questions.
-
-        Raises:
-            InputError: always, naming what it does instead.
-        """
-        raise InputError("a SAR-CLIP model retrieves and classifies; it does not answer questions",
-                         hint="use sarlang eval retrieval or sarlang eval zeroshot with it")
 
     def save(self, directory: str | Path) -> None:
         """``model.safetensors`` and ``config.json`` in ``directory``, each written atomically."""

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, MissingDependencyError
-from sarlang.models.base import VisionLanguageModel
+from sarlang.models.base import EmbeddingModel
 
 PREFIX = "openclip:"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
@@ -101,8 +101,10 @@ def _config_name(open_clip: Any, config: Path) -> str:
     return name
 
 
-class OpenClipModel(VisionLanguageModel):
+class OpenClipModel(EmbeddingModel):
     """An OpenCLIP model that embeds images and texts in one space (see the module docstring)."""
+
+    kind = "an OpenCLIP model"
 
     def __init__(self, model: Any, preprocess: Any, tokenizer: Any, name: str, model_cfg: dict[str, Any]) -> None:
         self.model, self.preprocess, self.tokenizer, self.name, self.model_cfg = model.eval(), preprocess, tokenizer, name, model_cfg
@@ -164,15 +166,6 @@ class OpenClipModel(VisionLanguageModel):
                 pixels = torch.stack([self.preprocess(Image.fromarray(load_grey(p)).convert("RGB")) for p in paths[start : start + batch_size]])
                 out.append(self.model.encode_image(pixels, normalize=True).float().numpy())
         return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
-
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
-        """A CLIP model answers no questions.
-
-        Raises:
-            InputError: always, naming what it does instead.
-        """
-        raise InputError("an OpenCLIP model retrieves and classifies; it does not answer questions",
-                         hint="use sarlang eval retrieval or sarlang eval zeroshot with it")
 
     def save(self, directory: str | Path) -> None:
         """``open_clip_config.json`` and ``open_clip_model.safetensors`` in ``directory`` (OpenCLIP's
