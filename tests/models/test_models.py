@@ -199,6 +199,11 @@ def test_object_settings_are_checked(bench: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"image": "images/sim000003_g2.png", "width": 64}\n')
     with pytest.raises(InputError, match="malformed row"):
         train_from_config(tiny(bench, tmp_path / "x", objects=str(tmp_path / "bad.jsonl")))
+    # a box of NaN (json allows it through Python's parser) would turn into no cell, or a crash, later
+    (tmp_path / "nan.jsonl").write_text('{"image": "images/sim000003_g2.png", "width": 64, "height": 64, '
+                                        '"objects": [{"category": "ship", "box": [NaN, 1, 2, 2]}]}\n')
+    with pytest.raises(InputError, match="malformed row.*positive finite"):
+        train_from_config(tiny(bench, tmp_path / "x", objects=str(tmp_path / "nan.jsonl")))
     with pytest.raises(InputError, match="no object labels"):
         train_from_config(tiny(bench, tmp_path / "x", objects="none", categories=["ship"]))
     with pytest.raises(InputError, match="grid_stride"):

@@ -7,8 +7,8 @@
   from a plain state dict (``torch.load(weights_only=True)``). A grey SAR picture in [0, 1] is
   repeated on the three channels and given ImageNet's normalisation; any input size works. The
   tower gives a feature grid (the stride-16 grid of 112 channels after block 10 with
-  ``depth="stride16"``, or the stride-32 grid of 1280 channels after the head) and its mean as a
-  vector. Its batch-norm statistics stay frozen when it is fine-tuned: the port keeps
+  ``depth="stride16"``, or the stride-32 grid of 1280 channels after the head), or the output
+  of its stem and blocks alone (``trunk``) for a caller that goes on through ``blocks_from``. Its batch-norm statistics stay frozen when it is fine-tuned: the port keeps
   TensorFlow's momentum (PyTorch momentum 0.01), and re-estimating them on a few hundred SAR
   images ruins the features (measured in ``../shared/notes/pretrained-towers.md``: 31% against
   88% held-out top-1 on MSTAR chips).
@@ -119,9 +119,6 @@ class ImageTower(nn.Module):
         """Feature grid (batch, channels, height / stride, width / stride) of grey pictures (batch, 1, H, W) in [0, 1]."""
         return self.head(self.trunk(grey))
 
-    def pooled(self, grey: Any) -> Any:
-        """One feature vector (batch, channels) per picture: the grid's mean."""
-        return self.forward(grey).mean((2, 3))
 
 
 def text_tower() -> Any:

@@ -129,10 +129,14 @@ class BaselineConfig:
 
 def load_picture(path: str | Path, size: int) -> np.ndarray:
     """A picture as float32 grey in [0, 1], resized to size x size (Lanczos)."""
+    return picture_of(load_grey(path), size)
+
+
+def picture_of(grey: np.ndarray, size: int) -> np.ndarray:
+    """An 8-bit grey picture (:func:`load_grey`) as float32 in [0, 1], resized to size x size (Lanczos)."""
     from PIL import Image
 
-    grey = Image.fromarray(load_grey(path)).resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(grey, dtype=np.float32) / 255.0
+    return np.asarray(Image.fromarray(grey).resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
 
 
 def load_grey(path: str | Path) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from sarlang.errors import InputError
 from sarlang.files import atomic_path, atomic_write_text
 from sarlang.models.base import VisionLanguageModel
-from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_grey, load_picture
+from sarlang.models.baseline.config import ARCHITECTURE, BaselineConfig, load_grey, picture_of
 from sarlang.models.baseline.text import BOS, EOS, PAD, SEP, Vocabulary
 
 
@@ -87,8 +87,9 @@ class BaselineModel(VisionLanguageModel):
         # records of one image come together: read and encode each image of the batch once
         paths = list(dict.fromkeys(path for path, _ in batch))
         row = {path: i for i, path in enumerate(paths)}
-        originals = [load_grey(path) for path in paths] if self.config.glimpse_size else []
-        images = torch.from_numpy(np.stack([load_picture(path, self.config.image_size) for path in paths]))[:, None]
+        # each image is decoded once: the glimpses need it at full resolution
+        originals = [load_grey(path) for path in paths]
+        images = torch.from_numpy(np.stack([picture_of(grey, self.config.image_size) for grey in originals]))[:, None]
         prompts = [self._prompt_ids(p) for _, p in batch]
         outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():

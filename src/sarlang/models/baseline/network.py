@@ -128,8 +128,9 @@ class _GridEncoder(nn.Module):
         """(batch, width, s, s) features of (batch, 1, H, W) grey pictures in [0, 1]."""
         raise NotImplementedError
 
-    def object_density(self, grid: Any) -> Any:
-        """(batch, classes, s, s): the expected number of object centres of each class per cell."""
+    def object_density(self, grid: Any, glimpses: Glimpses | None = None) -> Any:
+        """(batch, classes, s, s): the expected number of object centres of each class per cell
+        (the from-scratch encoder's config allows no glimpses)."""
         return torch.nn.functional.softplus(self.density(grid))
 
     def object_loss(self, guess: Any, truth: Any) -> Any:
@@ -139,17 +140,13 @@ class _GridEncoder(nn.Module):
         totals_error = (guess.sum((2, 3)) - truth.sum((2, 3))).abs().sum(1)
         return cells_error + totals_error
 
-    def counts(self, grid: Any) -> Any:
-        """(batch, s, s): the expected number of object centres of any category per cell."""
-        return self.object_density(grid).sum(1)
-
     def from_grid(self, grid: Any, glimpses: Glimpses | None = None) -> tuple[Any, Any]:
         """Grid -> grid cells (with their position code) and per-category object-centre densities
         (the categories of glimpsed objects from their glimpses, see :func:`glimpse_shares`)."""
         cells = grid.flatten(2).transpose(1, 2) + self.grid_code + self.position
         if not self.classes:
             return cells, None
-        return cells, self.object_density(grid) if glimpses is None else self.object_density(grid, glimpses)
+        return cells, self.object_density(grid, glimpses)
 
     def forward(self, images: Any) -> tuple[Any, Any]:
         """Image -> grid cells (with their position code) and per-category object-centre densities."""
@@ -224,6 +221,7 @@ class PretrainedEncoder(_GridEncoder):
         return self.project(self.trunk(images))
 
     def counts(self, grid: Any) -> Any:
+        """(batch, s, s): the expected number of object centres of any category per cell."""
         return torch.nn.functional.softplus(self.objectness(grid))[:, 0]
 
     def glimpse_logits(self, crops: Any) -> Any:
@@ -272,6 +270,7 @@ class BaselineNetwork(nn.Module):
             names = category_names(config.categories, vocab, config.distinct_names)
             longest = max(len(n) for n in names)
             self.register_buffer("names", torch.tensor([n + [PAD] * (longest - len(n)) for n in names]), persistent=False)
+            self.name_tokens = [set(n) for n in names]
             if config.mark_mentions:
                 self.mentioned = nn.Parameter(torch.randn(config.width) * 0.02)
             if config.mark_most:
@@ -324,8 +323,7 @@ def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:
     None when the network marks no mentions."""
     if not hasattr(net, "mentioned"):
         return None
-    named = [set(row) - {PAD} for row in net.names.tolist()]
-    return torch.tensor([[float(bool(words & set(prompt))) for words in named] for prompt in prompts])
+    return torch.tensor([[float(bool(words & set(prompt))) for words in net.name_tokens] for prompt in prompts])
 
 
 def decode(net: Any, memory: Any, tokens: Any, mentioned: Any = None) -> Any:

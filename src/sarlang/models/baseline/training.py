@@ -14,7 +14,7 @@ import numpy as np
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, require
-from sarlang.models.baseline.config import BaselineConfig, glimpse, load_grey, load_picture
+from sarlang.models.baseline.config import BaselineConfig, glimpse, load_grey, load_picture, picture_of
 from sarlang.models.baseline.text import EOS, PAD, Vocabulary
 from sarlang.schema import Reject
 
@@ -43,12 +43,13 @@ def train(
 
     if not examples:
         raise SarlangError("no training examples")
-    config = config.resolved(picture_sides(sorted({path for path, _, _ in examples})))
+    paths = sorted({path for path, _, _ in examples})
+    unresolved_glimpses = config.glimpse_size == -1 and config.encoder != "scratch"
+    config = config.resolved(picture_sides(paths) if unresolved_glimpses else None)
     if objects and not config.categories:
         config = replace(config, categories=sorted({c for found in objects.values() for c, *_ in found}))
     if config.categories and not objects:
         raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
-    paths = sorted({path for path, _, _ in examples})
     glimpsing = bool(config.glimpse_size and config.categories)
     originals = {path: load_grey(path) for path in paths if path in (objects or {})} if glimpsing else {}
     if glimpsing and not config.glimpse_pixels:
@@ -70,7 +71,7 @@ def train(
         vocab = Vocabulary.build([p for _, p, _ in examples] + [a for _, _, a in examples], config.min_count)
     model = BaselineModel(config, vocab)
     net = model.network
-    pictures = [load_picture(path, config.image_size) for path in paths]
+    pictures = [picture_of(originals[path], config.image_size) if path in originals else load_picture(path, config.image_size) for path in paths]
     maps = object_maps(objects or {}, config)
     image_maps = [maps.get(path) for path in paths]
     index = {path: i for i, path in enumerate(paths)}
@@ -354,6 +355,8 @@ def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]
             width, height = float(row["width"]), float(row["height"])
             found = [(str(o["category"]), (o["box"][0] + o["box"][2] / 2) / width, (o["box"][1] + o["box"][3] / 2) / height,
                       o["box"][2] / width, o["box"][3] / height) for o in row["objects"]]
+            if not all(math.isfinite(v) for o in found for v in o[1:]) or width <= 0 or height <= 0:
+                raise ValueError("a size or box that is not a positive finite number")
         except (KeyError, TypeError, IndexError, ValueError, ZeroDivisionError) as exc:
             raise InputError(f"'{path}' has a malformed row for '{row.get('image', '?')}': {exc!r}") from None
         if image in images:
