@@ -38,8 +38,9 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     clip = scores["sar_clip"]
     assert clip["model"]["id"] == "sarlang-clip-v1" and clip["retrieval"]["images"] >= 2 and 0 <= clip["retrieval"]["mR"] <= 1
     assert "SAR-CLIP: retrieval and zero-shot" in report and "image → text" in report
-    z = clip["zeroshot"]
-    assert ("unavailable" in z) or (z["n"] >= 1 and 0 <= z["top1"] <= 1)
+    # the 12 scenes of this run have no single-category test image (the build is the same everywhere):
+    # zero-shot says so, in the scores and the report, instead of failing the demo
+    assert "single category" in clip["zeroshot"]["unavailable"] and "Zero-shot: unavailable" in report
     # bad input: a source that does not exist is one clear line, not a traceback
     bad = run_cli("demo", "--out", str(tmp_path / "bad"), "--source", "voc:" + str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip()
