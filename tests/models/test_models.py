@@ -462,3 +462,61 @@ def test_the_categories_a_question_names_are_marked() -> None:
     old = BaselineConfig.from_dict({k: v for k, v in config.__dict__.items() if k not in ("mark_mentions", "mark_most", "distinct_names", "glimpse_size")})
     old_net = BaselineNetwork(old, vocab)
     assert mentions(old_net, prompts) is None and not hasattr(old_net, "most")
+
+
+def test_the_decoder_can_write_a_category_name_by_pointing_at_its_token() -> None:
+    """copy_names: the next word mixes the vocabulary with pointing at a category token, whose
+    distinct singular words get the pointer's probability (a pointer-generator)."""
+    from sarlang.models.baseline import BaselineConfig
+    from sarlang.models.baseline.network import BaselineNetwork, decode
+    from sarlang.models.baseline.text import Vocabulary
+
+    vocab = Vocabulary.build(["what is the predominant category ? class 3 target class 3 targets class 7 target class 7 targets"], 1)
+    config = BaselineConfig.from_dict({"categories": ["class 3 target", "class 7 target"], "encoder": "scratch", "image_size": 32,
+                                       "width": 32, "heads": 2, "layers": 1}).resolved()
+    net = BaselineNetwork(config, vocab).eval()
+    three, seven = vocab.encode("3")[0], vocab.encode("7")[0]
+    assert net.copy_to[0, three] == 1.0 and net.copy_to[1, seven] == 1.0 and net.copy_to.sum().item() == 2.0
+    tokens = torch.tensor([vocab.encode("what is the predominant category ?")])
+    memory = torch.zeros(1, 6, 32)
+    direction = torch.randn(32)
+    memory[0, -2], memory[0, -1] = -direction, direction  # the second category's token is where the pointer looks
+    with torch.no_grad():
+        net.copy_query.weight.zero_()
+        net.copy_query.bias.copy_(direction * 10)
+        mixed = decode(net, memory, tokens)
+        assert torch.allclose(mixed.exp().sum(-1), torch.ones(1, tokens.shape[1]), atol=1e-4)  # log-probabilities
+        net.copy_gate.weight.zero_()
+        net.copy_gate.bias.fill_(30.0)  # all weight on pointing
+        pointed = decode(net, memory, tokens)
+    assert pointed[0, -1].argmax().item() == seven and pointed[0, -1, seven].exp().item() > 0.99
+    # a model saved before copied names writes from the vocabulary alone, and classifies glimpses upright only
+    old = BaselineConfig.from_dict({k: v for k, v in config.__dict__.items() if k not in ("copy_names", "glimpse_views")})
+    assert old.glimpse_views == 1 and not hasattr(BaselineNetwork(old, vocab), "copy_gate")
+    with pytest.raises(InputError, match="glimpse_views must be 1, 2, 4 or 8"):
+        BaselineConfig.from_dict({"glimpse_views": 3})
+
+
+def test_glimpses_are_classified_in_their_dihedral_views() -> None:
+    """glimpse_views 8: the class probabilities of a glimpse are the mean over its eight turned and
+    mirrored views, so they do not change when the glimpse is turned or mirrored."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the towers extra is not installed")
+    from sarlang.models.baseline import BaselineConfig
+    from sarlang.models.baseline.network import BaselineNetwork
+    from sarlang.models.baseline.text import Vocabulary
+
+    vocab = Vocabulary.build(["a b"], 1)
+    config = BaselineConfig.from_dict({"categories": ["a", "b", "c"], "encoder": "efficientnet-lite0", "image_size": 32,
+                                       "glimpse_size": 32, "width": 32, "heads": 2, "layers": 1}).resolved()
+    net = BaselineNetwork(config, vocab).eval()  # ImageNet weights: an untrained tower's features are all about zero
+    torch.manual_seed(0)
+    crops = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        net.encoder.glimpse_head[1].weight.mul_(30.0)  # an untrained head says about a third each whatever it sees
+        upright = net.glimpse_probabilities(crops, 1)
+        every = net.glimpse_probabilities(crops, 8)
+        turned = net.glimpse_probabilities(crops.rot90(1, (-2, -1)).flip(-1), 8)
+        single = torch.softmax(net.encoder.glimpse_logits(crops.rot90(3, (-2, -1))), 1)
+    assert torch.allclose(upright, torch.softmax(net.encoder.glimpse_logits(crops), 1), atol=1e-6)
+    assert torch.allclose(every, turned, atol=1e-5) and not torch.allclose(every, upright, atol=1e-4)
+    assert torch.allclose(every.sum(1), torch.ones(2), atol=1e-5) and not torch.allclose(every, single, atol=1e-4)

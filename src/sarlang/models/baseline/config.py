@@ -38,7 +38,10 @@ class BaselineConfig:
     words that tell the category names apart (see :func:`~sarlang.models.baseline.network.category_names`);
     ``mark_mentions``: the category tokens a question names are marked for the decoder (see
     :func:`~sarlang.models.baseline.network.decode`); ``mark_most``: the category token with the
-    most estimated objects is marked too.
+    most estimated objects is marked too; ``copy_names``: the decoder may also write a category's
+    name by pointing at its token (see :func:`~sarlang.models.baseline.network.decode`);
+    ``glimpse_views``: when answering, each glimpse is classified in this many turned and mirrored
+    views (1, 2, 4 or 8) and their class probabilities averaged.
     """
 
     architecture: str = ARCHITECTURE
@@ -66,6 +69,8 @@ class BaselineConfig:
     distinct_names: bool = True
     mark_mentions: bool = True
     mark_most: bool = True
+    copy_names: bool = True
+    glimpse_views: int = 8
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -80,12 +85,14 @@ class BaselineConfig:
             data = {**data, "architecture": ARCHITECTURE, "encoder": "scratch"}
         if "architecture" in data and "glimpse_size" not in data:  # a saved model from before glimpses and distinct names
             data = {**data, "glimpse_size": 0, "distinct_names": False, "mark_mentions": False, "mark_most": False}
+        if "architecture" in data and "copy_names" not in data:  # a saved model from before copied names and glimpse views
+            data = {**data, "copy_names": False, "glimpse_views": 1}
         config = cls(**checked_settings(cls, data, "model setting"))
         check_ranges(config, "model setting", image_size=(16, None), width=(1, None), layers=(1, None), heads=(1, None),
                      max_prompt_tokens=(1, None), max_answer_tokens=(1, None), min_count=(1, None), epochs=(1, None),
                      batch_size=(1, None), learning_rate=(-0.0, None), weight_decay=(0, None), object_loss_weight=(0, None),
                      object_views=(0, None), encoder_learning_rate=(-0.0, None), frozen_blocks=(0, 12),
-                     glimpse_size=(-1, None), glimpse_pixels=(0, None))
+                     glimpse_size=(-1, None), glimpse_pixels=(0, None), glimpse_views=(1, 8))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:
@@ -100,6 +107,8 @@ class BaselineConfig:
             raise InputError("the pretrained encoder gives a grid of stride 16", hint="leave grid_stride at 16, or use encoder: scratch")
         if config.glimpse_size > 0 and config.encoder == "scratch":
             raise InputError("glimpses need the pretrained encoder", hint="set encoder: efficientnet-lite0, or glimpse_size: 0")
+        if config.glimpse_views not in (1, 2, 4, 8):
+            raise InputError(f"glimpse_views must be 1, 2, 4 or 8, got {config.glimpse_views}")
         if 0 < config.glimpse_size < 32:
             raise InputError(f"glimpse_size must be 0 (off), -1 (auto) or at least 32 pixels, got {config.glimpse_size}")
         return config

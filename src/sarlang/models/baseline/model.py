@@ -93,7 +93,7 @@ class BaselineModel(VisionLanguageModel):
         prompts = [self._prompt_ids(p) for _, p in batch]
         outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():
-            memory = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size)
+            memory = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size, self.config.glimpse_views)
             memory = memory[torch.tensor([row[path] for path, _ in batch])]
             marked = mentions(self.network, prompts)
             sequences = [list(p) for p in prompts]
@@ -105,9 +105,9 @@ class BaselineModel(VisionLanguageModel):
                 tokens = torch.full((len(active), longest), PAD, dtype=torch.long)
                 for row, i in enumerate(active):
                     tokens[row, : len(sequences[i])] = torch.tensor(sequences[i])  # right-padded, as in training
-                logits = decode(self.network, memory[active], tokens, None if marked is None else marked[active])
+                log_probs = decode(self.network, memory[active], tokens, None if marked is None else marked[active])
                 last = torch.tensor([len(sequences[i]) - 1 for i in active])
-                next_ids = logits[torch.arange(len(active)), last].argmax(-1).tolist()
+                next_ids = log_probs[torch.arange(len(active)), last].argmax(-1).tolist()
                 still = []
                 for i, token in zip(active, next_ids):
                     if token == EOS:

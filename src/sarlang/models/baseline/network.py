@@ -37,14 +37,15 @@ def grid_code(side: int, width: int) -> Any:
     return torch.nn.functional.pad(code, (0, width - code.shape[1]))[None]
 
 
-def category_names(categories: Sequence[str], vocab: Vocabulary, distinct: bool = False) -> list[list[int]]:
+def category_names(categories: Sequence[str], vocab: Vocabulary, distinct: bool = False, plurals: bool = True) -> list[list[int]]:
     """Token ids of each category's name in the singular and the plural ("ship ships"), the words
-    questions name it by. ``distinct`` keeps only the tokens that tell the categories apart: in
-    "class 3 target" and "class 7 target" only "3" and "7" do, and a mean over all six tokens
-    leaves the decoder a third of a difference to match the question against."""
+    questions name it by (``plurals`` False: the singular alone, as answers name it). ``distinct``
+    keeps only the tokens that tell the categories apart: in "class 3 target" and "class 7 target"
+    only "3" and "7" do, and a mean over all six tokens leaves the decoder a third of a difference
+    to match the question against."""
     from sarlang.vocabulary import plural
 
-    names = [vocab.encode(f"{c} {plural(c)}") or [UNK] for c in categories]
+    names = [vocab.encode(f"{c} {plural(c)}" if plurals else c) or [UNK] for c in categories]
     if distinct and len(names) > 1:
         shared = set.intersection(*(set(n) for n in names))
         names = [[t for t in n if t not in shared] or n for n in names]
@@ -275,6 +276,17 @@ class BaselineNetwork(nn.Module):
                 self.mentioned = nn.Parameter(torch.randn(config.width) * 0.02)
             if config.mark_most:
                 self.most = nn.Parameter(torch.randn(config.width) * 0.02)
+            if config.copy_names:
+                # where a category's name may be copied to: its distinct singular words, evenly
+                spelled = category_names(config.categories, vocab, distinct=True, plurals=False)
+                copy_to = torch.zeros(classes, vocab_size)
+                for c, words in enumerate(spelled):
+                    for word in words:
+                        copy_to[c, word] += 1.0 / len(words)
+                self.register_buffer("copy_to", copy_to, persistent=False)
+                self.copy_query = nn.Linear(config.width, config.width)
+                self.copy_gate = nn.Linear(config.width, 1)
+                nn.init.constant_(self.copy_gate.bias, -2.0)  # start by writing from the vocabulary
             self.density_in = nn.Linear(classes, config.width)
             self.count_token = nn.Embedding(MAX_COUNT + 1, config.width)
             self.where = nn.Linear(config.width, config.width)
@@ -302,9 +314,11 @@ class BaselineNetwork(nn.Module):
             slots = slots + top[..., None] * self.most
         return torch.cat([cells, slots], 1)
 
-    def encode(self, images: Any, originals: Sequence[Any], glimpse_pixels: float, glimpse_size: int) -> Any:
+    def encode(self, images: Any, originals: Sequence[Any], glimpse_pixels: float, glimpse_size: int, views: int = 1) -> Any:
         """Decoder memory of pictures (batch, 1, H, W) for answering: with glimpses, the objects the
-        object head finds are cropped from the full-resolution grey ``originals`` and classified."""
+        object head finds are cropped from the full-resolution grey ``originals`` and classified,
+        each in ``views`` turned and mirrored views whose class probabilities are averaged (a
+        vehicle's class does not depend on which way the image is turned)."""
         from sarlang.models.baseline.config import glimpse
 
         grid = self.encoder.grid(images)
@@ -313,9 +327,17 @@ class BaselineNetwork(nn.Module):
             centres = find_objects(self.encoder.counts(grid))
             crops = [glimpse(original, x, y, glimpse_pixels, glimpse_size) for original, found in zip(originals, centres) for x, y in found]
             if crops:
-                logits = self.encoder.glimpse_logits(torch.from_numpy(np.stack(crops))[:, None])
-                glimpses = (centres, torch.softmax(logits, 1))
+                glimpses = (centres, self.glimpse_probabilities(torch.from_numpy(np.stack(crops))[:, None], views))
         return self.memory(*self.encoder.from_grid(grid, glimpses))
+
+    def glimpse_probabilities(self, crops: Any, views: int = 1) -> Any:
+        """(n, classes) category probabilities of glimpses (n, 1, size, size), the mean over their
+        first ``views`` dihedral views (upright, mirrored, half-turned, half-turned mirrored, then
+        the quarter turns)."""
+        turned = [crops if not flip else crops.flip(-1) for flip in (False, True)]
+        every = [t.rot90(k, (-2, -1)) for k in (0, 2, 1, 3) for t in turned][:views]
+        logits = self.encoder.glimpse_logits(torch.cat(every))
+        return torch.softmax(logits, 1).reshape(len(every), len(crops), -1).mean(0)
 
 
 def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:
@@ -327,15 +349,29 @@ def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:
 
 
 def decode(net: Any, memory: Any, tokens: Any, mentioned: Any = None) -> Any:
-    """The decoder over already-encoded images (the encoder runs once per batch, not per token).
+    """The decoder over already-encoded images (the encoder runs once per batch, not per token):
+    log-probabilities of the next token (batch, length, vocabulary).
+
     ``mentioned`` (:func:`mentions` of the prompts) marks the category tokens the question
     names with a learned vector, so "is there a class 3 target?" points at class 3's token
-    instead of having to match its name."""
+    instead of having to match its name. With ``copy_names`` the next word is a mixture, as in
+    a pointer-generator network (See et al., "Get to the point", ACL 2017): a learned gate
+    weighs the vocabulary's softmax against pointing at one of the category tokens (attention
+    over them), whose distinct name words then get the pointer's probability. Naming the
+    category whose token is marked as the most numerous is then one attention away, instead of
+    a mapping from each token's features to its word that ten classes' few examples must teach."""
     if mentioned is not None:
         classes = mentioned.shape[1]
         memory = torch.cat([memory[:, :-classes], memory[:, -classes:] + mentioned[..., None] * net.mentioned], 1)
     length = tokens.shape[1]
     x = net.embed(tokens) + net.position(torch.arange(length))[None]
     mask = torch.nn.Transformer.generate_square_subsequent_mask(length, dtype=torch.bool)
-    h = net.decoder(x, memory, tgt_mask=mask, tgt_key_padding_mask=tokens == PAD)
-    return net.head(net.norm(h))
+    h = net.norm(net.decoder(x, memory, tgt_mask=mask, tgt_key_padding_mask=tokens == PAD))
+    words = torch.log_softmax(net.head(h), -1)
+    if not hasattr(net, "copy_gate"):
+        return words
+    slots = memory[:, -net.copy_to.shape[0] :]
+    pointer = torch.softmax(net.copy_query(h) @ slots.transpose(1, 2) / slots.shape[-1] ** 0.5, -1)  # (batch, length, classes)
+    copied = torch.log((pointer @ net.copy_to).clamp_min(1e-30))
+    gate = net.copy_gate(h)
+    return torch.logaddexp(words + torch.nn.functional.logsigmoid(-gate), copied + torch.nn.functional.logsigmoid(gate))

@@ -315,8 +315,8 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
             # position t predicts token t + 1; only answer tokens (and EOS) are learned
             start = len(prompt) - 1
             targets[row, start : start + len(answer)] = torch.tensor(answer)
-        logits = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens, mentions(net, [prompt for _, prompt, _ in group]))
-        per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="none")
+        log_probs = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens, mentions(net, [prompt for _, prompt, _ in group]))
+        per_token = torch.nn.functional.nll_loss(log_probs.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         total = total + (per_token.sum(1) / (targets != -100).sum(1)).sum()
     loss = total / len(batch.questions)
     if batch.views and density is not None:
