@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned so pip never resolves the multi-GB CUDA build (the CPU build is enough here).
 TORCH := torch==2.13.0
 
-.PHONY: demo demo-eval test test-fast test-openclip bench clean java
+.PHONY: demo demo-eval test test-fast test-openclip screenshots bench clean java browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,18 @@ java:
 	  (apt-get install -y -qq default-jre-headless || sudo apt-get install -y -qq default-jre-headless) >/dev/null 2>&1 \
 	  || echo "could not install Java; METEOR and coco mode will report themselves unavailable"; }
 
+# Headless Chromium and ChromeDriver for the browser tests (report and web demo), from Debian.
+browser:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  echo "Chromium not found: installing chromium and chromium-driver (the browser tests need them)"; \
+	  (apt-get install -y -qq chromium chromium-driver || sudo apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+	  || echo "could not install Chromium; the browser tests will skip, saying so"; }
+
 SARLANG := $(VENV)/bin/sarlang
 
 $(VENV)/.demo: $(VENV)/.core
 	$(PIP) install --quiet $(TORCH)
-	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots,train,towers,embedding]' $(TORCH)
+	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots,report,train,towers,embedding]' $(TORCH)
 	touch $@
 
 # The main job: simulate, preprocess, build, train the built-in model, predict, score, report.
@@ -49,12 +56,12 @@ demo-eval: $(VENV)/.core java
 	$(SARLANG) eval vqa examples/vqa/predictions_model_b.jsonl --records examples/vqa/records.jsonl --json demo_out/vqa_model_b.json
 	$(SARLANG) eval compare demo_out/vqa_model_a.json demo_out/vqa_model_b.json
 
-test: $(VENV)/.test java
+test: $(VENV)/.test java browser
 	$(PY) -m pytest -q
 
 # Everything but the tests marked slow (LoRA on five tiny VLMs, METEOR parity, the demo, ...), on
 # two worker processes (pytest-xdist): about a minute on 2 cores. `make test` runs them all, in one process.
-test-fast: $(VENV)/.test java
+test-fast: $(VENV)/.test java browser
 	$(PY) -m pytest -q -m "not slow" -n 2
 
 # The OpenCLIP adapter's tests against a real open-clip-torch, in a venv of its own: OpenCLIP
@@ -70,6 +77,10 @@ $(OPENCLIP_VENV)/.ready: pyproject.toml
 
 test-openclip: $(OPENCLIP_VENV)/.ready
 	PATH=$(CURDIR)/$(OPENCLIP_VENV)/bin:$$PATH $(OPENCLIP_VENV)/bin/python -m pytest -q tests/models/test_openclip.py
+
+# The README's screenshots, taken by the browser tests (docs/images/).
+screenshots: $(VENV)/.test browser
+	SARLANG_SCREENSHOTS=$(CURDIR)/docs/images $(PY) -m pytest -q -k "browser" tests
 
 bench: $(VENV)/.test
 	$(PY) benchmarks/caption_metrics.py

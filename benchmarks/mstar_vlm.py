@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +62,7 @@ def main() -> None:
         f"m = load_model('prior:' + {str(out / 'build')!r})\n"
         f"RESULT = predict_records(m, {str(records)!r}, {str(out / 'prior.jsonl')!r}, split='test', batch_size=256, restart=True)")
 
-    from sarlang.eval.vqa import score_vqa
+    from sarlang.eval.vqa import majority_answers, majority_predictions, score_vqa
     from sarlang.formats.predictions import load_eval_items
     from sarlang.formats.records import load_records
     from sarlang.schema import EvalItem
@@ -78,12 +77,7 @@ def main() -> None:
 
     model_items = scene_items(out / "predictions.jsonl")
     prior_items = scene_items(out / "prior.jsonl")
-    train_answers: dict[str, Counter] = defaultdict(Counter)
-    for r in all_records:
-        if r.split == "train" and not r.is_caption:
-            train_answers[r.question_type][r.answer] += 1
-    majority_items = [EvalItem(it.id, train_answers[it.question_type].most_common(1)[0][0] if train_answers[it.question_type] else "",
-                               it.references, it.question, it.application, it.question_type, it.image, it.row) for it in model_items]
+    majority_items = majority_predictions(majority_answers(all_records), model_items)
     scores = {name: score_vqa(items, mode="strict") for name, items in
               (("model", model_items), ("majority", majority_items), ("prior", prior_items))}
     applications = sorted(scores["model"].by_application)

@@ -39,3 +39,42 @@ def sim_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim_bench")
     build_dataset(["simulate:6,size=64,seed=3"], out)
     return out
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by selenium, from Debian's chromium and chromium-driver packages
+    (``make test`` installs them; nothing is downloaded at run time). Skips with the reason when
+    either is missing."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Chromium or ChromeDriver is not installed (apt-get install chromium chromium-driver; make test does it)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1300,1800", "--disable-gpu"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def save_screenshot(driver, name: str, tmp_path: Path) -> Path:
+    """A screenshot of the page in ``tmp_path``; also in ``$SARLANG_SCREENSHOTS`` when set (``make
+    screenshots`` writes the README's there)."""
+    import os
+
+    path = tmp_path / name
+    driver.save_screenshot(str(path))
+    if os.environ.get("SARLANG_SCREENSHOTS"):
+        folder = Path(os.environ["SARLANG_SCREENSHOTS"])
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / name)
+    return path

@@ -10,7 +10,6 @@ answer and caption the test split, score with both caption modes and both VQA mo
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from sarlang.cli.common import app, check_outputs, console, user_errors
-from sarlang.schema import APPLICATIONS, EvalItem
+from sarlang.schema import APPLICATIONS
 
 # 128-pixel scenes at the model's input size: small objects (cars at 2 m, aircraft at 6 m) keep
 # their pixels instead of being shrunk away, and many scenes teach the object head more than few
@@ -34,16 +33,6 @@ BASELINE_SETTINGS = {"encoder": "auto", "frozen_blocks": 12}
 CLIP_SETTINGS = {"model": "clip", "epochs": 30, "frozen_blocks": 17}
 
 
-def majority_predictions(train_answers: dict[str, Counter], items: list[EvalItem]) -> list[EvalItem]:
-    """Each item answered with the most common training answer of its question type."""
-    out = []
-    for it in items:
-        counter = train_answers.get(it.question_type)
-        guess = counter.most_common(1)[0][0] if counter else ""
-        out.append(EvalItem(it.id, guess, it.references, it.question, it.application, it.question_type, it.image, it.row))
-    return out
-
-
 def run_demo(
     out_dir: str | Path = "demo_out",
     source: str | None = None,
@@ -56,10 +45,10 @@ def run_demo(
     from sarlang.corpus.dataset import build_dataset
     from sarlang.eval.captions import score_captions
     from sarlang.eval.significance import paired_comparison
-    from sarlang.eval.vqa import score_vqa
+    from sarlang.eval.vqa import majority_answers, majority_predictions, score_vqa
     from sarlang.formats.predictions import load_eval_items
     from sarlang.formats.records import load_records
-    from sarlang.files import atomic_write_json, atomic_write_text
+    from sarlang.files import atomic_write_json, atomic_write_text, json_safe
     from sarlang.models.run import predict_records, train_from_config
 
     out = Path(out_dir).resolve()
@@ -102,19 +91,19 @@ def run_demo(
     started = time.perf_counter()
     captions = load_eval_items(predictions, "jsonl", records_file, task="captions")
     caption_scores = {}
+    # the score files sarlang eval writes, for sarlang report
+    (out / "eval").mkdir(exist_ok=True)
     for mode in ("sarlang", "coco"):
         try:
             result = score_captions([i.prediction for i in captions.items], [list(i.references) for i in captions.items], mode=mode, meteor=meteor)
             caption_scores[mode] = result.to_json()
+            atomic_write_json(out / "eval" / f"captions_{mode}.json", json_safe(captions.score_file(result.to_json(), predictions, result.per_sample)))
         except Exception as exc:  # coco mode needs Java; report why a mode is missing instead of failing the demo
             caption_scores[mode] = {"unavailable": f"{type(exc).__name__}: {exc}"}
     vqa = load_eval_items(predictions, "jsonl", records_file, task="vqa")
     vqa_scores = {mode: score_vqa(vqa.items, mode=mode) for mode in ("strict", "official")}
-    train_answers: dict[str, Counter] = defaultdict(Counter)
-    for r in records:
-        if r.split == "train" and not r.is_caption:
-            train_answers[r.question_type][r.answer] += 1
-    majority = score_vqa(majority_predictions(train_answers, vqa.items), mode="strict")
+    atomic_write_json(out / "eval" / "vqa.json", json_safe(vqa.score_file(vqa_scores["strict"].to_json(), predictions)))
+    majority = score_vqa(majority_predictions(majority_answers(records), vqa.items), mode="strict")
     step("score", started)
 
     say("5/6 SAR-CLIP: training on the train split's captions, retrieval and zero-shot on the test split")
@@ -151,8 +140,22 @@ def run_demo(
     }
     atomic_write_json(out / "scores.json", scores)
     atomic_write_text(out / "report.md", report_markdown(scores))
+    say(f"    {html_report(out)}")
     say(f"done in {scores['seconds']['total']} s: {out / 'report.md'}")
     return scores
+
+
+def html_report(out: Path) -> str:
+    """Write ``report.html`` beside ``report.md`` (:mod:`sarlang.eval.report`) and say where, or
+    why it could not be written (the ``report`` extra missing)."""
+    from sarlang.errors import MissingDependencyError
+    from sarlang.eval.report import write_report
+
+    try:
+        result = write_report([out], out / "report.html", ["built-in model"])
+    except MissingDependencyError as exc:
+        return f"no HTML report: {exc}"
+    return f"HTML report: {result['out']} ({result['bytes'] / 1e6:.1f} MB)"
 
 
 def sar_clip_scores(out: Path, records_file: Path, progress: Callable[[int, int, float], None]) -> dict[str, Any]:
@@ -245,7 +248,7 @@ def demo_command(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the built-in model.")] = DEFAULT_EPOCHS,
     meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (Java).")] = True,
 ) -> None:
-    """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md)."""
+    """The whole loop: simulate, preprocess, build, train, predict, score, report (demo_out/report.md and report.html)."""
     check_outputs(folders={"--out folder": out})
     run_demo(out, source, scenes, epochs, say=lambda text: console.print(text, highlight=False), meteor=meteor)
     console.print((out / "report.md").read_text(encoding="utf-8"), highlight=False, markup=False)

@@ -20,7 +20,7 @@ from sarlang.eval.answers import RULE_SETS, RuleResult
 from sarlang.eval.judges import Judge, JudgeRequest, NoJudge
 from sarlang.eval.significance import bootstrap_ci
 from sarlang.files import Progress, counting
-from sarlang.schema import Accuracy, EvalItem
+from sarlang.schema import Accuracy, EvalItem, Record
 
 VQA_MODES: tuple[str, ...] = ("strict", "official")
 
@@ -184,3 +184,20 @@ def score_vqa(
         disagreements=disagreements,
         judge_failures=dict(failures.most_common()),
     )
+
+
+def majority_answers(records: Sequence[Record]) -> dict[str, str]:
+    """The most common training answer of each question type (ties: the first seen): the
+    "majority answer" baseline SARLANG-1M-style papers report, which never looks at the image."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for r in records:
+        if r.split == "train" and not r.is_caption:
+            counts[r.question_type][r.answer] += 1
+    return {qt: c.most_common(1)[0][0] for qt, c in counts.items()}
+
+
+def majority_predictions(answers: dict[str, str], items: Sequence[EvalItem]) -> list[EvalItem]:
+    """Each item answered with its question type's majority answer (:func:`majority_answers`;
+    an empty answer for a type no training record has)."""
+    return [EvalItem(it.id, answers.get(it.question_type, ""), it.references, it.question, it.application, it.question_type, it.image, it.row)
+            for it in items]

@@ -54,6 +54,9 @@ class LoadedItems:
     rows: int
     empty_predictions: int = 0
     notes: list[str] = field(default_factory=list)
+    #: where the ground truth came from (resolved path; None when the predictions carry it) and which split
+    records: str | None = None
+    split: str = "auto"
 
     def summary(self) -> dict[str, Any]:
         """What was read, scored and left out (by reason), for reports and score files."""
@@ -66,7 +69,8 @@ class LoadedItems:
 
         ``per_sample`` (caption scores per image) is stored with the item ids, for paired comparisons.
         """
-        result = {**scores, "input": str(source), "summary": self.summary(), "rejects": [r.to_dict() for r in self.rejects]}
+        result = {**scores, "input": str(Path(source).resolve()), "records": self.records, "split": self.split,
+                  "summary": self.summary(), "rejects": [r.to_dict() for r in self.rejects]}
         if per_sample is not None:
             result["per_sample"] = {"id": [it.id for it in self.items], **per_sample}
         return result
@@ -264,6 +268,8 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
         rows=n_rows,
         empty_predictions=sum(1 for it in items if not it.prediction.strip()),
         notes=notes,
+        records=None if records_path is None else str(Path(records_path).resolve()),
+        split=split,
     )
 
 
