@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned so pip never resolves the multi-GB CUDA build (the CPU build is enough here).
 TORCH := torch==2.13.0
 
-.PHONY: demo demo-eval test test-fast test-openclip screenshots bench clean java browser
+.PHONY: demo serve demo-eval test test-fast test-openclip screenshots bench clean java browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ $(VENV)/.demo: $(VENV)/.core
 # The main job: simulate, preprocess, build, train the built-in model, predict, score, report.
 demo: $(VENV)/.demo java
 	$(SARLANG) demo --out demo_out
+
+$(VENV)/.app: $(VENV)/.demo
+	$(PIP) install --quiet -e '.[app,report,train,towers,embedding,geotiff]' $(TORCH)
+	touch $@
+
+# The web demo on what `make demo` trained (it trains nothing): http://127.0.0.1:7860
+serve: $(VENV)/.app
+	@test -f demo_out/model/config.json || { echo "no trained model in demo_out/model: run make demo first"; exit 1; }
+	$(SARLANG) serve --model demo_out/model --build demo_out/build $$(test -f demo_out/clip/config.json && echo --clip demo_out/clip)
 
 # The scorer alone on the example prediction files.
 demo-eval: $(VENV)/.core java

@@ -74,7 +74,12 @@ def save_screenshot(driver, name: str, tmp_path: Path) -> Path:
     path = tmp_path / name
     driver.save_screenshot(str(path))
     if os.environ.get("SARLANG_SCREENSHOTS"):
+        from PIL import Image
+
         folder = Path(os.environ["SARLANG_SCREENSHOTS"])
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, folder / name)
+        with Image.open(path) as shot:  # small enough to commit: 1000 pixels wide, 128 colours
+            shot = shot.convert("RGB")
+            shot.thumbnail((1000, 1600))
+            shot.quantize(128).save(folder / name, optimize=True)
     return path

@@ -63,7 +63,8 @@ def violations() -> list[str]:
         layer = _layer(_module_of(path))
         for line, target in _imports(path):
             used = _layer(target)
-            if used in FORBIDDEN.get(layer, set()) or (used in {"cli", "demo"} and layer not in {"cli", "demo"}):
+            if used in FORBIDDEN.get(layer, set()) or (used in {"cli", "demo"} and layer not in {"cli", "demo"}) \
+                    or (used == "app" and layer not in {"cli", "app"}):
                 bad.append(f"{path.relative_to(SRC.parent)}:{line}: {layer} imports {target}")
     return bad
 

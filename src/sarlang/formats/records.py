@@ -60,6 +60,8 @@ def load_records(path: str | Path) -> tuple[list[Record], list[Reject]]:
         A missing, empty or unknown file, or one holding no usable record.
     """
     p = records_file(path)
+    if not p.exists():
+        raise InputError(f"records '{p}' do not exist", hint="give a build folder (sarlang build writes records.jsonl) or a records file")
     suffix = p.suffix.lower()
     try:
         if suffix == ".jsonl":

@@ -41,7 +41,9 @@ class BaselineConfig:
     most estimated objects is marked too; ``copy_names``: the decoder may also write a category's
     name by pointing at its token (see :func:`~sarlang.models.baseline.network.decode`);
     ``glimpse_views``: when answering, each glimpse is classified in this many turned and mirrored
-    views (1, 2, 4 or 8) and their class probabilities averaged.
+    views (1, 2, 4 or 8) and their class probabilities averaged (on MSTAR, 8 views answered 9
+    times slower for 2 more right of 43 classification questions and 0.7 points less overall,
+    so the default is 1).
     """
 
     architecture: str = ARCHITECTURE
@@ -70,7 +72,7 @@ class BaselineConfig:
     mark_mentions: bool = True
     mark_most: bool = True
     copy_names: bool = True
-    glimpse_views: int = 8
+    glimpse_views: int = 1
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
