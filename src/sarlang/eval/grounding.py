@@ -1,0 +1,133 @@
+"""Scoring box answers (visual grounding), as the grounding papers report them.
+
+One target box (a referring expression, "where is the ship?"): Acc@0.5 and Acc@0.7, the share of
+answers whose first box overlaps the target with an intersection over union of at least 0.5 or
+0.7, and the mean IoU (RefCOCO's protocol; VRSBench splits it into targets unique in their image
+and targets among others of their category). Several target boxes ("give the boxes of all
+ships"): predicted and true boxes are matched one to one, maximising the total IoU (the
+Hungarian method, scipy's ``linear_sum_assignment``); a match at IoU 0.5 or more is a true
+positive, giving precision, recall and F1 over all boxes; where the answers give scores, COCO's
+101-point interpolated average precision at IoU 0.5 as well. An answer no convention reads
+scores IoU 0 (and no box) and its reason is counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sarlang.formats.boxes import Box, ParsedBoxes
+
+#: IoU thresholds of the single-box accuracies.
+THRESHOLDS = (0.5, 0.7)
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two pixel boxes (x1, y1, x2, y2); 0 when either has no area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def iou_matrix(predicted: Sequence[Box], truth: Sequence[Box]) -> np.ndarray:
+    """(predicted, truth) IoUs."""
+    return np.array([[iou(p, t) for t in truth] for p in predicted], dtype=float).reshape(len(predicted), len(truth))
+
+
+def match(predicted: Sequence[Box], truth: Sequence[Box], threshold: float = 0.5) -> list[tuple[int, int, float]]:
+    """One-to-one matches (predicted index, true index, IoU) maximising the total IoU, kept when
+    their IoU reaches ``threshold``."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not predicted or not truth:
+        return []
+    overlaps = iou_matrix(predicted, truth)
+    rows, cols = linear_sum_assignment(-overlaps)
+    return [(int(r), int(c), float(overlaps[r, c])) for r, c in zip(rows, cols) if overlaps[r, c] >= threshold]
+
+
+@dataclass(frozen=True)
+class GroundingItem:
+    """One box answer to score: the parsed answer, the true boxes (pixels), and whether the
+    target is unique in its image (for several targets: whether all of the category are asked)."""
+
+    id: str
+    answer: ParsedBoxes
+    truth: tuple[Box, ...]
+    unique: bool = True
+    question_type: str = ""
+
+
+def average_precision(scored: Sequence[tuple[float, bool]], positives: int) -> float | None:
+    """COCO's 101-point interpolated average precision of (score, is true positive) detections
+    over ``positives`` true boxes; None without true boxes."""
+    if positives == 0:
+        return None
+    order = sorted(scored, key=lambda s: -s[0])
+    hits = np.cumsum([hit for _, hit in order], dtype=float)
+    precision = hits / np.arange(1, len(order) + 1) if order else np.zeros(0)
+    recall = hits / positives if order else np.zeros(0)
+    # the precision envelope: the best precision at this recall or beyond
+    for i in range(len(precision) - 2, -1, -1):
+        precision[i] = max(precision[i], precision[i + 1])
+    points = np.linspace(0, 1, 101)
+    reached = np.searchsorted(recall, points, side="left")
+    return float(np.mean([precision[i] if i < len(precision) else 0.0 for i in reached]))
+
+
+def _single(items: Sequence[GroundingItem]) -> dict[str, Any]:
+    overlaps = [max((iou(it.answer.boxes[0], t) for t in it.truth), default=0.0) if it.answer.boxes else 0.0 for it in items]
+    out: dict[str, Any] = {"n": len(items), "mean_iou": float(np.mean(overlaps)) if items else None}
+    for t in THRESHOLDS:
+        out[f"acc@{t}"] = float(np.mean([o >= t for o in overlaps])) if items else None
+    return out
+
+
+def _several(items: Sequence[GroundingItem]) -> dict[str, Any]:
+    tp = n_pred = n_true = 0
+    scored: list[tuple[float, bool]] = []
+    all_scored = True
+    for it in items:
+        found = match(it.answer.boxes, it.truth, 0.5)
+        tp += len(found)
+        n_pred += len(it.answer.boxes)
+        n_true += len(it.truth)
+        hit = {p for p, _, _ in found}
+        if it.answer.boxes and any(s is None for s in it.answer.scores):
+            all_scored = False
+        scored += [(s if s is not None else 0.0, i in hit) for i, s in enumerate(it.answer.scores)]
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"n": len(items), "boxes_predicted": n_pred, "boxes_true": n_true, "true_positives": tp, "precision@0.5": precision,
+            "recall@0.5": recall, "f1@0.5": f1, "ap@0.5": average_precision(scored, n_true) if all_scored and scored else None}
+
+
+def score_grounding(items: Sequence[GroundingItem]) -> dict[str, Any]:
+    """Single-target items (one true box): Acc@0.5, Acc@0.7 and mean IoU, overall and for unique
+    and non-unique targets; several-target items: one-to-one matching with precision, recall, F1
+    and (with scores) AP at IoU 0.5; how answers were read and why some were not; per item."""
+    single = [it for it in items if len(it.truth) == 1]
+    several = [it for it in items if len(it.truth) != 1]
+    per_item = []
+    for it in items:
+        best = max((iou(it.answer.boxes[0], t) for t in it.truth), default=0.0) if it.answer.boxes and len(it.truth) == 1 else None
+        per_item.append({"id": it.id, "parsed_as": it.answer.parsed_as, "reason": it.answer.reason, "boxes": len(it.answer.boxes),
+                         "iou": best, "matched": len(match(it.answer.boxes, it.truth)) if len(it.truth) != 1 else None,
+                         "unique": it.unique, "question_type": it.question_type})
+    return {
+        "single": {**_single(single), "unique": _single([it for it in single if it.unique]),
+                   "non_unique": _single([it for it in single if not it.unique])},
+        "several": _several(several),
+        "parsed_as": dict(Counter(it.answer.parsed_as or "unreadable" for it in items)),
+        "unreadable": dict(Counter(it.answer.reason for it in items if it.answer.reason)),
+        "items": per_item,
+    }
