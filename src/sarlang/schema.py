@@ -15,7 +15,8 @@ from typing import Any
 
 from sarlang.errors import SarlangError
 
-#: SARLANG-1M's seven applications, as written in files.
+#: SARLANG-1M's seven applications, as written in files, and visual grounding (box answers,
+#: scored by ``sarlang eval grounding``, never by the VQA rules).
 APPLICATIONS: tuple[str, ...] = (
     "image_description",
     "object_identification",
@@ -24,7 +25,10 @@ APPLICATIONS: tuple[str, ...] = (
     "region_referring",
     "object_positioning",
     "others",
+    "visual_grounding",
 )
+#: Applications answered with boxes.
+BOX_APPLICATIONS: tuple[str, ...] = ("visual_grounding",)
 
 #: The two caption granularities of SARLANG-1M.
 CAPTION_KINDS: tuple[str, ...] = ("concise", "detailed")

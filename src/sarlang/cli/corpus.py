@@ -31,9 +31,10 @@ def build_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the template and negative choices.")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted build in --out instead of resuming it.")] = False,
     tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
+    grounding: Annotated[str, typer.Option("--grounding", help="Also ask visual-grounding questions, answered with boxes in this convention: sarlang ([x, y, w, h] pixels), qwen2.5, norm, geochat or qwen2.")] = "",
     group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\\d+)__' for DOTA-style tiles.")] = "",
 ) -> None:
-    """Build captions and seven-application question-answer pairs from annotated SAR imagery.
+    """Build captions and seven-application question-answer pairs (and, with --grounding, box answers) from annotated SAR imagery.
 
     Every image is opened and checked against its labels; a scene with any invalid label is
     rejected whole, with the reason, in rejects.jsonl. An interrupted build resumes where it
@@ -43,7 +44,7 @@ def build_command(
 
     check_outputs(folders={"--out folder": out})
     tile_size, tile_overlap = _tile_spec(tile)
-    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by)
+    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by, grounding)
     progress = progress_bar("building")
     task_id = progress.add_task("scenes", total=None)
     with progress:

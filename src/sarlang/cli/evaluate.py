@@ -208,13 +208,60 @@ def eval_vqa(
 
 
 @eval_app.command(
+    "grounding",
+    epilog="Example:  sarlang eval grounding predictions.jsonl --records mybench/ --json grounding.json",
+)
+@user_errors
+def eval_grounding(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    split: SplitOpt = "auto",
+    convention: Annotated[str | None, typer.Option("--convention", help="Read answers in this box convention (default: the one each question asked for): sarlang, qwen2.5, norm, geochat, qwen2.")] = None,
+    json_out: JsonOpt = None,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Score box answers: Acc@0.5, Acc@0.7 and mean IoU (unique and non-unique targets), and for
+    several targets one-to-one matching with precision, recall, F1 and AP at IoU 0.5."""
+    from sarlang.eval.grounding import grounding_items, score_grounding
+    from sarlang.eval.tables import rich_table
+    from sarlang.formats.records import load_records
+
+    check_outputs({"--json file": json_out, "--rejects file": rejects})
+    if records is None:
+        raise InputError("grounding answers are scored against the build's boxes", hint="pass the records with --records BUILD")
+    loaded, summary = _load(file, fmt, records, "grounding", split)
+    all_records, _ = load_records(records)
+    scores = score_grounding(grounding_items(loaded.items, all_records, convention))
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v * 100:.1f}"
+
+    single = scores["single"]
+    rows = [[name, str(part["n"]), pct(part["acc@0.5"]), pct(part["acc@0.7"]), pct(part["mean_iou"])]
+            for name, part in (("all", single), ("unique", single["unique"]), ("non-unique", single["non_unique"])) if part["n"]]
+    if rows:
+        console.print(rich_table(f"grounding — {file.name} — one target", ["targets", "n", "Acc@0.5 %", "Acc@0.7 %", "mean IoU %"], rows))
+    several = scores["several"]
+    if several["n"]:
+        console.print(rich_table("several targets (one-to-one matching, IoU 0.5)", ["n", "boxes true", "boxes given", "precision %", "recall %", "F1 %", "AP %"],
+                                 [[str(several["n"]), str(several["boxes_true"]), str(several["boxes_predicted"]), pct(several["precision@0.5"]),
+                                   pct(several["recall@0.5"]), pct(several["f1@0.5"]), pct(several["ap@0.5"])]]))
+    console.print("read as: " + ", ".join(f"{k} {v}" for k, v in scores["parsed_as"].items()), highlight=False)
+    for reason, n in scores["unreadable"].items():
+        console.print(f"[yellow]{n} answers scored wrong: {escape(reason)}[/]", highlight=False, markup=True)
+    _print_summary(summary)
+    _write_outputs(loaded.score_file(scores, file), loaded, json_out, rejects)
+
+
+@eval_app.command(
     "all",
     epilog="Example:  sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/",
 )
 @user_errors
 def eval_all(
     file: FileArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json and vqa.json (the scores of each task).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json, vqa.json and grounding.json (the scores of each task).")],
     records: RecordsOpt = None,
     fmt: FormatOpt = Format.auto,
     split: SplitOpt = "auto",
@@ -224,19 +271,23 @@ def eval_all(
     meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR (needs Java).")] = True,
     allow_judge_failures: Annotated[bool, typer.Option("--allow-judge-failures", help="Exit 0 even when the judge failed on some answers (they count wrong).")] = False,
 ) -> None:
-    """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): both tasks, one command."""
+    """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): every task it holds, one command
+    (box answers too, when the records are given)."""
     check_outputs(folders={"--out folder": out})
     scored = []
     for task, command, kwargs in (
         ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
         ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": allow_judge_failures}),
+        ("grounding", eval_grounding, {}),
     ):
+        if task == "grounding" and records is None:
+            continue  # box answers are scored against the build's boxes only
         console.print(f"[bold]{task}[/]", highlight=False, markup=True)
         try:
             command.__wrapped__(file=file, records=records, fmt=fmt, split=split, json_out=out / f"{task}.json", **kwargs)
             scored.append(task)
         except InputError as exc:
-            if "holds only" not in exc.message:
+            if "holds only" not in exc.message and not (task == "grounding" and "holds no visual-grounding records" in exc.message):
                 raise
             console.print(f"no {task} to score: {exc.message}", highlight=False)
     if not scored:

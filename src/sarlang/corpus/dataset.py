@@ -54,6 +54,7 @@ class BuildOptions:
     tile: int = 0  # tile images larger than this many pixels (0: no tiling)
     tile_overlap: int = 0
     group_by: str = ""  # regular expression on image file names: images giving the same match share a split
+    grounding: str = ""  # box convention of visual-grounding questions (sarlang, qwen2.5, norm, geochat, qwen2); empty: none
 
     def __post_init__(self) -> None:
         if self.tile and not (self.tile >= 32 and 0 <= self.tile_overlap < self.tile):
@@ -62,6 +63,10 @@ class BuildOptions:
         if not (isinstance(self.train_fraction, (int, float)) and 0 <= self.train_fraction <= 1):
             raise InputError(f"train fraction must lie in [0, 1], got {self.train_fraction}",
                              hint="0 gives an all-test build, 1 an all-train build")
+        if self.grounding:
+            from sarlang.formats.boxes import check_convention
+
+            check_convention(self.grounding)
         if self.max_regions < 0:
             raise InputError(f"max_regions must be 0 or more, got {self.max_regions}")
         if self.group_by:
@@ -160,7 +165,7 @@ def build_dataset(
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
-                                options.nine_regions, options.class_prefix, options.max_regions)
+                                options.nine_regions, options.class_prefix, options.max_regions, options.grounding)
         # a second source of the same kind (two VOC folders) may reuse image ids: its scenes are
         # keyed, and their records marked, "voc#2", so record ids and resume notes never collide
         sources_of_kind[kind] += 1

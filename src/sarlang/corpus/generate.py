@@ -75,18 +75,18 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
         provenance["group"] = group_key(kind, scene)
     rows: list[dict[str, Any]] = []
 
-    def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None) -> None:
+    def add(application: str, question_type: str, question: str, answer: str, caption_kind: str | None = None, extra: dict | None = None) -> None:
         rows.append({
             "id": f"{short}-{len(rows):03d}", "image": image, "application": application, "question_type": question_type,
             "question": question, "answer": answer, "caption_kind": caption_kind, "split": split, "source": kind,
-            "provenance": provenance,
+            "provenance": {**provenance, **extra} if extra else provenance,
         })
 
     if options.captions:
         add("image_description", "image_description.concise", CONCISE_PROMPT, concise_caption(scene, context.categories, rng), "concise")
         add("image_description", "image_description.detailed", DETAILED_PROMPT, detailed_caption(scene, context.categories, rng), "detailed")
     for qa in scene_questions(scene, context, rng):
-        add(qa.application, qa.question_type, qa.question, qa.answer)
+        add(qa.application, qa.question_type, qa.question, qa.answer, extra=qa.extra)
     return rows
 
 
@@ -166,7 +166,9 @@ def _generate_chunk(chunk: list[tuple[int, int]]) -> Chunk:
                 result.duplicates += 1
                 continue
             seen.add(signature)
-            result.add(row, encode_record(row, provenance))
+            # grounding records carry their boxes in their own provenance
+            own = provenance if row["provenance"] is rows[0]["provenance"] else _ENCODE(row["provenance"])
+            result.add(row, encode_record(row, own))
         if rows:
             result.image_scenes[rows[0]["image"]] += 1
     return result

@@ -58,6 +58,8 @@ class QA:
     question_type: str
     question: str
     answer: str
+    #: what a record keeps beside its answer (grounding: the true boxes, whether the target is unique)
+    extra: dict | None = None
 
 
 @dataclass
@@ -69,6 +71,7 @@ class CorpusContext:
     nine_regions: bool = False
     class_prefix: bool = False
     max_regions: int = 3
+    grounding: str = ""  # box convention of visual-grounding answers; empty: no grounding questions
 
     def negative_probability(self, category: str) -> float:
         f = self.presence.get(category, 0.0)
@@ -235,6 +238,101 @@ def scene_questions(scene: Scene, context: CorpusContext, rng: random.Random) ->
         out.append(QA("object_positioning", f"object_positioning.{key}", _prefix(context, template.format(c=c, cs=plural(c)), positions=True), words[0][0]))
 
     out += _others(scene, context, rng, counts)
+    if context.grounding:  # last, so the other questions of a scene stay what they were
+        out += grounding_questions(scene, context.grounding, rng)
+    return out
+
+
+#: Grounding templates; ``{hint}`` states the box convention of the answer.
+GROUNDING_ONE = (("where_box", "Where is the {c}? Answer with its box {hint}."), ("locate", "Locate the {c} in the image and give its box {hint}."))
+GROUNDING_ALL = (("all_boxes", "Give the boxes of all {cs} {hint}."),)
+GROUNDING_REFERRING = (
+    ("largest", "Where is the largest {c}? Answer with its box {hint}."),
+    ("smallest", "Where is the smallest {c}? Answer with its box {hint}."),
+    ("nearest_top_left", "Where is the {c} nearest the top left corner? Answer with its box {hint}."),
+    ("leftmost", "Where is the leftmost {c}? Answer with its box {hint}."),
+    ("rightmost", "Where is the rightmost {c}? Answer with its box {hint}."),
+    ("nearest_other", "Where is the {c} nearest the {o}? Answer with its box {hint}."),
+)
+#: Most boxes one "all boxes" answer lists (more make answers longer than models write).
+MAX_GROUNDING_BOXES = 20
+
+
+def _clipped(obj: SceneObject, width: int, height: int) -> tuple[float, float, float, float] | None:
+    """The object's box (x1, y1, x2, y2 pixels) inside the image, None when nothing of it is."""
+    x, y, w, h = obj.box
+    x1, y1, x2, y2 = max(0.0, x), max(0.0, y), min(float(width), x + w), min(float(height), y + h)
+    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
+
+
+def _single_out(key: str, objects: list[tuple[SceneObject, tuple]], others: list[tuple[SceneObject, tuple]], width: int, height: int) -> int | None:
+    """Which of ``objects`` (several of one category) the referring expression ``key`` picks,
+    None when no object stands out clearly (by a tenth of the area, or 2% of the image's size)."""
+    def area(b: tuple) -> float:
+        return (b[2] - b[0]) * (b[3] - b[1])
+
+    def centre(b: tuple) -> tuple[float, float]:
+        return ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+
+    size = math.hypot(width, height)
+    if key in ("largest", "smallest"):
+        values = [area(b) for _, b in objects]
+        sign = -1 if key == "largest" else 1
+        order = sorted(range(len(values)), key=lambda i: sign * values[i])
+        first, second = values[order[0]], values[order[1]]
+        return order[0] if max(first, second) >= 1.1 * min(first, second) else None
+    if key in ("nearest_top_left", "leftmost", "rightmost", "nearest_other"):
+        if key == "nearest_other":
+            if len(others) != 1:
+                return None
+            ox, oy = centre(others[0][1])
+            values = [math.hypot(centre(b)[0] - ox, centre(b)[1] - oy) for _, b in objects]
+        elif key == "nearest_top_left":
+            values = [math.hypot(*centre(b)) for _, b in objects]
+        else:
+            values = [centre(b)[0] * (1 if key == "leftmost" else -1) for _, b in objects]
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        return order[0] if values[order[1]] - values[order[0]] >= 0.02 * size else None
+    return None
+
+
+def grounding_questions(scene: Scene, convention: str, rng: random.Random) -> list[QA]:
+    """Visual-grounding questions of a scene, answered with boxes in ``convention``: "Where is
+    the {c}?" for a category with one instance (a target unique in its image); for a category
+    with several, "Give the boxes of all {cs}" (up to :data:`MAX_GROUNDING_BOXES`) and a referring
+    expression that singles one out (the largest, the leftmost, the one nearest another object,
+    ...; a target among others of its category). Boxes are clipped to the image; the record keeps
+    them (``[x, y, w, h]`` pixels), the image size, the convention and uniqueness."""
+    from sarlang.formats.boxes import CONVENTION_HINTS, format_boxes
+
+    hint = CONVENTION_HINTS[convention]
+    inside = [(o, b) for o in scene.objects if (b := _clipped(o, scene.width, scene.height)) is not None]
+    out: list[QA] = []
+
+    def qa(key: str, template: str, boxes: list[tuple], unique: bool, **names: str) -> QA:
+        extra = {"boxes": [[round(b[0], 1), round(b[1], 1), round(b[2] - b[0], 1), round(b[3] - b[1], 1)] for b in boxes], "unique": unique,
+                 "convention": convention, "width": scene.width, "height": scene.height}
+        return QA("visual_grounding", f"visual_grounding.{key}", template.format(hint=hint, **names),
+                  format_boxes(boxes, convention, scene.width, scene.height), extra)
+
+    for c in sorted({o.category for o, _ in inside}):
+        mine = [(o, b) for o, b in inside if o.category == c]
+        if len(mine) == 1:
+            key, template = _pick(rng, GROUNDING_ONE)
+            out.append(qa(key, template, [mine[0][1]], True, c=c))
+            continue
+        if len(mine) <= MAX_GROUNDING_BOXES:
+            key, template = _pick(rng, GROUNDING_ALL)
+            out.append(qa(key, template, [b for _, b in sorted(mine, key=lambda m: (m[1][1], m[1][0]))], False, cs=plural(c)))
+        alone = [(o, b) for o, b in inside if o.category != c and sum(1 for p, _ in inside if p.category == o.category) == 1]
+        keys = list(range(len(GROUNDING_REFERRING)))
+        rng.shuffle(keys)
+        for k in keys:
+            key, template = GROUNDING_REFERRING[k]
+            chosen = _single_out(key, mine, alone, scene.width, scene.height)
+            if chosen is not None:
+                out.append(qa(key, template, [mine[chosen][1]], False, c=c, o=alone[0][0].category if alone else ""))
+                break
     return out
 
 

@@ -131,3 +131,57 @@ def score_grounding(items: Sequence[GroundingItem]) -> dict[str, Any]:
         "unreadable": dict(Counter(it.answer.reason for it in items if it.answer.reason)),
         "items": per_item,
     }
+
+
+def grounding_items(items: Sequence[Any], records: Sequence[Any], convention: str | None = None) -> list[GroundingItem]:
+    """Box answers (:class:`~sarlang.schema.EvalItem`) joined to their grounding records (their
+    provenance holds the true boxes ``[x, y, w, h]`` in pixels, the image size, the convention
+    the question asked for and whether the target is unique), read in ``convention`` (default:
+    the one the question asked for).
+
+    Raises:
+        InputError: a record without its boxes (not made by ``sarlang build --grounding``).
+    """
+    from sarlang.errors import InputError
+    from sarlang.formats.boxes import check_convention, parse_boxes
+
+    if convention is not None:
+        check_convention(convention)
+    by_id = {r.id: r for r in records}
+    out = []
+    for item in items:
+        record = by_id[item.id]
+        p = record.provenance
+        try:
+            width, height = float(p["width"]), float(p["height"])
+            truth = tuple((float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in p["boxes"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"record '{record.id}' does not hold its boxes and image size",
+                             hint="score grounding records made by sarlang build --grounding CONVENTION") from None
+        answer = parse_boxes(item.prediction, convention or str(p.get("convention", "sarlang")), width, height)
+        out.append(GroundingItem(item.id, answer, truth, bool(p.get("unique", len(truth) == 1)), item.question_type))
+    return out
+
+
+def mean_box_answers(records: Sequence[Any]) -> dict[str, str]:
+    """The trivial grounding baseline: for each test grounding record, the mean box of the
+    training grounding records' targets (as fractions of their images' width and height),
+    scaled to its image and written in its convention; by record id."""
+    from sarlang.formats.boxes import format_boxes
+
+    fractions = []
+    for r in records:
+        p = r.provenance
+        if r.split == "train" and r.application == "visual_grounding" and p.get("boxes") and p.get("width") and p.get("height"):
+            w, h = float(p["width"]), float(p["height"])
+            fractions += [(x / w, y / h, (x + bw) / w, (y + bh) / h) for x, y, bw, bh in p["boxes"]]
+    if not fractions:
+        return {}
+    mean = np.mean(np.array(fractions), axis=0)
+    out = {}
+    for r in records:
+        p = r.provenance
+        if r.split == "test" and r.application == "visual_grounding" and p.get("width") and p.get("height"):
+            w, h = float(p["width"]), float(p["height"])
+            out[r.id] = format_boxes([(mean[0] * w, mean[1] * h, mean[2] * w, mean[3] * h)], str(p.get("convention", "sarlang")), w, h)
+    return out

@@ -32,7 +32,7 @@ from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application
 from sarlang.files import read_bytes
 from sarlang.registry import Plugins
-from sarlang.schema import EvalItem, Record, Reject
+from sarlang.schema import BOX_APPLICATIONS, EvalItem, Record, Reject
 
 #: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
 PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows", "sarlang.prediction_formats")
@@ -41,7 +41,8 @@ PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows
 def format_names() -> tuple[str, ...]:
     """Every ``--format``: ``auto``, each tool's format, and ``jsonl`` (ours)."""
     return ("auto", *PREDICTION_FORMATS.names())
-TASKS: tuple[str, ...] = ("captions", "vqa")
+#: ``captions``, ``vqa`` (the questions answered in words) and ``grounding`` (answered with boxes).
+TASKS: tuple[str, ...] = ("captions", "vqa", "grounding")
 
 
 @dataclass
@@ -156,8 +157,15 @@ def text_value(value: Any) -> str | None:
 # joining
 
 
+def task_of(record: Record) -> str:
+    """The ``sarlang eval`` task that scores a record: ``captions``, ``vqa`` or ``grounding``."""
+    if record.is_caption:
+        return "captions"
+    return "grounding" if record.application in BOX_APPLICATIONS else "vqa"
+
+
 def _task_records(records: list[Record], task: str) -> list[Record]:
-    return [r for r in records if r.is_caption == (task == "captions")]
+    return [r for r in records if task_of(r) == task]
 
 
 def _caption_references(records: list[Record]) -> dict[tuple[str, str | None], list[str]]:
@@ -230,7 +238,7 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     rejects: list[Reject] = []
     notes: list[str] = []
     records: list[Record] | None = None
-    other_ids: set[str] = set()
+    other_ids: dict[str, str] = {}
     if records_path is not None:
         all_records, record_rejects = load_records(records_path)
         rejects.extend(record_rejects)
@@ -241,12 +249,13 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
                 raise InputError(f"records file '{records_path}' has no records of split '{split}'",
                                  hint=f"its splits: {', '.join(splits) or '(none)'}; or pass --split all")
         records = _task_records(all_records, task)
-        other_ids = {r.id for r in all_records if r.is_caption != (task == "captions")}
+        other_ids = {r.id: task_of(r) for r in all_records if task_of(r) != task}
         if not records:
-            kind = "caption" if task == "captions" else "question"
-            other = "captions" if task == "vqa" else "questions"
-            raise InputError(f"records file '{records_path}' holds no {kind} records",
-                             hint=f"it holds only {other}: score them with sarlang eval {'captions' if task == 'vqa' else 'vqa'}")
+            kind = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}[task]
+            held = [t for t in TASKS if t != task and _task_records(all_records, t)]
+            hint = (f"it holds {' and '.join(held)}: score them with sarlang eval {held[0]}" if held
+                    else "sarlang build writes them (--grounding CONVENTION for box questions)")
+            raise InputError(f"records file '{records_path}' holds no {kind} records", hint=hint)
 
     rows = tool.rows(data, p, rejects, notes)
     n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
@@ -379,16 +388,18 @@ def _join_by_content(rows: list[Row], source: str, records: list[Record], task: 
             matched.append((row, records[pick]))
         if matched:
             notes.append(f"{len(matched)} rows matched to records by their question and answer")
-    items = [_item_from_record(rec, pred, number) for (number, pred, _, _, _), rec in matched if rec.is_caption == wanted]
+    items = [_item_from_record(rec, pred, number) for (number, pred, _, _, _), rec in matched if task_of(rec) == task]
     aside = len(matched) - len(items)
     if aside:
-        other = "question" if wanted else "caption"
+        others = sorted({task_of(rec) for _, rec in matched if task_of(rec) != task})
+        other = " and ".join({"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}[t] for t in others)
+        elsewhere = " / ".join(f"sarlang eval {t}" for t in others)
         if not items:
             raise InputError(f"'{source}' holds only {other} rows ({aside}), no {'captions' if wanted else 'questions'}",
-                             hint=f"score it with sarlang eval {'vqa' if wanted else 'captions'}")
-        notes.append(f"{aside} {other} rows left aside (score them with sarlang eval {'vqa' if wanted else 'captions'})")
+                             hint=f"score it with {elsewhere}")
+        notes.append(f"{aside} {other} rows left aside (score them with {elsewhere})")
     predicted_splits = {rec.split for _, rec in matched}
-    unpredicted = sum(1 for r in records if r.split in predicted_splits and r.is_caption == wanted) - len(items)
+    unpredicted = sum(1 for r in records if r.split in predicted_splits and task_of(r) == task) - len(items)
     if unpredicted > 0:
         where = f"split {', '.join(sorted(predicted_splits))}" if any(predicted_splits) else "the records file"
         notes.append(f"{unpredicted} {'caption' if wanted else 'question'} records of {where} have no row in the file")
@@ -413,7 +424,7 @@ def _join_by_image_question(rows: list[Row], source: str, records: list[Record],
     return items
 
 
-def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str, rejects: list[Reject], other_ids: set[str],
+def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str, rejects: list[Reject], other_ids: dict[str, str],
                 notes: list[str], predicted_splits_only: bool) -> list[EvalItem]:
     by_id = {r.id: r for r in records}
     seen: set[str] = set()
@@ -434,11 +445,14 @@ def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str
         seen.add(rid)
         items.append(_item_from_record(record, pred, number))
     if aside:
-        other = "question" if task == "captions" else "caption"
+        others = Counter(other_ids[rid] for _, rid, _ in rows if rid in other_ids)
+        names = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}
+        other = " and ".join(names[t] for t in sorted(others))
+        elsewhere = " / ".join(f"sarlang eval {t}" for t in sorted(others))
         if not items and not seen:
-            raise InputError(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers'}",
-                             hint=f"score it with sarlang eval {'vqa' if task == 'captions' else 'captions'}")
-        notes.append(f"{aside} {other} rows left aside (score them with sarlang eval {'vqa' if task == 'captions' else 'captions'})")
+            raise InputError(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers' if task == 'vqa' else 'boxes'}",
+                             hint=f"score it with {elsewhere}")
+        notes.append(f"{aside} {other} rows left aside (score them with {elsewhere})")
     if predicted_splits_only:
         splits = {by_id[i].split for i in seen}
         others = sum(1 for r in records if r.split not in splits)
