@@ -14,6 +14,7 @@ from sarlang.cli import corpus  # noqa: E402,F401
 from sarlang.cli import models  # noqa: E402,F401
 from sarlang.cli import report  # noqa: E402,F401
 from sarlang.cli import serve  # noqa: E402,F401
+from sarlang.cli import scene  # noqa: E402,F401
 from sarlang.cli import demo  # noqa: E402,F401
 
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sarlang.formats.prompts import GROUNDING_ALL_PROMPT
 from sarlang.schema import Scene, SceneObject
 from sarlang.vocabulary import article, plural
 
@@ -245,7 +246,7 @@ def scene_questions(scene: Scene, context: CorpusContext, rng: random.Random) ->
 
 #: Grounding templates; ``{hint}`` states the box convention of the answer.
 GROUNDING_ONE = (("where_box", "Where is the {c}? Answer with its box {hint}."), ("locate", "Locate the {c} in the image and give its box {hint}."))
-GROUNDING_ALL = (("all_boxes", "Give the boxes of all {cs} {hint}."),)
+GROUNDING_ALL = (("all_boxes", GROUNDING_ALL_PROMPT),)
 GROUNDING_REFERRING = (
     ("largest", "Where is the largest {c}? Answer with its box {hint}."),
     ("smallest", "Where is the smallest {c}? Answer with its box {hint}."),

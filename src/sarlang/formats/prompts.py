@@ -19,6 +19,11 @@ from sarlang.schema import Record
 #: SARLANG-1M's prompts (its paper and evaluation).
 CAPTION_PROMPT = "Describe the content of this image in one sentence."
 VQA_PROMPT = "Question: {q}. Answer the question concisely."
+#: Visual-grounding questions for every object of a category (``{hint}``: the box convention, see
+#: :data:`sarlang.formats.boxes.CONVENTION_HINTS`), as the build asks them and ``sarlang scene`` asks tiles.
+GROUNDING_ALL_PROMPT = "Give the boxes of all {cs} {hint}."
+#: Counting, as the build's first counting template asks it.
+COUNT_PROMPT = "How many {cs} are there in the image?"
 
 _SARLANG_QUESTION = re.compile(r"^question:\s*(.*?)\.?\s*answer the question concisely\.?$", re.IGNORECASE | re.DOTALL)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -334,3 +335,55 @@ def _add_harbors(b: _Builder, water: np.ndarray, land: np.ndarray, rng: np.rando
     piers &= water
     if piers.sum() >= 4 and b.free(piers):
         b.place("harbor", piers, OBJECT_DB["harbor"])
+
+
+def simulate_large_scene(path: str | Path, size: int = 8000, objects: int = 200, seed: int = 0, gsd: float = 10.0, looks: int = 4,
+                         crs: str = "EPSG:32631", origin: tuple[float, float] = (500000.0, 4000000.0), border_step: int = 448,
+                         category: str = "ship") -> list[SceneObject]:
+    """Write a georeferenced GeoTIFF of a large scene whose objects are known, row block by row
+    block (never the whole raster in memory), and return its objects (boxes in pixels).
+
+    Sea clutter of ``looks``-look gamma speckle around -20 dB, with bright rectangular objects
+    (0 dB, 6 to 24 pixels a side, apart from each other by at least 8 pixels); a third of them
+    straddle a multiple of ``border_step`` pixels (where tiles of ``sarlang scene`` with the
+    default tile and overlap meet), so tile borders cut them. Intensity, float32, north-up at
+    ``gsd`` metres per pixel from ``origin`` (the top-left corner) in ``crs``.
+    """
+    from sarlang.files import require
+
+    rasterio = require("rasterio", "geotiff", "GeoTIFF output (rasterio)")
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    rng = np.random.default_rng(seed)
+    placed: list[tuple[int, int, int, int]] = []
+    tries = 0
+    while len(placed) < objects and tries < objects * 200:
+        tries += 1
+        w, h = (int(v) for v in rng.integers(6, 25, 2))
+        if len(placed) < objects // 3 and size > border_step + 50:  # across a tile border
+            line = border_step * int(rng.integers(1, max(2, size // border_step)))
+            x, y = (line - int(rng.integers(1, w)), int(rng.integers(0, size - h))) if rng.random() < 0.5 else \
+                   (int(rng.integers(0, size - w)), line - int(rng.integers(1, h)))
+        else:
+            x, y = int(rng.integers(0, size - w)), int(rng.integers(0, size - h))
+        if x < 0 or y < 0 or x + w > size or y + h > size:
+            continue
+        if any(x < px + pw + 8 and px < x + w + 8 and y < py + ph + 8 and py < y + h + 8 for px, py, pw, ph in placed):
+            continue
+        placed.append((x, y, w, h))
+    placed.sort(key=lambda b: (b[1], b[0]))
+    profile = {"driver": "GTiff", "width": size, "height": size, "count": 1, "dtype": "float32", "crs": crs,
+               "transform": from_origin(origin[0], origin[1], gsd, gsd), "tiled": True, "blockxsize": 256, "blockysize": 256}
+    block = 512
+    with rasterio.open(path, "w", **profile) as dst:
+        for top in range(0, size, block):
+            rows = min(block, size - top)
+            data = (0.01 * rng.gamma(looks, 1.0 / looks, size=(rows, size))).astype(np.float32)
+            for x, y, w, h in placed:
+                if y < top + rows and y + h > top:
+                    r0, r1 = max(y, top) - top, min(y + h, top + rows) - top
+                    data[r0:r1, x : x + w] = rng.gamma(looks, 1.0 / looks, size=(r1 - r0, w)).astype(np.float32)
+            dst.write(data, 1, window=Window(0, top, size, rows))
+        dst.update_tags(1, units="intensity")
+    return [SceneObject(category, (float(x), float(y), float(w), float(h)), None, {}) for x, y, w, h in placed]
