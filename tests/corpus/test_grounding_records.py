@@ -87,3 +87,37 @@ def test_grounding_records_from_real_mstar_and_hrsid_lie_inside_their_images(tmp
     # MSTAR's VOC boxes that run past the image edge are clipped, not dropped
     assert any(y + h == p["height"] for r in grounding if r["source"] == "voc" for p in [r["provenance"]] for _, y, _, h in p["boxes"])
     assert any(not r["provenance"]["unique"] for r in grounding if r["source"] == "masks")  # HRSID tiles hold several ships
+
+
+def test_exports_carry_grounding_in_each_trainers_convention(tmp_path: Path) -> None:
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+    from sarlang.errors import InputError
+    from sarlang.formats.boxes import parse_boxes
+    from sarlang.formats.exports import export_records
+
+    build_dataset(["simulate:6,size=64,seed=3"], tmp_path / "b", BuildOptions(grounding="sarlang"))
+    grounding = {r["id"]: r for r in _rows(tmp_path / "b") if r["application"] == "visual_grounding"}
+    assert grounding
+    export_records(tmp_path / "b", "sharegpt", tmp_path / "sg")
+    export_records(tmp_path / "b", "llava", tmp_path / "ll")
+    export_records(tmp_path / "b", "llava", tmp_path / "ll_geochat", box_convention="geochat")
+    checked = 0
+    for folder, convention in (("sg", "qwen2.5"), ("ll", "norm"), ("ll_geochat", "geochat")):
+        assert json.loads((tmp_path / folder / f"export_{'sharegpt' if folder == 'sg' else 'llava'}.json").read_text())["box_convention"] == convention
+        for path in (tmp_path / folder).glob("*_train.json"):
+            for example in json.loads(path.read_text()):
+                turns = example.get("conversations") or example.get("messages")
+                asked, answered = turns[0].get("value", turns[0].get("content")), turns[1].get("value", turns[1].get("content"))
+                original = next((r for r in grounding.values() if r["question"].split("?")[0] in asked), None)
+                if original is None or "box" not in asked:
+                    continue
+                p = original["provenance"]
+                parsed = parse_boxes(answered, convention, p["width"], p["height"])
+                assert parsed.parsed_as == convention and "as [x, y, w, h] in pixels" not in asked
+                truth = [(x, y, x + w, y + h) for x, y, w, h in p["boxes"]]
+                tolerance = 0.5 if convention in ("qwen2.5", "norm") else p["width"] / 100
+                assert all(max(abs(a - b) for a, b in zip(got, want)) <= tolerance for got, want in zip(parsed.boxes, truth))
+                checked += 1
+    assert checked >= 3
+    with pytest.raises(InputError, match="unknown box convention"):
+        export_records(tmp_path / "b", "llava", tmp_path / "x", box_convention="yolo")

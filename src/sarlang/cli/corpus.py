@@ -97,6 +97,7 @@ def export_command(
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: BUILD/export_<format>).")] = None,
     absolute_paths: Annotated[bool | None, typer.Option("--absolute-paths/--relative-paths", help="Image paths absolute, or relative to the output folder (default: absolute for vlmevalkit, which resolves paths from wherever it runs; relative otherwise).", show_default=False)] = None,
     prompt: Annotated[str, typer.Option("--prompt", help="How trainer formats ask a question ({q} is the question); sarlang train and predict take the same --prompt / prompt: setting.")] = VQA_PROMPT,
+    box_convention: Annotated[str | None, typer.Option("--box-convention", help="Box convention of visual-grounding records (sarlang, qwen2.5, norm, geochat, qwen2); default: the format's native one (llava: norm, sharegpt: qwen2.5), else as built.")] = None,
 ) -> None:
     """Write a build's records in a trainer's or evaluator's format, one file per split."""
     from sarlang.formats.exports import export_records
@@ -105,7 +106,7 @@ def export_command(
     target = out or records_file(build).parent / f"export_{to}"
     check_outputs(folders={"export folder": target})
     bad: list[Any] = []
-    written = export_records(build, to, target, absolute_paths, rejects=bad, prompt_template=prompt)
+    written = export_records(build, to, target, absolute_paths, rejects=bad, prompt_template=prompt, box_convention=box_convention)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
     _print_bad_lines(bad, target / "rejects.jsonl")
 

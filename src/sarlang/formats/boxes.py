@@ -25,6 +25,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sarlang.errors import InputError
 
@@ -199,3 +200,28 @@ def parse_boxes(text: str, convention: str, width: float, height: float) -> Pars
 
 def _finite(v: float) -> bool:
     return v == v and abs(v) != float("inf")
+
+
+def in_convention(record: Any, convention: str) -> Any:
+    """A visual-grounding record asked and answered in another box convention (its question's
+    stated convention and its answer rewritten from the boxes its provenance keeps); any other
+    record, or one already in ``convention``, as it is.
+
+    Raises:
+        InputError: an unknown convention, or a grounding record without its boxes.
+    """
+    from dataclasses import replace
+
+    check_convention(convention)
+    p = record.provenance
+    if record.application != "visual_grounding" or p.get("convention") == convention:
+        return record
+    try:
+        width, height, old = float(p["width"]), float(p["height"]), str(p["convention"])
+        boxes = [(float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in p["boxes"]]
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"grounding record '{record.id}' does not keep its boxes, image size and convention",
+                         hint="rebuild with sarlang build --grounding CONVENTION") from None
+    question = record.question.replace(CONVENTION_HINTS.get(old, "\0"), CONVENTION_HINTS[convention])
+    return replace(record, question=question, answer=format_boxes(boxes, convention, width, height),
+                   provenance={**p, "convention": convention})

@@ -78,7 +78,7 @@ def messages(r: Record, path: str, text: str) -> dict[str, Any]:
 
 
 def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
-                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT) -> list[str]:
+                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT, box_convention: str | None = None) -> list[str]:
     """Write a build's records in a trainer's or evaluator's format, one file per split.
 
     Parameters
@@ -97,6 +97,11 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         Receives the lines of the records file that are not records (also ``out_dir/rejects.jsonl``).
     prompt_template:
         How the trainer formats ask a question (``{q}``), recorded in ``export_<format>.json``.
+    box_convention:
+        The box convention of visual-grounding questions and answers
+        (:mod:`sarlang.formats.boxes`); None takes the format's native one (``BOX_CONVENTION`` in
+        its module: normalised for LLaVA, Qwen2.5-VL's JSON for LLaMA-Factory's ShareGPT), or the
+        build's where the format has none.
 
     Returns
     -------
@@ -121,6 +126,11 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
     records_path = records_file(build_dir)
     base = records_path.parent
     records, bad = load_records(records_path)
+    convention = box_convention or getattr(inspect.getmodule(export), "BOX_CONVENTION", None)
+    if convention:
+        from sarlang.formats.boxes import in_convention
+
+        records = [in_convention(r, convention) for r in records]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
@@ -136,6 +146,7 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         "format": fmt, "records": str(records_path.resolve()), "image_paths": "absolute" if absolute_paths else "relative",
         "vqa_prompt": prompt_template if shows_prompt else None,
         "caption_prompt": "each caption record's own prompt" if shows_prompt else None,
+        "box_convention": convention or "as built",
         "sarlang_version": __version__,
     })
     return sorted(set(written + [f"export_{fmt}.json"]))

@@ -12,6 +12,8 @@ from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
+#: LLaVA-1.5's referring data write boxes as [x1, y1, x2, y2] fractions of the image
+BOX_CONVENTION = "norm"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:

@@ -13,6 +13,8 @@ from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
+#: LLaMA-Factory trains Qwen2.5-VL's grounding on its JSON boxes in pixels
+BOX_CONVENTION = "qwen2.5"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
