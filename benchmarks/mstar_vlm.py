@@ -36,13 +36,15 @@ def main() -> None:
     parser.add_argument("--encoder", default="auto")
     parser.add_argument("--no-chips", action="store_true", help="train on the scenes alone")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="another model setting (number), repeatable")
+    parser.add_argument("--grounding", action="store_true", help="also build visual-grounding questions and score the model's boxes against the mean training box")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     if not (args.data / "mstar_scenes").is_dir() or not (args.data / "mstar_chips").is_dir():
         sys.exit(f"{args.data} lacks mstar_scenes/ or mstar_chips/ (see ../shared/data/README.md)")
     out = args.out.resolve()
     sources = [f"voc:{args.data / 'mstar_scenes'},sensor=MSTAR"] + ([] if args.no_chips else [f"folders:{args.data / 'mstar_chips'},sensor=MSTAR"])
-    build = run_phase(f"from sarlang.corpus.dataset import build_dataset\nRESULT = build_dataset({sources!r}, {str(out / 'build')!r}, restart=True)")
+    build = run_phase("from sarlang.corpus.dataset import BuildOptions, build_dataset\n"
+                      f"RESULT = build_dataset({sources!r}, {str(out / 'build')!r}, BuildOptions(grounding={'sarlang' if args.grounding else ''!r}), restart=True)")
     records = out / "build" / "records.jsonl"
     config = {"model": "baseline", "records": str(records), "out": str(out / "model"), "epochs": args.epochs,
               "image_size": args.image_size, "encoder": args.encoder}
@@ -105,6 +107,20 @@ def main() -> None:
           f"({result['predict']['images_per_s']} images/s), encoder {train['info'].get('encoder')}")
     print(f"targets: overall - majority = {margin:.1f} points (>= 20: {margin >= 20}); "
           f"object classification {classification:.1f}% (>= 60: {classification >= 60})")
+    if args.grounding:
+        from dataclasses import replace
+
+        from sarlang.eval.grounding import grounding_items, mean_box_answers, score_grounding
+
+        boxes = [it for it in load_eval_items(out / "predictions.jsonl", "jsonl", records, task="grounding", split="test").items if it.id in scene_ids]
+        mean = mean_box_answers(all_records)
+        baseline = [replace(it, prediction=mean.get(it.id, "")) for it in boxes]
+        result["grounding"] = {name: score_grounding(grounding_items(items, all_records)) for name, items in (("model", boxes), ("mean_box", baseline))}
+        for name, g in result["grounding"].items():
+            g.pop("items")
+            single, several = g["single"], g["several"]
+            print(f"grounding {name:9} one target (n={single['n']}): Acc@0.5 {single['acc@0.5'] * 100:.1f}%, Acc@0.7 {single['acc@0.7'] * 100:.1f}%, "
+                  f"mean IoU {single['mean_iou'] * 100:.1f}%; several targets (n={several['n']}): F1@0.5 {several['f1@0.5'] * 100:.1f}%")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

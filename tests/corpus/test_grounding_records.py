@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from tests.conftest import SHARED_DATA, run_cli
@@ -121,3 +123,42 @@ def test_exports_carry_grounding_in_each_trainers_convention(tmp_path: Path) -> 
     assert checked >= 3
     with pytest.raises(InputError, match="unknown box convention"):
         export_records(tmp_path / "b", "llava", tmp_path / "x", box_convention="yolo")
+
+
+def test_the_built_in_model_answers_grounding_from_its_object_head(tmp_path: Path) -> None:
+    """Grounding questions get boxes around the object head's peaks, of the category's median
+    training size, in the convention the question states; models without box sizes use the decoder."""
+    pytest.importorskip("torch", reason="torch is not installed (the train extra)")
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+    from sarlang.formats.boxes import parse_boxes
+    from sarlang.formats.prompts import prompt_for
+    from sarlang.formats.records import load_records
+    from sarlang.models.baseline import BaselineModel
+    from sarlang.models.run import train_from_config
+
+    build_dataset(["simulate:8,size=64,seed=5"], tmp_path / "b", BuildOptions(grounding="norm"))
+    model = train_from_config({"model": "baseline", "records": str(tmp_path / "b" / "records.jsonl"), "out": str(tmp_path / "m"), "epochs": 2,
+                               "batch_size": 16, "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch"})
+    records, _ = load_records(tmp_path / "b")
+    trained_on = {r.image for r in records if r.split == "train"}
+    objects = [json.loads(line) for line in (tmp_path / "b" / "objects.jsonl").read_text().splitlines()]
+    category = model.config.categories[0]
+    # the median over the training images' labels
+    widths = [o["box"][2] / row["width"] for row in objects if row["image"] in trained_on for o in row["objects"] if o["category"] == category]
+    assert model.config.box_sizes[0][0] == pytest.approx(float(np.median(widths)), abs=1e-5)
+    asked = [r for r in records if r.application == "visual_grounding"]
+    image = str((tmp_path / "b" / asked[0].image).resolve())
+    answers = model.answer([(image, prompt_for(r)) for r in asked[:6]] + [(image, "Question: How many ships are there in the image?. Answer the question concisely.")])
+    for record, answer in zip(asked[:6], answers):
+        parsed = parse_boxes(answer, "norm", record.provenance["width"], record.provenance["height"])
+        assert parsed.parsed_as == "norm" and parsed.boxes, answer
+    # an answer that is not a box question comes from the decoder as before
+    assert "[" not in answers[-1]
+    old = BaselineModel.load(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    del config["box_sizes"]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    plain = BaselineModel.load(tmp_path / "m")
+    assert plain.config.box_sizes == [] and old.config.box_sizes
+    prompts = [(image, prompt_for(asked[0]))]
+    assert plain.answer(prompts) != old.answer(prompts) or not parse_boxes(plain.answer(prompts)[0], "norm", 64, 64).boxes

@@ -93,7 +93,9 @@ class BaselineModel(VisionLanguageModel):
         prompts = [self._prompt_ids(p) for _, p in batch]
         outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():
-            memory = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size, self.config.glimpse_views)
+            memory, density = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size,
+                                                  self.config.glimpse_views, with_density=True)
+            boxed = self._box_answers(batch, prompts, density, [row[path] for path, _ in batch], originals)
             memory = memory[torch.tensor([row[path] for path, _ in batch])]
             marked = mentions(self.network, prompts)
             sequences = [list(p) for p in prompts]
@@ -116,4 +118,64 @@ class BaselineModel(VisionLanguageModel):
                     outputs[i].append(token)
                     still.append(i)
                 active = still
-        return [self.vocab.decode(o) for o in outputs]
+        return [boxed.get(i, self.vocab.decode(o)) for i, o in enumerate(outputs)]
+
+    def _box_answers(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
+                     originals: list[np.ndarray]) -> dict[int, str]:
+        """Answers to the grounding questions of a batch from the object head, by position in the batch.
+
+        A question is a grounding one when it states a box convention (:data:`~sarlang.formats.boxes.CONVENTION_HINTS`)
+        and names one of the model's categories. The objects are the peaks of the object head's
+        centre density (:func:`~sarlang.models.baseline.network.find_objects`), each of the category
+        its density holds most of; each gets the category's median training box around its centre.
+        "the boxes of all" gets every object of the category; one box otherwise: the leftmost, the
+        rightmost or the one nearest the top left corner when asked, else the fullest. When no object
+        of the category is found, the found object most likely of it; with no object at all, the
+        cell where the category's density is highest.
+        """
+        from sarlang.formats.boxes import CONVENTION_HINTS, format_boxes
+        from sarlang.models.baseline.network import find_objects
+
+        if not self.config.box_sizes or density is None:
+            return {}
+        asked = {}
+        for i, (_, prompt) in enumerate(batch):
+            text = prompt.lower()
+            convention = next((name for name, hint in CONVENTION_HINTS.items() if hint.lower() in text), None)
+            if convention is None:
+                continue
+            named = [c for c, words in enumerate(self.network.name_tokens) if words & set(prompts[i])] if hasattr(self.network, "name_tokens") else []
+            if named:
+                asked[i] = (convention, named[0], text)
+        if not asked:
+            return {}
+        counts = density.sum(1)
+        centres = find_objects(counts, limit=32)
+        side = density.shape[-1]
+        out = {}
+        for i, (convention, category, text) in asked.items():
+            b = rows[i]
+            found = []
+            for x, y in centres[b]:
+                share = density[b, :, min(side - 1, int(y * side)), min(side - 1, int(x * side))]
+                share = share / share.sum().clamp_min(1e-12)
+                found.append((x, y, int(share.argmax()), float(share[category])))
+            if not found:  # no peak holds half an object: the cell where the category is densest
+                cell = int(density[b, category].argmax())
+                found = [((cell % side + 0.5) / side, (cell // side + 0.5) / side, category, 1.0)]
+            mine = [f for f in found if f[2] == category] or [max(found, key=lambda f: f[3])]
+            if "boxes of all" not in text:
+                if "leftmost" in text:
+                    mine = [min(mine, key=lambda f: f[0])]
+                elif "rightmost" in text:
+                    mine = [max(mine, key=lambda f: f[0])]
+                elif "top left" in text:
+                    mine = [min(mine, key=lambda f: f[0] ** 2 + f[1] ** 2)]
+                else:
+                    mine = mine[:1]  # the fullest: find_objects ranks them so
+            height, width = originals[b].shape
+            bw, bh = self.config.box_sizes[category]
+            boxes = [(max(0.0, (x - bw / 2) * width), max(0.0, (y - bh / 2) * height), min(float(width), (x + bw / 2) * width),
+                      min(float(height), (y + bh / 2) * height)) for x, y, _, _ in mine]
+            out[i] = format_boxes(boxes, convention, width, height)
+        return out

@@ -314,11 +314,13 @@ class BaselineNetwork(nn.Module):
             slots = slots + top[..., None] * self.most
         return torch.cat([cells, slots], 1)
 
-    def encode(self, images: Any, originals: Sequence[Any], glimpse_pixels: float, glimpse_size: int, views: int = 1) -> Any:
+    def encode(self, images: Any, originals: Sequence[Any], glimpse_pixels: float, glimpse_size: int, views: int = 1,
+               with_density: bool = False) -> Any:
         """Decoder memory of pictures (batch, 1, H, W) for answering: with glimpses, the objects the
         object head finds are cropped from the full-resolution grey ``originals`` and classified,
         each in ``views`` turned and mirrored views whose class probabilities are averaged (a
-        vehicle's class does not depend on which way the image is turned)."""
+        vehicle's class does not depend on which way the image is turned). ``with_density``: the
+        object-centre densities (batch, classes, s, s) too, as (memory, density)."""
         from sarlang.models.baseline.config import glimpse
 
         grid = self.encoder.grid(images)
@@ -328,7 +330,9 @@ class BaselineNetwork(nn.Module):
             crops = [glimpse(original, x, y, glimpse_pixels, glimpse_size) for original, found in zip(originals, centres) for x, y in found]
             if crops:
                 glimpses = (centres, self.glimpse_probabilities(torch.from_numpy(np.stack(crops))[:, None], views))
-        return self.memory(*self.encoder.from_grid(grid, glimpses))
+        cells, density = self.encoder.from_grid(grid, glimpses)
+        memory = self.memory(cells, density)
+        return (memory, density) if with_density else memory
 
     def glimpse_probabilities(self, crops: Any, views: int = 1) -> Any:
         """(n, classes) category probabilities of glimpses (n, 1, size, size), the mean over their

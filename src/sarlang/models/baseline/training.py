@@ -50,6 +50,8 @@ def train(
         config = replace(config, categories=sorted({c for found in objects.values() for c, *_ in found}))
     if config.categories and not objects:
         raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
+    if config.categories and not config.box_sizes:
+        config = replace(config, box_sizes=median_boxes(objects or {}, config.categories))
     glimpsing = bool(config.glimpse_size and config.categories)
     originals = {path: load_grey(path) for path in paths if path in (objects or {})} if glimpsing else {}
     if glimpsing and not config.glimpse_pixels:
@@ -148,6 +150,19 @@ def train(
     net.eval()
     model.save(out)
     return model
+
+
+def median_boxes(objects: dict[str, list[tuple]], categories: list[str]) -> list[list[float]]:
+    """Each category's median box width and height (fractions of the image's), from the labels
+    that carry sizes; empty when some category has none (grounding then stays with the decoder)."""
+    sizes: dict[str, list[tuple[float, float]]] = {c: [] for c in categories}
+    for found in objects.values():
+        for o in found:
+            if len(o) >= 5 and o[0] in sizes and o[3] > 0 and o[4] > 0:
+                sizes[o[0]].append((min(1.0, o[3]), min(1.0, o[4])))
+    if not all(sizes.values()):
+        return []
+    return [[round(float(np.median([w for w, _ in sizes[c]])), 6), round(float(np.median([h for _, h in sizes[c]])), 6)] for c in categories]
 
 
 def object_maps(objects: dict[str, list[tuple]], config: BaselineConfig) -> dict[str, np.ndarray]:
