@@ -187,3 +187,31 @@ def test_the_page_renders_in_a_browser(two_runs: dict[str, Path], browser, tmp_p
     again = [row.find_elements(By.TAG_NAME, "td")[0].text for row in table.find_elements(By.CSS_SELECTOR, "tr")[1:]]
     assert names == sorted(names) and again == sorted(names, reverse=True)
     assert save_screenshot(browser, "report.png", tmp_path).stat().st_size > 10_000
+
+
+def test_grounding_runs_show_their_scores_and_boxes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+    from sarlang.eval.grounding import mean_box_answers
+    from sarlang.formats.records import load_records
+
+    build_dataset(["simulate:16,size=64,seed=7"], tmp_path / "b", BuildOptions(grounding="sarlang"))
+    records, _ = load_records(tmp_path / "b")
+    mean = mean_box_answers(records)
+    (tmp_path / "mean").mkdir()
+    (tmp_path / "mean" / "predictions.jsonl").write_text("".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in mean.items()))
+    result = run_cli("eval", "grounding", str(tmp_path / "mean" / "predictions.jsonl"), "--records", str(tmp_path / "b"),
+                     "--json", str(tmp_path / "mean" / "grounding.json"))
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "mean" / "grounding.json").read_text())
+    result = run_cli("report", str(tmp_path / "mean"), "--name", "mean box", "--out", str(tmp_path / "g.html"))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "g.html").read_text(encoding="utf-8")
+    assert "Visual grounding" in page and f"<td>{scores['single']['acc@0.5'] * 100:.1f}</td>" in page
+    wrong = [row for row in scores["items"] if row["iou"] is None or row["iou"] < 0.5]
+    assert page.count('data-grounding="mean box"') == min(30, len(wrong)) > 0
+    # the thumbnails draw the answer's box in orange
+    uri = re.search(r'data-grounding="mean box"><img src="(data:image/jpeg;base64,[^"]+)"', page).group(1)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")).astype(int)
+    assert ((pixels[..., 0] > 200) & (pixels[..., 1] > 100) & (pixels[..., 1] < 200) & (pixels[..., 2] < 90)).any()

@@ -61,12 +61,14 @@ class Run:
     captions: list[dict[str, Any]] = field(default_factory=list)
     vqa_items: dict[str, EvalItem] = field(default_factory=dict)
     caption_items: dict[str, EvalItem] = field(default_factory=dict)
+    grounding: dict[str, Any] | None = None
+    grounding_items: dict[str, EvalItem] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> str | None:
-        for scores in [self.vqa, *self.captions]:
+        for scores in [self.vqa, *self.captions, self.grounding]:
             if scores and scores.get("records"):
                 return str(scores["records"])
         return None
@@ -77,11 +79,13 @@ class Run:
 
 
 def score_kind(data: Any) -> str | None:
-    """``vqa`` or ``captions`` for a score file of ``sarlang eval``, else None."""
+    """``vqa``, ``captions`` or ``grounding`` for a score file of ``sarlang eval``, else None."""
     if not isinstance(data, dict):
         return None
     if "items" in data and "by_application" in data:
         return "vqa"
+    if "single" in data and "several" in data and "items" in data:
+        return "grounding"
     if "scores" in data and "per_sample" in data:
         return "captions"
     return None
@@ -116,9 +120,11 @@ def load_run(path: str | Path, name: str | None = None, records: str | Path | No
             run.vqa = data
         elif kind == "captions":
             run.captions.append(data)
+        elif kind == "grounding" and run.grounding is None:
+            run.grounding = data
         elif p.is_dir() and file.name == "scores.json" and isinstance(data, dict) and "model" in data:
             run.provenance.update({k: data[k] for k in ("source", "model", "seconds", "records", "scenes") if k in data})
-    if run.vqa is None and not run.captions:
+    if run.vqa is None and not run.captions and run.grounding is None:
         raise InputError(f"'{p}' holds no score file of sarlang eval",
                          hint="write one with sarlang eval vqa PREDICTIONS --json vqa.json (or eval all --out FOLDER)")
     if p.is_dir() and "model" not in run.provenance:
@@ -130,6 +136,8 @@ def load_run(path: str | Path, name: str | None = None, records: str | Path | No
         run.vqa_items = _items(run, run.vqa, "vqa", truth)
     for scores in run.captions:
         run.caption_items.update(_items(run, scores, "captions", truth))
+    if run.grounding is not None:
+        run.grounding_items = _items(run, run.grounding, "grounding", truth)
     return run
 
 
@@ -222,9 +230,10 @@ def objects_of(records_file: str | None) -> dict[str, list[tuple[str, tuple[floa
 
 
 def thumbnail(image: str, boxes: Sequence[tuple[str, tuple[float, float, float, float]]] = (), referred: tuple[float, float, float, float] | None = None,
-              side: int = THUMBNAIL_PIXELS) -> str | None:
-    """A JPEG data URI of the image shrunk to ``side`` pixels at most, with labelled boxes in
-    green and the referred box in red; None when the image cannot be read."""
+              side: int = THUMBNAIL_PIXELS, predicted: Sequence[tuple[float, float, float, float]] = ()) -> str | None:
+    """A JPEG data URI of the image shrunk to ``side`` pixels at most, with labelled boxes
+    (``[x, y, w, h]``) in green, the referred box (``[x, y, w, h]``) in red and ``predicted`` boxes
+    (x1, y1, x2, y2) in orange; None when the image cannot be read."""
     from PIL import Image, ImageDraw
 
     try:
@@ -240,6 +249,8 @@ def thumbnail(image: str, boxes: Sequence[tuple[str, tuple[float, float, float, 
     if referred is not None:
         x, y, w, h = referred
         draw.rectangle([x * scale, y * scale, (x + w) * scale, (y + h) * scale], outline=(255, 40, 40), width=2)
+    for x1, y1, x2, y2 in predicted:
+        draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(255, 150, 0), width=2)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -426,6 +437,30 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
                     caption_examples.append({"run": run.name, "kind": kind, "cider": value, "prediction": item.prediction,
                                              "references": list(item.references), "thumb": thumb(item.image)})
 
+    from sarlang.formats.boxes import parse_boxes
+
+    grounding_tables, grounding_cards = [], []
+    by_id = {r.id: r for r in records}
+    for run in runs:
+        if run.grounding is None:
+            continue
+        g = run.grounding
+        grounding_tables.append({"run": run.name, "single": g["single"], "several": g["several"], "parsed_as": g.get("parsed_as", {})})
+        shown = 0
+        for row in g["items"]:
+            item, record = run.grounding_items.get(str(row["id"])), by_id.get(str(row["id"]))
+            if item is None or record is None or shown >= gallery:
+                continue
+            if row.get("iou") is not None and row["iou"] >= 0.5:
+                continue  # the gallery shows what went wrong
+            p = record.provenance
+            parsed = parse_boxes(item.prediction, str(p.get("convention", "sarlang")), float(p.get("width", 1)), float(p.get("height", 1)))
+            truth = [("", tuple(b)) for b in p.get("boxes", [])]
+            grounding_cards.append({"run": run.name, "id": item.id, "question": item.question, "answer": item.prediction, "iou": row.get("iou"),
+                                    "reason": row.get("reason"), "unique": row.get("unique"),
+                                    "thumb": thumbnail(item.image, truth, None, predicted=parsed.boxes) if item.image else None})
+            shown += 1
+
     build = None
     if records:
         by_app_split: dict[str, Counter] = defaultdict(Counter)
@@ -459,7 +494,8 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
         pairs=pairs, type_rows=type_rows, confusions=confusions, cards=cards, wrong_by_app=wrong_by_app, shown_by_app=shown_by_app,
         gallery_applications=[a for a in APPLICATIONS if wrong_by_app[a]], caption_tables=caption_tables,
         cider_svg=cider_figure(cider_runs) if cider_runs else None, caption_examples=caption_examples,
-        build=build, provenance=provenance, notes=notes, has_majority=bool(majority_correct), escape=html.escape)
+        build=build, provenance=provenance, notes=notes, has_majority=bool(majority_correct), escape=html.escape,
+        grounding_tables=grounding_tables, grounding_cards=grounding_cards)
 
 
 def write_report(paths: Sequence[str | Path], out: str | Path, names: Sequence[str] | None = None, records: str | Path | None = None,
