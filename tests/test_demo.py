@@ -66,6 +66,11 @@ def test_demo_runs_the_whole_loop_and_reports_against_the_majority_answer(tmp_pa
     scored = run_cli("eval", "vqa", str(tmp_path / "answers" / "p1.jsonl"), "--records", str(out / "build"), "--json", str(tmp_path / "p1.json"))
     assert scored.returncode == 0, scored.stderr
     assert json.loads((tmp_path / "p1.json").read_text())["overall"]["accuracy"] == 1.0
+    # people and models side by side, with the paired test on the questions both answered
+    side = run_cli("report", str(out), str(tmp_path / "p1.json"), "--name", "model", "--name", "p1 (SAR expert)", "--out", str(tmp_path / "both.html"))
+    assert side.returncode == 0, side.stderr
+    both = (tmp_path / "both.html").read_text(encoding="utf-8")
+    assert 'model</td><td class="l">p1 (SAR expert)</td><td class="l">overall</td><td>3</td>' in both
     # bad input: a source that does not exist is one clear line, not a traceback
     bad = run_cli("demo", "--out", str(tmp_path / "bad"), "--source", "voc:" + str(tmp_path / "nowhere"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.strip()
