@@ -126,6 +126,17 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     return Recipe.from_dict(read_settings(p, "recipe file"))
 
 
+def in_scale(intensity: SarImage, scale: str) -> np.ndarray:
+    """Linear intensity in the scale a recipe stretches on: ``db``, ``amplitude`` or ``intensity``."""
+    from sarlang.sar.scaling import intensity_to_db
+
+    if scale == "db":
+        return intensity_to_db(intensity).data
+    if scale == "amplitude":
+        return np.sqrt(np.maximum(intensity.data, 0))
+    return intensity.data
+
+
 def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply a preprocessing recipe to one band: speckle filter, scale, stretch to 8 bits.
 
@@ -148,7 +159,7 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
         An image with no finite or no positive pixel, or a filter window that does not fit it.
     """
     from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
-    from sarlang.sar.scaling import finite_percentiles, intensity_to_db, linear_stretch, to_channels, to_intensity
+    from sarlang.sar.scaling import finite_percentiles, linear_stretch, to_channels, to_intensity
 
     resolved: dict[str, Any] = {"input_units": image.units}
     if image.units == "display8":
@@ -168,12 +179,7 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
             params["looks"] = estimate_enl(intensity.data) if min(intensity.shape) >= 16 else 1.0
             resolved["looks_estimated"] = params["looks"]
         intensity = speckle_filter(intensity, recipe.speckle_filter, **params)
-    if recipe.scale == "db":
-        scaled = intensity_to_db(intensity).data
-    elif recipe.scale == "amplitude":
-        scaled = np.sqrt(np.maximum(intensity.data, 0))
-    else:
-        scaled = intensity.data
+    scaled = in_scale(intensity, recipe.scale)
     if recipe.stretch == "percentile":
         low, high = finite_percentiles(scaled, recipe.low, recipe.high)
     elif recipe.stretch == "window":

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError
-from sarlang.sar.recipes import Recipe, apply_recipe
+from sarlang.sar.recipes import Recipe, apply_recipe, in_scale
 from sarlang.sar.tiling import tile_starts
 
 #: Sample windows per side of the scene for its statistics (at most this squared windows).
@@ -90,7 +90,7 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
     sampled pixels after its filter, in its scale. A recipe that stretches by a fixed window or
     not at all keeps its stretch. Returns the fixed recipe and what was measured."""
     from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
-    from sarlang.sar.scaling import intensity_to_db, to_intensity
+    from sarlang.sar.scaling import to_intensity
 
     looks, values = [], []
     wants_looks = recipe.speckle_filter is not None and "looks" in filter_parameters(recipe.speckle_filter) and recipe.filter_params.get("looks") is None
@@ -120,12 +120,7 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
     for intensity in values:
         if recipe.speckle_filter is not None:
             intensity = speckle_filter(intensity, recipe.speckle_filter, **params)
-        if recipe.scale == "db":
-            data = intensity_to_db(intensity).data
-        elif recipe.scale == "amplitude":
-            data = np.sqrt(np.maximum(intensity.data, 0))
-        else:
-            data = intensity.data
+        data = in_scale(intensity, recipe.scale)
         scaled.append(data[np.isfinite(data)].ravel())
     pixels = np.concatenate(scaled)
     low, high = (float(v) for v in np.percentile(pixels, [recipe.low, recipe.high]))
