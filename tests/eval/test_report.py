@@ -186,6 +186,7 @@ def test_the_page_renders_in_a_browser(two_runs: dict[str, Path], browser, tmp_p
     header.click()
     again = [row.find_elements(By.TAG_NAME, "td")[0].text for row in table.find_elements(By.CSS_SELECTOR, "tr")[1:]]
     assert names == sorted(names) and again == sorted(names, reverse=True)
+    browser.execute_script("window.scrollTo(0, 0)")
     assert save_screenshot(browser, "report.png", tmp_path).stat().st_size > 10_000
 
 
