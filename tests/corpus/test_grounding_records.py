@@ -144,7 +144,7 @@ def test_the_built_in_model_answers_grounding_from_its_object_head(tmp_path: Pat
     objects = [json.loads(line) for line in (tmp_path / "b" / "objects.jsonl").read_text().splitlines()]
     category = model.config.categories[0]
     # the median over the training images' labels
-    widths = [o["box"][2] / row["width"] for row in objects if row["image"] in trained_on for o in row["objects"] if o["category"] == category]
+    widths = [o["box"][2] for row in objects if row["image"] in trained_on for o in row["objects"] if o["category"] == category]  # pixels
     assert model.config.box_sizes[0][0] == pytest.approx(float(np.median(widths)), abs=1e-5)
     asked = [r for r in records if r.application == "visual_grounding"]
     image = str((tmp_path / "b" / asked[0].image).resolve())

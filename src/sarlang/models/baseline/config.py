@@ -43,8 +43,8 @@ class BaselineConfig:
     ``glimpse_views``: when answering, each glimpse is classified in this many turned and mirrored
     views (1, 2, 4 or 8) and their class probabilities averaged (on MSTAR, 8 views answered 9
     times slower for 2 more right of 43 classification questions and 0.7 points less overall,
-    so the default is 1). ``box_sizes``: each category's median box (width and height as
-    fractions of the image's), measured on the training labels; with it, grounding questions are
+    so the default is 1). ``box_sizes``: each category's median box (width and height in
+    pixels of the original images), measured on the training labels; with it, grounding questions are
     answered by the object head (see :meth:`~sarlang.models.baseline.model.BaselineModel.answer`).
     """
 
@@ -105,8 +105,8 @@ class BaselineConfig:
         if config.grid_stride not in (8, 16) or config.image_size % config.grid_stride:
             raise InputError(f"grid_stride must be 8 or 16 and divide image_size {config.image_size}, got {config.grid_stride}")
         if config.box_sizes and (len(config.box_sizes) != len(config.categories)
-                                 or not all(isinstance(b, list) and len(b) == 2 and all(0 < v <= 1 for v in b) for b in config.box_sizes)):
-            raise InputError("box_sizes must hold one [width, height] (fractions of the image, in (0, 1]) per category")
+                                 or not all(isinstance(b, list) and len(b) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in b) for b in config.box_sizes)):
+            raise InputError("box_sizes must hold one [width, height] (pixels, above 0) per category")
         if not all(isinstance(c, str) and c for c in config.categories):
             raise InputError("categories must be a list of category names")
         if config.encoder not in ENCODERS:

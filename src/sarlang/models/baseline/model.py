@@ -174,8 +174,8 @@ class BaselineModel(VisionLanguageModel):
                 else:
                     mine = mine[:1]  # the fullest: find_objects ranks them so
             height, width = originals[b].shape
-            bw, bh = self.config.box_sizes[category]
-            boxes = [(max(0.0, (x - bw / 2) * width), max(0.0, (y - bh / 2) * height), min(float(width), (x + bw / 2) * width),
-                      min(float(height), (y + bh / 2) * height)) for x, y, _, _ in mine]
+            bw, bh = self.config.box_sizes[category]  # pixels
+            boxes = [(max(0.0, x * width - bw / 2), max(0.0, y * height - bh / 2), min(float(width), x * width + bw / 2),
+                      min(float(height), y * height + bh / 2)) for x, y, _, _ in mine]
             out[i] = format_boxes(boxes, convention, width, height)
         return out

@@ -51,7 +51,7 @@ def train(
     if config.categories and not objects:
         raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
     if config.categories and not config.box_sizes:
-        config = replace(config, box_sizes=median_boxes(objects or {}, config.categories))
+        config = replace(config, box_sizes=median_boxes(objects or {}, config.categories, image_sizes(list(objects or {}))))
     glimpsing = bool(config.glimpse_size and config.categories)
     originals = {path: load_grey(path) for path in paths if path in (objects or {})} if glimpsing else {}
     if glimpsing and not config.glimpse_pixels:
@@ -152,17 +152,37 @@ def train(
     return model
 
 
-def median_boxes(objects: dict[str, list[tuple]], categories: list[str]) -> list[list[float]]:
-    """Each category's median box width and height (fractions of the image's), from the labels
-    that carry sizes; empty when some category has none (grounding then stays with the decoder)."""
-    sizes: dict[str, list[tuple[float, float]]] = {c: [] for c in categories}
-    for found in objects.values():
+def image_sizes(paths: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(width, height) in pixels of each picture that can be read, from its header."""
+    from PIL import Image
+
+    sizes = {}
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                sizes[path] = im.size
+        except (OSError, ValueError):
+            continue
+    return sizes
+
+
+def median_boxes(objects: dict[str, list[tuple]], categories: list[str], sizes: dict[str, tuple[int, int]]) -> list[list[float]]:
+    """Each category's median box width and height in pixels of the original images (an object
+    has a size on the ground, so pixels carry across images of other sizes, where fractions of a
+    128-pixel chip and of a 600-pixel scene would not), from the labels that carry sizes; empty
+    when some category has none (grounding then stays with the decoder)."""
+    found_sizes: dict[str, list[tuple[float, float]]] = {c: [] for c in categories}
+    for path, found in objects.items():
+        if path not in sizes:
+            continue
+        width, height = sizes[path]
         for o in found:
-            if len(o) >= 5 and o[0] in sizes and o[3] > 0 and o[4] > 0:
-                sizes[o[0]].append((min(1.0, o[3]), min(1.0, o[4])))
-    if not all(sizes.values()):
+            if len(o) >= 5 and o[0] in found_sizes and o[3] > 0 and o[4] > 0:
+                found_sizes[o[0]].append((min(1.0, o[3]) * width, min(1.0, o[4]) * height))
+    if not all(found_sizes.values()):
         return []
-    return [[round(float(np.median([w for w, _ in sizes[c]])), 6), round(float(np.median([h for _, h in sizes[c]])), 6)] for c in categories]
+    return [[round(float(np.median([w for w, _ in found_sizes[c]])), 2), round(float(np.median([h for _, h in found_sizes[c]])), 2)]
+            for c in categories]
 
 
 def object_maps(objects: dict[str, list[tuple]], config: BaselineConfig) -> dict[str, np.ndarray]:
