@@ -108,6 +108,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"build": root / "build", "model": root / "model"}
 
 
+@pytest.mark.slow
 def test_ask_uses_the_prompts_of_predict(tiny_model: dict[str, Path], tmp_path: Path) -> None:
     from sarlang.app.web import Models, ask, example_question
     from sarlang.formats.prompts import CAPTION_PROMPT, VQA_PROMPT
@@ -284,6 +285,7 @@ def test_the_questionnaire_sample_and_answers_file(tmp_path: Path, sim_bench: Pa
     assert json.loads(path.read_text().splitlines()[1])["prediction"] == "three"
 
 
+@pytest.mark.slow
 def test_serve_refuses_what_it_cannot_serve(tmp_path: Path) -> None:
     pytest.importorskip("gradio", reason="gradio is not installed (the app extra)")
     for args, message in ((["--clip", str(tmp_path)], "--clip searches a build's images"),

@@ -42,6 +42,7 @@ def test_grounding_questions_are_added_last_and_answered_with_the_objects_boxes(
         BuildOptions(grounding="yolo")
 
 
+@pytest.mark.slow
 def test_eval_grounding_scores_the_truth_perfectly_and_the_mean_box_poorly(tmp_path: Path) -> None:
     from sarlang.corpus.dataset import BuildOptions, build_dataset
     from sarlang.eval.grounding import mean_box_answers
@@ -67,6 +68,7 @@ def test_eval_grounding_scores_the_truth_perfectly_and_the_mean_box_poorly(tmp_p
     assert result.returncode == 2 and "--records" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "mstar_scenes").is_dir(), reason="../shared/data is absent (real MSTAR scenes and HRSID tiles)")
 def test_grounding_records_from_real_mstar_and_hrsid_lie_inside_their_images(tmp_path: Path) -> None:
     from PIL import Image
@@ -125,6 +127,7 @@ def test_exports_carry_grounding_in_each_trainers_convention(tmp_path: Path) -> 
         export_records(tmp_path / "b", "llava", tmp_path / "x", box_convention="yolo")
 
 
+@pytest.mark.slow
 def test_the_built_in_model_answers_grounding_from_its_object_head(tmp_path: Path) -> None:
     """Grounding questions get boxes around the object head's peaks, of the category's median
     training size, in the convention the question states; models without box sizes use the decoder."""

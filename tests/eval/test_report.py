@@ -51,6 +51,7 @@ def _data_images(page: str) -> list[str]:
     return re.findall(r'<img src="(data:image/jpeg;base64,[^"]+)"', page)
 
 
+@pytest.mark.slow
 def test_the_page_holds_the_scores_and_needs_no_network(two_runs: dict[str, Path]) -> None:
     from PIL import Image
 
@@ -135,6 +136,7 @@ def test_thumbnails_draw_the_referred_box_and_the_labelled_objects(tmp_path: Pat
     assert thumbnail(str(tmp_path / "missing.png")) is None
 
 
+@pytest.mark.slow
 def test_what_cannot_be_shown_is_said(two_runs: dict[str, Path], tmp_path: Path) -> None:
     """A run whose predictions moved still reports its scores, and says why answers are missing;
     a path that is no run is a clear error."""
@@ -159,6 +161,7 @@ def test_what_cannot_be_shown_is_said(two_runs: dict[str, Path], tmp_path: Path)
     assert result.returncode == 2 and "2 names for 1 runs" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_page_renders_in_a_browser(two_runs: dict[str, Path], browser, tmp_path: Path) -> None:
     """Chromium opens the page from disk: every image and plot renders, no request is made, the
     gallery filters by application and the tables sort."""
@@ -190,6 +193,7 @@ def test_the_page_renders_in_a_browser(two_runs: dict[str, Path], browser, tmp_p
     assert save_screenshot(browser, "report.png", tmp_path).stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_grounding_runs_show_their_scores_and_boxes(tmp_path: Path) -> None:
     from PIL import Image
 

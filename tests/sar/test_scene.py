@@ -50,6 +50,7 @@ def _bounds(feature: dict) -> tuple[float, float, float, float]:
     return min(p[0] for p in ring), min(p[1] for p in ring), max(p[0] for p in ring), max(p[1] for p in ring)
 
 
+@pytest.mark.slow
 def test_objects_land_where_the_simulator_put_them_once_each(large: tuple[Path, list], tmp_path: Path) -> None:
     from sarlang.models.scene import run_scene
     from sarlang.sar.scene import scene_windows
