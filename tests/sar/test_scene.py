@@ -193,3 +193,24 @@ def test_the_bright_target_detector(tmp_path: Path) -> None:
     for spec, message in (("blobs:x", "whole numbers"), ("blobs:0", "grey level"), ("blobs:1,2,3", "more than two")):
         with pytest.raises(InputError, match=message):
             load_model(spec)
+
+
+def test_a_tile_of_no_data_is_said_and_the_rest_answered(tmp_path: Path) -> None:
+    """A swath edge of no-data (NaN) fills whole tiles: they are marked, not asked, and the run goes on."""
+    from rasterio.transform import from_origin
+
+    from sarlang.models.scene import run_scene
+
+    rng = np.random.default_rng(0)
+    pixels = (0.01 * rng.gamma(4, 0.25, size=(512, 512))).astype(np.float32)
+    pixels[:, :256] = np.nan  # the left half holds no data
+    pixels[300:320, 400:420] = 1.0
+    with rasterio.open(tmp_path / "edge.tif", "w", driver="GTiff", width=512, height=512, count=1, dtype="float32", crs="EPSG:32631",
+                       transform=from_origin(*ORIGIN, GSD, GSD), nodata=float("nan")) as dst:
+        dst.write(pixels, 1)
+    model = BrightBlobs()
+    result = run_scene(tmp_path / "edge.tif", model, tmp_path / "e.geojson", tile=256, overlap=0, recipe="percentile", categories=["ship"])
+    collection = json.loads((tmp_path / "e.geojson").read_text())
+    tiles = {f["properties"]["tile"]: f["properties"] for f in collection["features"] if f["properties"]["kind"] == "tile"}
+    assert {t for t, p in tiles.items() if "skipped" in p} == {"r0_c0", "r256_c0"} and collection["properties"]["tiles_without_data"] == 2
+    assert set(model.asked) == {"r0_c256", "r256_c256"} and result["objects"] == 1

@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import InputError
+from sarlang.errors import InputError, SarlangError
 from sarlang.formats.boxes import CONVENTION_HINTS, parse_boxes
 from sarlang.formats.prompts import CAPTION_PROMPT, COUNT_PROMPT, GROUNDING_ALL_PROMPT, prompt_for
 from sarlang.sar.scene import Detection, Window, border_margin, box_polygon, scene_recipe, scene_windows, suppress_duplicates, tile_picture
@@ -132,13 +132,21 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
         for w in windows:
             if w.name not in done:
                 picture = Path(work) / f"{w.name}.png"
-                write_png(picture, tile_picture(path, w, fixed, units))
-                row = ask_tile(model, str(picture), prompts, w, height, width)
+                try:
+                    pixels = tile_picture(path, w, fixed, units)
+                except InputError:
+                    raise
+                except SarlangError as exc:  # a tile of no-data only (a swath's edge): said, not asked
+                    row = {"tile": w.name, "window": [w.row, w.col, w.height, w.width], "caption": "", "counts": {}, "answers": {},
+                           "boxes": [], "unread": {}, "skipped": exc.message}
+                else:
+                    write_png(picture, pixels)
+                    row = ask_tile(model, str(picture), prompts, w, height, width)
+                    picture.unlink()
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 os.fsync(log.fileno())
                 done[w.name] = row
-                picture.unlink()
             if on_progress:
                 on_progress(w.index + 1, len(windows))
     found = [Detection(b[0], tuple(b[1:5]), float(b[5]), row["tile"], float(b[6])) for row in done.values() for b in row["boxes"]]
@@ -151,10 +159,12 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
         row = done[w.name]
         features.append({"type": "Feature", "geometry": polygon(box_polygon(place, (w.col, w.row, w.col + w.width, w.row + w.height))),
                          "properties": {"kind": "tile", "tile": w.name, "window": row["window"], "caption": row["caption"], "counts": row["counts"],
-                                        "answers": {asks[int(k[4:])]: v for k, v in row["answers"].items()}, "unread_boxes": row["unread"]}})
+                                        "answers": {asks[int(k[4:])]: v for k, v in row["answers"].items()}, "unread_boxes": row["unread"],
+                                        **({"skipped": row["skipped"]} if "skipped" in row else {})}})
+    skipped = sum(1 for row in done.values() if "skipped" in row)
     properties = {"raster": str(path.resolve()), "width": width, "height": height, "tiles": len(windows), "tile": tile, "overlap": overlap,
                   "recipe": recipe, "scene_statistics": measured, "model": model_id, "categories": list(categories),
-                  "objects": len(kept), "duplicates_merged": len(found) - len(kept)}
+                  "objects": len(kept), "duplicates_merged": len(found) - len(kept), "tiles_without_data": skipped}
     write_geojson(out_path, feature_collection(features, crs if georeferenced else None, wgs84 and georeferenced, properties))
     journal.unlink()
     return {"out": str(out_path), "tiles": len(windows), "objects": len(kept), "duplicates_merged": len(found) - len(kept),
