@@ -71,7 +71,9 @@ def _resume(journal: Path, fingerprint: str, restart: bool) -> dict[str, dict[st
             break  # a line cut by a kill: that tile is asked again
         done[row["tile"]] = row
         good.append(line)
-    journal.write_text("\n".join(good) + "\n", encoding="utf-8")
+    from sarlang.files import atomic_write_text
+
+    atomic_write_text(journal, "\n".join(good) + "\n")  # a kill now must not lose the finished tiles
     return done
 
 
@@ -126,6 +128,7 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
     prompts = tile_prompts(categories, asks)
     settings = {"tile": tile, "overlap": overlap, "recipe": asdict(fixed), "categories": list(categories), "asks": list(asks), "units": units}
     out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     journal = out_path.with_name(out_path.name + ".tiles.jsonl")
     done = _resume(journal, _fingerprint(path, model_id, settings), restart)
     with tempfile.TemporaryDirectory(prefix="sarlang-scene-") as work, journal.open("a", encoding="utf-8") as log:
