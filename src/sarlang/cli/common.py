@@ -95,6 +95,10 @@ def main(
 
 
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="Where the work runs: local (this machine's cores) or ray (a Ray cluster; "
+                                                          "pip install 'sarlang[ray]'). Outputs are the same, byte for byte.")]
+RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="With --engine ray: an existing cluster's address (auto, "
+                                                                          "ray://HOST:10001); default: a local Ray instance on this machine.")]
 
 
 def check_outputs(files: dict[str, Path | None] | None = None, folders: dict[str, Path | None] | None = None) -> None:

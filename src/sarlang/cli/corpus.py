@@ -12,7 +12,7 @@ from sarlang.errors import SarlangError
 from sarlang.formats.prompts import VQA_PROMPT
 from sarlang.formats.exports import EXPORTS
 from sarlang.sources import source_kinds
-from sarlang.cli.common import app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command(
@@ -33,6 +33,8 @@ def build_command(
     tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
     grounding: Annotated[str, typer.Option("--grounding", help="Also ask visual-grounding questions, answered with boxes in this convention: sarlang ([x, y, w, h] pixels), qwen2.5, norm, geochat or qwen2.")] = "",
     group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\\d+)__' for DOTA-style tiles.")] = "",
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Build captions and seven-application question-answer pairs (and, with --grounding, box answers) from annotated SAR imagery.
 
@@ -40,6 +42,7 @@ def build_command(
     rejected whole, with the reason, in rejects.jsonl. An interrupted build resumes where it
     stopped, if its inputs and options are unchanged.
     """
+    from sarlang.engines import using
     from sarlang.corpus.dataset import BuildOptions, build_dataset
 
     check_outputs(folders={"--out folder": out})
@@ -47,7 +50,7 @@ def build_command(
     options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by, grounding)
     progress = progress_bar("building")
     task_id = progress.add_task("scenes", total=None)
-    with progress:
+    with using(engine, ray_address), progress:
         summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                 restart=restart)
     console.print(f"{summary['records']} records from {summary['scenes']} scenes -> {out / 'records.jsonl'}"

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from sarlang.formats.prompts import VQA_PROMPT
-from sarlang.cli.common import app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
@@ -42,8 +42,11 @@ def predict_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     restart: Annotated[bool, typer.Option("--restart", help="Discard earlier predictions in --out instead of resuming them.")] = False,
     prompt: Annotated[str, typer.Option("--prompt", help="How questions are asked ({q} is the question): the template the model was trained with.")] = VQA_PROMPT,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
+    from sarlang.engines import using
     from sarlang.models.base import load_model
     from sarlang.models.run import predict_records
 
@@ -52,7 +55,7 @@ def predict_command(
     progress = progress_bar("predicting")
     task_id = progress.add_task("records", total=None)
     try:
-        with progress:
+        with using(engine, ray_address), progress:
             result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
                                      on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                      model_source=model, restart=restart, prompt_template=prompt)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from sarlang.cli.common import JsonOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayAddressOpt, JsonOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command(
@@ -22,8 +22,11 @@ def preprocess_command(
     recipe: Annotated[str, typer.Option("--recipe", help="Built-in recipe (sarlang, sarclip, percentile, none) or a YAML/JSON recipe file.")] = "sarlang",
     workers: Annotated[int | None, typer.Option("--workers", min=1, help="Parallel processes (default: all cores).")] = None,
     json_out: JsonOpt = None,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Preprocess SAR images into 8-bit pictures (speckle filter, dB, stretch) with a sidecar per image."""
+    from sarlang.engines import using
     from sarlang.files import atomic_write_json
     from sarlang.sar.preprocess import preprocess
     from sarlang.sar.recipes import load_recipe
@@ -32,7 +35,7 @@ def preprocess_command(
     chosen = load_recipe(recipe)
     progress = progress_bar("preprocessing")
     task_id = progress.add_task("preprocess", total=None)
-    with progress:
+    with using(engine, ray_address), progress:
         summary = preprocess(inputs, chosen, out, workers=workers,
                              on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sarlang.cli.common import app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command(
@@ -27,8 +27,11 @@ def scene_command(
     units: Annotated[str | None, typer.Option("--units", help="What the pixel values are (intensity, amplitude, db), when the raster does not say.")] = None,
     wgs84: Annotated[bool, typer.Option("--wgs84", help="Write RFC 7946 WGS84 longitude/latitude instead of the raster's CRS.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the finished tiles of an interrupted run.")] = False,
+    engine: EngineOpt = "local",
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Caption, count and box objects tile by tile over a large scene; one GeoJSON feature per object and per tile."""
+    from sarlang.engines import using
     from sarlang.models.base import load_model
     from sarlang.models.scene import run_scene
 
@@ -37,7 +40,7 @@ def scene_command(
     names = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     progress = progress_bar("tiles")
     task_id = progress.add_task("tiles", total=None)
-    with progress:
+    with using(engine, ray_address), progress:
         result = run_scene(raster, loaded, out, tile, overlap, recipe, names, ask or [], wgs84, units, restart, model_id=model,
                            on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     where = "map coordinates" if result["georeferenced"] else "pixel coordinates (the raster has no georeferencing)"

@@ -36,7 +36,7 @@ from sarlang.errors import InputError
 from sarlang.formats.records import write_records_parquet
 from sarlang.files import atomic_write_json, atomic_write_jsonl, atomic_write_text, resume_jsonl
 from sarlang.schema import Record, Reject, Scene
-from sarlang.corpus.generate import GENERATOR, GENERATOR_VERSION, Chunk, Tally, generate, workers_see
+from sarlang.corpus.generate import GENERATOR, GENERATOR_VERSION, Chunk, Tally, generate
 from sarlang.corpus.imported import imported_rows
 from sarlang.corpus.scenes import collect_scenes, scene_key
 from sarlang.sources import parse_source
@@ -179,10 +179,9 @@ def build_dataset(
     todo = [(p, i) for p, (_, _, scenes) in enumerate(plan) for i in range(len(scenes)) if scene_key(plan[p][0], scenes[i]) not in done]
     total = sum(len(s) for _, _, s in plan)
     chunks = [todo[i : i + _BATCH_SCENES] for i in range(0, len(todo), _BATCH_SCENES)]
-    with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out, \
-            workers_see(plan, options, out):
+    with partial.open("a", encoding="utf-8") as records_out, done_file.open("a", encoding="utf-8") as done_out:
         finished = total - len(todo)
-        for chunk in generate(chunks):
+        for chunk in generate(plan, options, out, chunks):
             # records first, then the note that their scenes are done: a kill in between
             # leaves records of unfinished scenes, which the next run cuts away
             records_out.write(chunk.text)

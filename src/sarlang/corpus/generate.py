@@ -1,13 +1,12 @@
 """The records of a build's scenes: captions and questions per scene, encoded as JSONL lines on all cores.
 
-Scenes are generated in batches by forked workers that inherit the build's plan (no pickling of
-scenes); each batch comes back as JSONL text with the tallies the build's summary and split
+Scenes are generated in batches on the current engine's workers, which see the build's plan once
+(forked workers inherit it; Ray workers read it from the object store); each batch comes back as JSONL text with the tallies the build's summary and split
 checks need. The same scene, options and seed always give the same records, byte for byte.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +21,7 @@ from sarlang.corpus.captions import CONCISE_PROMPT, DETAILED_PROMPT, concise_cap
 from sarlang.corpus.scenes import group_key, scene_key
 from sarlang.corpus.splits import hashed_split
 from sarlang.corpus.vqa import CorpusContext, scene_questions
-from sarlang.engines.local import fork_map
+from sarlang.engines import shared_map
 from sarlang.schema import Record, Scene
 
 if TYPE_CHECKING:
@@ -145,13 +144,9 @@ class Tally(Chunk):
         self.merge(resumed)
 
 
-_PLAN: tuple[list, BuildOptions, Path] | None = None
-
-
-def _generate_chunk(chunk: list[tuple[int, int]]) -> Chunk:
+def _generate_chunk(shared: tuple[list[tuple[str, CorpusContext, list[Scene]]], BuildOptions, Path], chunk: list[tuple[int, int]]) -> Chunk:
     """Records of a batch of scenes; exact duplicates within a scene are dropped here, across scenes at the end."""
-    assert _PLAN is not None
-    plan, options, out = _PLAN
+    plan, options, out = shared
     result = Chunk()
     for p, i in chunk:
         kind, context, scenes = plan[p]
@@ -174,18 +169,9 @@ def _generate_chunk(chunk: list[tuple[int, int]]) -> Chunk:
     return result
 
 
-@contextlib.contextmanager
-def workers_see(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, out: Path) -> Iterator[None]:
-    """The build's plan, visible to the workers :func:`generate` forks while the block runs."""
-    global _PLAN
-    _PLAN = (plan, options, out)
-    try:
-        yield
-    finally:
-        _PLAN = None
-
-
-def generate(batches: list[list[tuple[int, int]]]) -> Iterator[Chunk]:
-    """Records of each batch of scenes (``(source index, scene index)`` pairs into the plan given to
-    :func:`workers_see`), in order; on several cores in forked workers that inherit the plan."""
-    return fork_map(_generate_chunk, batches)
+def generate(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, out: Path,
+             batches: list[list[tuple[int, int]]]) -> Iterator[Chunk]:
+    """Records of each batch of scenes (``(source index, scene index)`` pairs into ``plan``), in
+    order, on the current engine (:mod:`sarlang.engines`): forked workers inherit the plan, Ray
+    workers read it from the object store once."""
+    return shared_map(_generate_chunk, (plan, options, out), batches)

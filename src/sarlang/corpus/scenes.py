@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sarlang.engines.local import fork_map
+from sarlang.engines import ordered_map
 from sarlang.errors import SarlangError
 from sarlang.files import atomic_write_bytes
 from sarlang.schema import Record, Reject, Scene
@@ -81,7 +81,7 @@ def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], f
             rejects.append(Reject(s.image, 0, f"the image is labelled by several annotations ({', '.join([s.id, *others][:4])}); "
                                               "all are rejected", id=s.id))
         scenes = [s for s in scenes if not (s.image and os.path.realpath(s.image) in twice)]
-    checks = fork_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
+    checks = ordered_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
     kept: list[Scene] = []
     for scene, (reason, size, mtime_ns) in zip(scenes, checks):
         if reason is not None:
@@ -98,7 +98,7 @@ def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects:
            file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
     """Scenes larger than ``tile`` pixels replaced by their tiles (written to ``out_dir/tiles``), in order."""
     large = [i for i, s in enumerate(scenes) if s.width > tile or s.height > tile]
-    results = dict(zip(large, fork_map(_tile_one, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
+    results = dict(zip(large, ordered_map(_tile_one, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
     kept: list[Scene] = []
     for i, scene in enumerate(scenes):
         if i not in results:

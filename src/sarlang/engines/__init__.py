@@ -1,1 +1,129 @@
-"""Where per-file work runs: on this machine's cores (:mod:`sarlang.engines.local`)."""
+"""Where per-item work runs: this machine's cores (:mod:`sarlang.engines.local`, the default) or a
+Ray cluster (:mod:`sarlang.engines.ray`, the ``ray`` extra).
+
+Stages never schedule work themselves: they hand it to :func:`ordered_map` (stateless work:
+preprocessing a file, checking an image, tiling a scene, generating a batch of records) or
+:func:`model_map` (work that needs a loaded model: answering a batch of records, a tile of a
+scene). Both give results **in the order of the items**, whichever engine runs them, and the
+stage writes them as they come; so outputs are byte-identical across engines and a killed run
+resumes the same way. The engine is chosen for a block of code::
+
+    from sarlang.engines import using
+
+    with using("ray", address="auto"):      # an existing cluster; None starts a local one
+        build(...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sarlang.errors import InputError
+
+T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
+
+#: The engines ``--engine`` accepts.
+ENGINES: tuple[str, ...] = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An engine and its settings: ``address`` of a Ray cluster (None: start a local one)."""
+
+    name: str = "local"
+    address: str | None = None
+
+
+_CURRENT = Engine()
+
+
+def current() -> Engine:
+    """The engine work runs on now (``local`` unless inside :func:`using`)."""
+    return _CURRENT
+
+
+@contextlib.contextmanager
+def using(name: str = "local", address: str | None = None) -> Iterator[Engine]:
+    """Run the stages called inside the block on engine ``name`` (``local`` or ``ray``).
+
+    For Ray, ``address`` is an existing cluster's (``auto``, ``ray://host:10001``, ``host:6379``);
+    None starts a local Ray instance on this machine's cores, shut down when the block ends.
+
+    Raises:
+        InputError: an unknown engine, or an address given to the local engine.
+        MissingDependencyError: ``ray`` asked for but not installed (the ``ray`` extra).
+    """
+    global _CURRENT
+    if name not in ENGINES:
+        raise InputError(f"unknown engine '{name}'", hint=f"use one of {', '.join(ENGINES)}")
+    if address and name != "ray":
+        raise InputError("--ray-address is for the Ray engine", hint="add --engine ray")
+    engine = Engine(name, address or None)
+    previous = _CURRENT
+    started = False
+    if name == "ray":
+        from sarlang.engines.ray import connect
+
+        started = connect(engine.address)
+    _CURRENT = engine
+    try:
+        yield engine
+    finally:
+        _CURRENT = previous
+        if started:
+            from sarlang.engines.ray import disconnect
+
+            disconnect()
+
+
+def ordered_map(func: Callable[[T], R], items: Iterable[T], chunksize: int = 1) -> Iterator[R]:
+    """``map(func, items)`` in order on the current engine; ``func`` must be a module-level function."""
+    if _CURRENT.name == "ray":
+        from sarlang.engines.ray import ray_map
+
+        return ray_map(func, list(items), chunksize)
+    from sarlang.engines.local import fork_map
+
+    return fork_map(func, items, chunksize=chunksize)
+
+
+def shared_map(func: Callable[[S, T], R], shared: S, items: Iterable[T]) -> Iterator[R]:
+    """``func(shared, item)`` for each item, in order, on the current engine.
+
+    ``shared`` (a build's plan, say) reaches each worker once: forked workers inherit it, Ray
+    puts it in the object store once and each worker process reads it once.
+    """
+    if _CURRENT.name == "ray":
+        from sarlang.engines.ray import ray_shared_map
+
+        return ray_shared_map(func, shared, list(items))
+    return _local_shared(func, shared, list(items))
+
+
+def _local_shared(func: Callable[[S, T], R], shared: S, items: list[T]) -> Iterator[R]:
+    from sarlang.engines.local import call_shared, fork_map, sharing
+
+    with sharing(shared):
+        yield from fork_map(functools.partial(call_shared, func), items)
+
+
+def model_map(load: Callable[[], S], model: S | None, func: Callable[[S, T], R], items: Iterable[T], actors: int | None = None) -> Iterator[R]:
+    """``func(model, item)`` for each item, in order, on the current engine.
+
+    Locally the ``model`` already loaded here answers (``load()`` when it is None). On Ray, each of
+    ``actors`` workers (default: one per CPU of the cluster, at most one per item) calls
+    ``load()`` once, e.g. ``functools.partial(load_model, spec)``, and answers its share of the
+    items; the results come back in the items' order.
+    """
+    if _CURRENT.name == "ray":
+        from sarlang.engines.ray import ray_model_map
+
+        return ray_model_map(load, func, list(items), actors)
+    loaded = model if model is not None else load()
+    return (func(loaded, item) for item in items)

@@ -9,6 +9,7 @@ processes already use every core.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -65,5 +66,26 @@ def fork_map(func: Callable[[T], R], items: Iterable[T], workers: int | None = N
 
 
 def pool_context() -> Any:
-    """The multiprocessing context for a :class:`~concurrent.futures.ProcessPoolExecutor` of workers."""
-    return multiprocessing.get_context("fork") if can_fork() else None
+    """The multiprocessing context for a :class:`~concurrent.futures.ProcessPoolExecutor` of workers:
+    fork where it is safe, else spawn (forking a process whose threads hold locks, e.g. OpenMP's
+    or a Ray driver's, can kill or hang the children)."""
+    return multiprocessing.get_context("fork" if can_fork() else "spawn")
+
+
+_SHARED: Any = None
+
+
+@contextlib.contextmanager
+def sharing(shared: Any) -> Iterator[None]:
+    """Make ``shared`` what :func:`call_shared` passes, for workers forked inside the block."""
+    global _SHARED
+    previous, _SHARED = _SHARED, shared
+    try:
+        yield
+    finally:
+        _SHARED = previous
+
+
+def call_shared(func: Callable[[Any, T], R], item: T) -> R:
+    """``func(shared, item)`` with the object of the enclosing :func:`sharing` block."""
+    return func(_SHARED, item)

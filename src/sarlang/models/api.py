@@ -17,6 +17,8 @@ from sarlang.models.base import VisionLanguageModel
 
 
 class ApiModel(VisionLanguageModel):
+    remote = True
+
     def __init__(self, base_url: str, model: str, api_key: str | None = None, cache_path: Path | None = None,
                  concurrency: int = 8, max_tokens: int = 256, **client_options: Any) -> None:
         self.base_url = base_url

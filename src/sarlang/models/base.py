@@ -27,9 +27,12 @@ class VisionLanguageModel(ABC):
 
     ``failures`` holds the reasons of answers the model could not give (None in :meth:`answer`);
     :meth:`close` releases what the model holds (connections, caches). Both have defaults.
+    ``remote`` is True for a model whose answers come from servers it spreads its requests over
+    (the API models): it is asked from this process on every engine, not loaded on Ray workers.
     """
 
     failures: Sequence[str] = ()
+    remote: bool = False
 
     @abstractmethod
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:

@@ -24,6 +24,7 @@ is refused with a clear error unless ``restart`` starts afresh.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from sarlang.engines import model_map
 from sarlang.errors import InputError
 from sarlang.registry import Entries
 from sarlang.formats.records import load_records
@@ -212,13 +214,18 @@ def predict_records(
     info = model.info()
     settings = {k: v for k, v in info.items() if k != "id"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    load = worker_loader(model, model_source)
+    batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
+    jobs = [[(image_path(r, records_path), prompt_of(r)) for r in batch] for batch in batches]
+    failures: list[str] = []
     with out_path.open("a", encoding="utf-8") as ours:
         finished = len(chosen) - len(todo)
         failed = 0
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start : start + batch_size]
-            prompts = [prompt_of(r) for r in batch]
-            answers = model.answer([(image_path(r, records_path), p) for r, p in zip(batch, prompts)])
+        # batches are answered on the current engine (here, or by Ray actors that each load the
+        # model) and written in order, so the file is the same on every engine
+        results = map(functools.partial(answer_batch, model), jobs) if getattr(model, "remote", False) else model_map(load, model, answer_batch, jobs)
+        for batch, (answers, batch_failures) in zip(batches, results):
+            failures.extend(batch_failures)
             failed += sum(a is None for a in answers)
             answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
             ours.write("".join(json.dumps(Prediction(r.id, a, info["id"], settings).to_dict(), ensure_ascii=False) + "\n" for r, a in answered))
@@ -234,9 +241,30 @@ def predict_records(
     from sarlang.files import atomic_write_jsonl
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
-    failures = list(model.failures)[:5]
-    return {"predicted": len(todo) - failed, "failed": failed, "failures": failures, "already_done": len(chosen) - len(todo),
+    return {"predicted": len(todo) - failed, "failed": failed, "failures": failures[:5], "already_done": len(chosen) - len(todo),
             "out": str(out_path), "llamafactory": str(lf_path)}
+
+
+def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | None], list[str]]:
+    """A model's answers to one batch of (image path, prompt), and why it failed where it gave none."""
+    before = len(model.failures)
+    answers = model.answer(batch)
+    return answers, list(model.failures)[before:]
+
+
+def worker_loader(model: Any, model_source: str | None) -> Callable[[], Any]:
+    """How a worker of the current engine gets ``model``: loaded from its spec ``model_source`` on
+    Ray actors; here, the model already loaded (also for remote models, asked from here)."""
+    from sarlang.engines import current
+
+    if current().name == "local" or getattr(model, "remote", False):
+        return lambda: model
+    if not model_source:
+        raise InputError("the Ray engine loads the model on each worker from its spec, and none was given",
+                         hint="pass the model's folder or spec (the --model of the command) as model_source / model_id")
+    from sarlang.models.base import load_model
+
+    return functools.partial(load_model, model_source)
 
 
 def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path,

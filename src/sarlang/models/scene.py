@@ -103,6 +103,25 @@ def ask_tile(model: Any, picture_path: str, prompts: Sequence[tuple[str, str]], 
     return row
 
 
+def tile_row(model: Any, job: tuple[str, Window, Any, str | None, Sequence[tuple[str, str]], int, int]) -> dict[str, Any]:
+    """The journal row of one tile (``job``: raster path, window, fixed recipe, units, prompts, scene
+    height and width): its answers, or why a tile of no-data only was not asked."""
+    from sarlang.sar.io import write_png
+
+    raster, window, fixed, units, prompts, height, width = job
+    try:
+        pixels = tile_picture(Path(raster), window, fixed, units)
+    except InputError:
+        raise
+    except SarlangError as exc:  # a tile of no-data only (a swath's edge): said, not asked
+        return {"tile": window.name, "window": [window.row, window.col, window.height, window.width], "caption": "", "counts": {},
+                "answers": {}, "boxes": [], "unread": {}, "skipped": exc.message}
+    with tempfile.TemporaryDirectory(prefix="sarlang-tile-") as work:
+        picture = Path(work) / f"{window.name}.png"
+        write_png(picture, pixels)
+        return ask_tile(model, str(picture), prompts, window, height, width)
+
+
 def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, overlap: int = 64, recipe: str = "sarlang",
               categories: Sequence[str] | None = None, asks: Sequence[str] = (), wgs84: bool = False, units: str | None = None,
               restart: bool = False, model_id: str = "", on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -113,7 +132,7 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
             journal of another run.
     """
     from sarlang.formats.geojson import feature_collection, polygon, write_geojson
-    from sarlang.sar.io import raster_header, write_png
+    from sarlang.sar.io import raster_header
     from sarlang.sar.recipes import load_recipe
 
     path = Path(raster)
@@ -131,27 +150,24 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     journal = out_path.with_name(out_path.name + ".tiles.jsonl")
     done = _resume(journal, _fingerprint(path, model_id, settings), restart)
-    with tempfile.TemporaryDirectory(prefix="sarlang-scene-") as work, journal.open("a", encoding="utf-8") as log:
-        for w in windows:
-            if w.name not in done:
-                picture = Path(work) / f"{w.name}.png"
-                try:
-                    pixels = tile_picture(path, w, fixed, units)
-                except InputError:
-                    raise
-                except SarlangError as exc:  # a tile of no-data only (a swath's edge): said, not asked
-                    row = {"tile": w.name, "window": [w.row, w.col, w.height, w.width], "caption": "", "counts": {}, "answers": {},
-                           "boxes": [], "unread": {}, "skipped": exc.message}
-                else:
-                    write_png(picture, pixels)
-                    row = ask_tile(model, str(picture), prompts, w, height, width)
-                    picture.unlink()
-                log.write(json.dumps(row) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-                done[w.name] = row
+    from sarlang.engines import model_map
+    from sarlang.models.run import worker_loader
+
+    todo = [w for w in windows if w.name not in done]
+    jobs = [(str(path), w, fixed, units, prompts, height, width) for w in todo]
+    finished = len(windows) - len(todo)
+    if on_progress:
+        on_progress(finished, len(windows))
+    with journal.open("a", encoding="utf-8") as log:
+        # tiles are answered on the current engine and journalled in order, the same on every engine
+        for w, row in zip(todo, model_map(worker_loader(model, model_id), model, tile_row, jobs)):
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+            done[w.name] = row
+            finished += 1
             if on_progress:
-                on_progress(w.index + 1, len(windows))
+                on_progress(finished, len(windows))
     found = [Detection(b[0], tuple(b[1:5]), float(b[5]), row["tile"], float(b[6])) for row in done.values() for b in row["boxes"]]
     kept = suppress_duplicates(found)
     place = transform if georeferenced else None

@@ -16,11 +16,12 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sarlang.engines import current, ordered_map
 from sarlang.engines.local import pool_context, worker_init
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import IMAGE_SUFFIXES, atomic_write_json, atomic_write_jsonl
@@ -143,7 +144,8 @@ def preprocess(
     out_dir:
         The output folder (created). Outputs already made from the same input and recipe are kept.
     workers:
-        Parallel processes (default: every core); they end with the parent.
+        Parallel processes on the local engine (default: every core); they end with the parent.
+        On the Ray engine (:func:`sarlang.engines.using`) Ray places the work instead.
     on_progress:
         ``on_progress(done, total)`` as files finish.
 
@@ -177,17 +179,18 @@ def preprocess(
     total = len(todo)
     if on_progress:
         on_progress(0, total)
-    n_workers = max(1, min(workers or os.cpu_count() or 1, total))
-    if n_workers == 1:
-        results = (_safe_process(str(f), str(out), recipe.to_dict()) for f in todo)
-        for done, (source, error) in enumerate(results, start=1):
-            _record(summary, source, error, on_progress, done, total)
-    elif total:
-        with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init, mp_context=pool_context()) as pool:
-            futures = [pool.submit(_safe_process, str(f), str(out), recipe.to_dict()) for f in todo]
-            for done, future in enumerate(as_completed(futures), start=1):
-                source, error = future.result()
-                _record(summary, source, error, on_progress, done, total)
+    jobs = [(str(f), str(out), recipe.to_dict()) for f in todo]
+    # results in input order on every engine, so the rejects file is the same whatever finishes first
+    if current().name == "ray":
+        results: Iterable[tuple[str, str | None]] = ordered_map(_safe_process_job, jobs)
+        _collect(summary, results, on_progress, total)
+    else:
+        n_workers = max(1, min(workers or os.cpu_count() or 1, total))
+        if n_workers == 1:
+            _collect(summary, map(_safe_process_job, jobs), on_progress, total)
+        elif total:
+            with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init, mp_context=pool_context()) as pool:
+                _collect(summary, pool.map(_safe_process_job, jobs), on_progress, total)
     summary.written.sort()
     # this run's rejects only: a rejects file left by an earlier run would mix with them
     if summary.rejects:
@@ -197,10 +200,16 @@ def preprocess(
     return summary
 
 
-def _record(summary: PreprocessSummary, source: str, error: str | None, on_progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
-    if error is None:
-        summary.written.append(source)
-    else:
-        summary.rejects.append(Reject(source, 0, error))
-    if on_progress:
-        on_progress(done, total)
+def _safe_process_job(job: tuple[str, str, dict[str, Any]]) -> tuple[str, str | None]:
+    return _safe_process(*job)
+
+
+def _collect(summary: PreprocessSummary, results: Iterable[tuple[str, str | None]], on_progress: Callable[[int, int], None] | None,
+             total: int) -> None:
+    for done, (source, error) in enumerate(results, start=1):
+        if error is None:
+            summary.written.append(source)
+        else:
+            summary.rejects.append(Reject(source, 0, error))
+        if on_progress:
+            on_progress(done, total)

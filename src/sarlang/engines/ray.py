@@ -1,0 +1,170 @@
+"""Per-item work on a Ray cluster (Moritz et al., "Ray: A distributed framework for emerging AI
+applications", OSDI 2018): Ray's scheduler places the tasks, Ray's object store carries shared
+inputs, Ray actors hold loaded models. Nothing here schedules anything itself.
+
+Results come back in the order of the items (the driver waits on the oldest task first, keeping
+a bounded number in flight), so a stage writes exactly what the local engine writes. Workers
+import sarlang: on a cluster, install it (with its extras) on every node, or give Ray a
+``runtime_env``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from sarlang.errors import InputError, SarlangError
+from sarlang.files import require
+
+T = TypeVar("T")
+R = TypeVar("R")
+S = TypeVar("S")
+
+#: Tasks in flight per CPU of the cluster: enough to keep every worker busy while the driver
+#: writes results, few enough that a huge input list is not all submitted at once.
+_IN_FLIGHT_PER_CPU = 2
+
+
+def _ray() -> Any:
+    return require("ray", "ray", "the Ray engine (ray)")
+
+
+def connect(address: str | None) -> bool:
+    """Join the cluster at ``address`` or start a local Ray instance (None); True when this call
+    connected (so the caller disconnects), False when Ray was already running in this process.
+
+    Raises:
+        InputError: no Ray cluster at ``address``.
+    """
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+                 configure_logging=True)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise InputError(f"cannot reach a Ray cluster at '{address}': {exc}",
+                         hint="start one with `ray start --head`, pass its address (or 'auto' on a node of it), "
+                              "or leave out --ray-address for a local one") from None
+    return True
+
+
+def disconnect() -> None:
+    """Leave the cluster (a local instance this process started is stopped)."""
+    _ray().shutdown()
+
+
+def cluster_cpus() -> int:
+    """The CPUs of the cluster Ray is connected to (at least 1)."""
+    return max(1, int(_ray().cluster_resources().get("CPU", 1)))
+
+
+def _unwrap(exc: Exception) -> BaseException:
+    """The exception a worker raised, when it is one of ours (a clear error, not a Ray traceback)."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, SarlangError) else exc
+
+
+def _in_order(submit: Callable[[Any], Any], jobs: list[Any], window: int) -> Iterator[Any]:
+    """Submit ``jobs`` as tasks, at most ``window`` in flight, and yield their results in order."""
+    ray = _ray()
+    pending: collections.deque[Any] = collections.deque()
+    jobs_iter = iter(jobs)
+    for job in jobs_iter:
+        pending.append(submit(job))
+        if len(pending) >= window:
+            break
+    while pending:
+        head = pending.popleft()
+        try:
+            result = ray.get(head)
+        except ray.exceptions.RayTaskError as exc:
+            for ref in pending:
+                ray.cancel(ref)
+            raise _unwrap(exc) from None
+        for job in jobs_iter:
+            pending.append(submit(job))
+            break
+        yield result
+
+
+def _run_chunk(func: Callable[[T], R], chunk: list[T]) -> list[R]:
+    return [func(item) for item in chunk]
+
+
+def ray_map(func: Callable[[T], R], items: list[T], chunksize: int = 1) -> Iterator[R]:
+    """``map(func, items)`` in order, as Ray tasks of ``chunksize`` items each."""
+    ray = _ray()
+    task = ray.remote(_run_chunk)
+    chunks = [items[i : i + chunksize] for i in range(0, len(items), max(1, chunksize))]
+    for results in _in_order(lambda chunk: task.remote(func, chunk), chunks, _IN_FLIGHT_PER_CPU * cluster_cpus()):
+        yield from results
+
+
+#: The shared object a worker process read last, by object id: read once per process, not per task.
+_SHARED_CACHE: dict[str, Any] = {}
+
+
+def _run_shared(func: Callable[[S, T], R], boxed: list[Any], item: T) -> R:
+    import ray
+
+    ref = boxed[0]
+    key = ref.hex()
+    if key not in _SHARED_CACHE:
+        _SHARED_CACHE.clear()
+        _SHARED_CACHE[key] = ray.get(ref)
+    return func(_SHARED_CACHE[key], item)
+
+
+def ray_shared_map(func: Callable[[S, T], R], shared: S, items: list[T]) -> Iterator[R]:
+    """``func(shared, item)`` in order, as Ray tasks; ``shared`` goes into the object store once."""
+    ray = _ray()
+    # boxed in a list, the reference is not resolved per task: each worker reads it once
+    boxed = [ray.put(shared)]
+    task = ray.remote(_run_shared)
+    yield from _in_order(lambda item: task.remote(func, boxed, item), items, _IN_FLIGHT_PER_CPU * cluster_cpus())
+
+
+class _ModelWorker:
+    """A Ray actor holding one loaded model."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self.model = load()
+
+    def run(self, func: Callable[[Any, T], R], item: T) -> R:
+        return func(self.model, item)
+
+
+def ray_model_map(load: Callable[[], S], func: Callable[[S, T], R], items: list[T], actors: int | None = None) -> Iterator[R]:
+    """``func(model, item)`` in order, on ``actors`` Ray actors that each ``load()`` the model once."""
+    if not items:
+        return
+    ray = _ray()
+    n = max(1, min(actors or cluster_cpus(), len(items)))
+    actor_class = ray.remote(num_cpus=1)(_ModelWorker)
+    workers = [actor_class.remote(load) for _ in range(n)]
+    try:
+        idle = collections.deque(workers)
+        busy: collections.deque[Any] = collections.deque()
+        jobs = iter(items)
+        # each actor runs its calls one after another; the oldest call is awaited first
+        for item in jobs:
+            worker = idle.popleft()
+            busy.append((worker, worker.run.remote(func, item)))
+            if not idle:
+                break
+        while busy:
+            worker, ref = busy.popleft()
+            try:
+                result = ray.get(ref)
+            except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+                raise _unwrap(exc) from None
+            for item in jobs:
+                busy.append((worker, worker.run.remote(func, item)))
+                break
+            yield result
+    finally:
+        for worker in workers:
+            ray.kill(worker)
