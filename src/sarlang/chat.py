@@ -10,6 +10,13 @@ HTTP 401, 403 and 404 stop the run with a clear error (a wrong key, URL or model
 failure is returned per request with its reason and never cached: a refused connection, a
 timeout or 5xx after the retries, a body that is not a chat completion, an empty reply
 (``content: null`` or blank), and a reply cut at ``max_tokens`` (``finish_reason: "length"``).
+
+Several servers of one model (vLLM data-parallel replicas) are one client: each request goes to
+the server with the fewest requests in flight, ``concurrency`` per server, so every server's
+queue stays full; a request that fails on one server (refused, timed out, 429, 5xx, malformed)
+is retried at once on another, and waits its backoff only when every server has failed it in
+that round. A server that answers 404 (the model is not served there) is dropped for the rest of
+the run, and the run stops only when no server is left.
 """
 
 from __future__ import annotations
@@ -130,7 +137,7 @@ class ChatClient:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         model: str,
         api_key: str | None = None,
         cache_path: Path | None = None,
@@ -143,62 +150,122 @@ class ChatClient:
     ) -> None:
         import httpx
 
-        if not base_url.startswith(("http://", "https://")):
-            raise JudgeError(f"URL '{base_url}' is not an http(s) URL", hint="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        roots = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not roots:
+            raise JudgeError("no server URL given", hint="e.g. http://localhost:8000/v1")
+        for root in roots:
+            if not root.startswith(("http://", "https://")):
+                raise JudgeError(f"URL '{root}' is not an http(s) URL", hint="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
+        urls = [root.rstrip("/") + "/chat/completions" for root in roots]
+        if len(set(urls)) < len(urls):
+            raise JudgeError(f"a server is listed twice in {', '.join(roots)}", hint="list each server once")
+        self.urls = urls
+        #: what names the endpoint in cache keys: the one URL, or all of them in the order given
+        self.url = ",".join(urls)
         self.model = model
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self._client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"} if api_key else {})
+        self._client = httpx.Client(timeout=timeout, headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+                                    limits=httpx.Limits(max_connections=self.concurrency * len(urls) + 4))
         self._httpx = httpx
+        self._lock = threading.Lock()
+        self._in_flight = [0] * len(urls)
+        self._dropped: set[int] = set()
+        #: per server: replies received, failed attempts (and why, the last one)
+        self.served = [{"url": u, "answered": 0, "failed_attempts": 0, "last_failure": ""} for u in urls]
         self.cache = ReplyCache(cache_path or default_cache_path())
 
     def request_key(self, messages: list[dict[str, Any]]) -> str:
         return ReplyCache.key(self.url, self.model, self.temperature, self.max_tokens, messages)
 
+    def _take_server(self, avoid: set[int]) -> int | None:
+        """The live server with the fewest requests in flight, not one in ``avoid`` (None: none left)."""
+        with self._lock:
+            live = [i for i in range(len(self.urls)) if i not in self._dropped and i not in avoid]
+            if not live:
+                return None
+            chosen = min(live, key=lambda i: (self._in_flight[i], i))
+            self._in_flight[chosen] += 1
+            return chosen
+
+    def _release(self, server: int, failure: str = "", drop: bool = False) -> None:
+        with self._lock:
+            self._in_flight[server] -= 1
+            if failure:
+                self.served[server]["failed_attempts"] += 1
+                self.served[server]["last_failure"] = failure
+            else:
+                self.served[server]["answered"] += 1
+            if drop:
+                self._dropped.add(server)
+
     def _ask(self, messages: list[dict[str, Any]]) -> Reply:
         body = {"model": self.model, "messages": messages, "temperature": self.temperature, "max_tokens": self.max_tokens}
         delay = self.backoff
-        wait = 0.0
         last_error = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(wait)
-            wait = min(delay, 60.0)
-            delay *= 2
-            try:
-                response = self._client.post(self.url, json=body)
-            except self._httpx.TimeoutException:
-                last_error = "timed out"
-                continue
-            except self._httpx.TransportError as exc:
-                last_error = f"connection failed: {exc}"
-                continue
-            if response.status_code in (401, 403, 404):
-                raise _Fatal(f"the endpoint {self.url} answered HTTP {response.status_code}: {response.text[:200]}")
-            if response.status_code == 429 or response.status_code >= 500:
-                last_error = f"HTTP {response.status_code}"
-                asked_wait = retry_after_seconds(response.headers.get("retry-after"))
+        for round_ in range(self.retries + 1):
+            failed_here: set[int] = set()
+            wait = 0.0
+            while True:
+                server = self._take_server(failed_here)
+                if server is None:
+                    break
+                reply, error, asked_wait = self._post(server, body)
+                if reply is not None:
+                    return reply
+                last_error = error if len(self.urls) == 1 else f"{error} ({self.urls[server]})"
+                failed_here.add(server)
                 if asked_wait is not None:
-                    wait = asked_wait
-                continue
-            if response.status_code >= 400:
-                return Reply(False, f"HTTP {response.status_code}: {response.text[:200]}")
-            try:
-                choice = response.json()["choices"][0]
-                content = choice["message"]["content"]
-            except (ValueError, KeyError, IndexError, TypeError):
-                last_error = f"malformed response (not a chat completion): {response.text[:200]!r}"
-                continue
-            if choice.get("finish_reason") == "length":
-                return Reply(False, f"reply cut at max_tokens={self.max_tokens} (finish_reason length)")
-            if not isinstance(content, str) or not content.strip():
-                return Reply(False, "empty reply (content null)" if content is None else "empty reply")
-            return Reply(True, content)
-        return Reply(False, f"{last_error} after {self.retries + 1} attempts")
+                    wait = max(wait, asked_wait)
+            with self._lock:
+                if len(self._dropped) == len(self.urls):
+                    raise _Fatal("no server serves the model: " + "; ".join(self.served[i]["last_failure"] for i in sorted(self._dropped)))
+            if round_ < self.retries:
+                time.sleep(wait or min(delay, 60.0))
+                delay *= 2
+        return Reply(False, f"{last_error} after {self.retries + 1} attempts" if len(self.urls) == 1
+                     else f"{last_error}; every server failed, {self.retries + 1} rounds")
+
+    def _post(self, server: int, body: dict[str, Any]) -> tuple[Reply | None, str, float | None]:
+        """One attempt on ``server``: a final reply, or (None, why it failed, the wait the server asked for)."""
+        url = self.urls[server]
+        try:
+            response = self._client.post(url, json=body)
+        except self._httpx.TimeoutException:
+            self._release(server, "timed out")
+            return None, "timed out", None
+        except self._httpx.TransportError as exc:
+            self._release(server, f"connection failed: {exc}")
+            return None, f"connection failed: {exc}", None
+        if response.status_code in (401, 403, 404):
+            error = f"the endpoint {url} answered HTTP {response.status_code}: {response.text[:200]}"
+            if response.status_code == 404 and len(self.urls) > 1:  # this replica does not serve the model
+                self._release(server, error, drop=True)
+                return None, error, None
+            self._release(server, error)
+            raise _Fatal(error)
+        if response.status_code == 429 or response.status_code >= 500:
+            self._release(server, f"HTTP {response.status_code}")
+            return None, f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("retry-after"))
+        if response.status_code >= 400:
+            self._release(server)
+            return Reply(False, f"HTTP {response.status_code}: {response.text[:200]}"), "", None
+        try:
+            choice = response.json()["choices"][0]
+            content = choice["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            error = f"malformed response (not a chat completion): {response.text[:200]!r}"
+            self._release(server, error)
+            return None, error, None
+        self._release(server)
+        if choice.get("finish_reason") == "length":
+            return Reply(False, f"reply cut at max_tokens={self.max_tokens} (finish_reason length)"), "", None
+        if not isinstance(content, str) or not content.strip():
+            return Reply(False, "empty reply (content null)" if content is None else "empty reply"), "", None
+        return Reply(True, content), "", None
 
     def complete(self, conversations: Sequence[list[dict[str, Any]]], progress: Callable[[int], None] | None = None,
                  cache_key: Callable[[int], str] | None = None) -> list[Reply]:
@@ -218,7 +285,7 @@ class ChatClient:
                 replies[i] = Reply(True, text, cached=True)
         if progress and len(conversations) - len(todo):
             progress(len(conversations) - len(todo))
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency * len(self.urls)) as pool:
             futures = {pool.submit(self._ask, list(conversations[i])): i for i in todo}
             try:
                 for future in as_completed(futures):

@@ -62,6 +62,10 @@ def predict_command(
     finally:
         loaded.close()
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+    if len(result.get("servers", [])) > 1:
+        for server in result["servers"]:
+            console.print(f"  {server['url']}: {server['answered']} answered, {server['failed_attempts']} failed attempts"
+                          + (f" (last: {escape(server['last_failure'][:120])})" if server["last_failure"] else ""), highlight=False)
     if result["failed"]:
         console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "
                       + escape("; ".join(result["failures"][:3])), highlight=False, markup=True)

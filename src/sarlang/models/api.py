@@ -1,7 +1,9 @@
-"""Any OpenAI-compatible chat endpoint as a model (GPT-4o, a vLLM or Ollama server).
+"""Any OpenAI-compatible chat endpoint as a model (GPT-4o, a vLLM or Ollama server), or several
+servers of one model (vLLM data-parallel replicas): ``api:MODEL@URL1,URL2,...``.
 
-Images go as base64 data URLs next to the prompt; requests are concurrent, retried with
-backoff and cached on disk (:class:`sarlang.chat.ChatClient`), so a killed prediction run
+Images go as base64 data URLs next to the prompt; requests are concurrent, spread over the
+servers (the least busy first, each server's queue kept full), retried on another server when
+one fails, and cached on disk (:class:`sarlang.chat.ChatClient`), so a killed prediction run
 resumes without asking anything twice. A request that fails after its retries gives None, not
 an empty answer, so it is reported and asked again on the next run instead of scored as wrong.
 """
@@ -17,11 +19,14 @@ from sarlang.models.base import VisionLanguageModel
 
 
 class ApiModel(VisionLanguageModel):
+    """``base_url``: one server's API root or a list of them (replicas serving ``model``);
+    ``concurrency`` requests in flight per server."""
+
     remote = True
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, cache_path: Path | None = None,
+    def __init__(self, base_url: str | Sequence[str], model: str, api_key: str | None = None, cache_path: Path | None = None,
                  concurrency: int = 8, max_tokens: int = 256, **client_options: Any) -> None:
-        self.base_url = base_url
+        self.base_urls = [base_url] if isinstance(base_url, str) else list(base_url)
         self.model = model
         self.failures: list[str] = []
         self.client = ChatClient(base_url, model, api_key, cache_path or default_cache_path("model-cache.sqlite"),
@@ -47,7 +52,12 @@ class ApiModel(VisionLanguageModel):
         atomic_write_json(Path(directory) / "api.json", self.info())
 
     def info(self) -> dict[str, Any]:
-        return {"id": f"api:{self.model}@{self.base_url}", "temperature": self.client.temperature, "max_tokens": self.client.max_tokens}
+        """The backend every prediction records: the servers (in the id), the model name and the generation settings."""
+        return {"id": f"api:{self.model}@{','.join(self.base_urls)}", "temperature": self.client.temperature, "max_tokens": self.client.max_tokens}
+
+    def served(self) -> list[dict[str, Any]]:
+        """Per server: replies received, failed attempts and the last failure's reason."""
+        return [dict(entry) for entry in self.client.served]
 
     def close(self) -> None:
         self.client.close()
@@ -59,11 +69,14 @@ def claims(spec: str) -> bool:
 
 
 def load(spec: str) -> ApiModel:
-    """The API model of ``api:MODEL@URL`` (the key from ``OPENAI_API_KEY``)."""
+    """The API model of ``api:MODEL@URL`` or ``api:MODEL@URL1,URL2,...`` (servers of the same
+    model; the key from ``OPENAI_API_KEY``)."""
     from sarlang.chat import endpoint
     from sarlang.errors import InputError
 
-    model, sep, url = spec[4:].partition("@")
-    if not sep or not model or not url:
-        raise InputError(f"API model spec '{spec}' is not api:MODEL@URL", hint="e.g. api:gpt-4o@https://api.openai.com/v1")
-    return ApiModel(url, model, api_key=endpoint(url, None)[1])
+    model, sep, urls = spec[4:].partition("@")
+    servers = [u.strip() for u in urls.split(",")]
+    if not sep or not model or not all(servers):
+        raise InputError(f"API model spec '{spec}' is not api:MODEL@URL or api:MODEL@URL1,URL2,...",
+                         hint="e.g. api:gpt-4o@https://api.openai.com/v1, or api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1")
+    return ApiModel(servers if len(servers) > 1 else servers[0], model, api_key=endpoint(servers[0], None)[1])

@@ -242,7 +242,7 @@ def predict_records(
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
     return {"predicted": len(todo) - failed, "failed": failed, "failures": failures[:5], "already_done": len(chosen) - len(todo),
-            "out": str(out_path), "llamafactory": str(lf_path)}
+            "out": str(out_path), "llamafactory": str(lf_path), **({"servers": model.served()} if hasattr(model, "served") else {})}
 
 
 def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | None], list[str]]:
