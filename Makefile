@@ -16,9 +16,17 @@ $(VENV)/.core: $(VENV)/bin/python pyproject.toml
 	$(PIP) install --quiet -e '.[coco,geotiff,parquet,plots]'
 	touch $@
 
+# lmms-eval (for the test that it loads and scores the exported task offline) without its own
+# requirements: they take torchvision, whose PyPI build does not import beside the CPU torch, and
+# video/audio/W&B packages. These are the ones it imports to load and score a task; lmms-eval
+# 0.7.3 also needs filelock 3 (it patches filelock._api, which filelock 4 removed).
+LMMS_EVAL_DEPS := loguru tenacity evaluate sacrebleu 'filelock<4'
+
 $(VENV)/.test: $(VENV)/.core
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[test]' $(TORCH)
+	$(PIP) install --quiet --no-deps lmms-eval==0.7.3
+	$(PIP) install --quiet $(LMMS_EVAL_DEPS) $(TORCH)
 	touch $@
 
 java:

@@ -58,11 +58,17 @@ class VqaScores:
     def judge_failed(self) -> int:
         return sum(self.judge_failures.values())
 
+    @property
+    def macro(self) -> float:
+        """The mean of the per-application accuracies (every application weighs the same, as XLRS-Bench reports)."""
+        return macro_accuracy({k: v.accuracy for k, v in self.by_application.items()})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "judge": self.judge,
             "overall": self.overall.to_dict(),
+            "macro": self.macro,
             "by_application": {k: v.to_dict() for k, v in self.by_application.items()},
             "by_question_type": {k: v.to_dict() for k, v in self.by_question_type.items()},
             "decided_by": dict(self.decided_by),
@@ -168,7 +174,9 @@ def score_vqa(
         for item, (a_ok, a_how), (b_ok, b_how) in zip(items, results[mode], results[other])
         if a_ok != b_ok
     ]
-    other_acc = accuracy([ok for ok, _ in results[other]])
+    other_ok = [ok for ok, _ in results[other]]
+    other_acc = accuracy(other_ok)
+    other_macro = macro_accuracy({k: v.accuracy for k, v in _grouped(items, other_ok, lambda it: it.application).items()})
     failures = Counter(
         verdict_of[asked[i]].reply for i, (_, how) in enumerate(results[mode]) if how == "judge:error"
     )
@@ -180,10 +188,35 @@ def score_vqa(
         by_question_type=_grouped(items, main, lambda it: it.question_type),
         decided_by=dict(sorted(Counter(how for _, how in results[mode]).items())),
         items=item_results,
-        other_mode={"mode": other, **other_acc.to_dict(), "disagreements": len(disagreements)},
+        other_mode={"mode": other, **other_acc.to_dict(), "macro": other_macro, "disagreements": len(disagreements)},
         disagreements=disagreements,
         judge_failures=dict(failures.most_common()),
     )
+
+
+def macro_accuracy(by_application: dict[str, float]) -> float:
+    """The unweighted mean of per-application accuracies (NaN when there are none)."""
+    values = list(by_application.values())
+    return sum(values) / len(values) if values else float("nan")
+
+
+def rule_outcome(ground_truth: str, prediction: str, application: str) -> dict[str, Any]:
+    """One answer under both rule sets, for evaluation harnesses that score answer by answer
+    (lmms-eval's ``process_results``, VLMEvalKit's ``evaluate``): ``{"application", "strict",
+    "official"}``; an answer no rule decides counts wrong, as in :func:`score_vqa` without a judge."""
+    return {"application": application,
+            **{mode: RULE_SETS[mode](ground_truth, prediction).correct is True for mode in VQA_MODES}}
+
+
+def outcome_accuracies(outcomes: Sequence[dict[str, Any]], mode: str) -> dict[str, float]:
+    """Accuracy (fraction) of :func:`rule_outcome` results under ``mode``: ``micro`` (over answers),
+    ``macro`` (the mean over applications) and one per application."""
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for o in outcomes:
+        groups[o["application"]].append(bool(o[mode]))
+    per_app = {app: sum(oks) / len(oks) for app, oks in sorted(groups.items())}
+    micro = sum(sum(oks) for oks in groups.values()) / max(1, sum(len(oks) for oks in groups.values()))
+    return {"micro": micro if outcomes else float("nan"), "macro": macro_accuracy(per_app), **per_app}
 
 
 def majority_answers(records: Sequence[Record]) -> dict[str, str]:

@@ -1,6 +1,8 @@
 """VLMEvalKit TSV (``SARLANG_<split>.tsv``): ``index``, ``image_path``, ``question`` (the prompt),
 ``answer``, ``category`` (the application), ``l2-category`` (the question type), ``split``; copy it
-into ``$LMUData`` and VLMEvalKit takes it as a custom VQA dataset."""
+into ``$LMUData`` and VLMEvalKit takes it as a custom VQA dataset. Beside it goes
+``sarlang_vlmevalkit.py``, the dataset class VLMEvalKit needs to score such a TSV (with sarlang's
+strict and official rules; its docstring says how to register it)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ from pathlib import Path
 from sarlang.files import atomic_write_text
 from sarlang.formats.exports import Prompt
 from sarlang.schema import Record
+
+#: The dataset class file written beside the TSVs.
+DATASET_CLASS = Path(__file__).parent / "templates" / "vlmevalkit_dataset.py.tmpl"
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
@@ -25,4 +30,7 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
         cells = [str(index), image(r), prompt(r), r.answer, r.application, r.question_type, r.split]
         lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
     atomic_write_text(out / f"SARLANG_{split}.tsv", "\n".join(lines) + "\n")
-    return [f"SARLANG_{split}.tsv"]
+    # the class lists every TSV of the folder, this split's and those written before
+    names = sorted(p.stem for p in out.glob("SARLANG_*.tsv"))
+    atomic_write_text(out / "sarlang_vlmevalkit.py", DATASET_CLASS.read_text(encoding="utf-8").replace("__DATASETS__", repr(tuple(names))))
+    return [f"SARLANG_{split}.tsv", "sarlang_vlmevalkit.py"]
