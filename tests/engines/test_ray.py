@@ -144,12 +144,3 @@ def test_scene_is_byte_identical(tmp_path: Path) -> None:
                            model_id="blobs:")
     assert result["tiles"] == 36 and result["objects"] >= 10
     same_tree(tmp_path / "local", tmp_path / "ray")
-
-
-def test_engine_options_are_checked() -> None:
-    with pytest.raises(InputError, match="unknown engine"):
-        with using("spark"):
-            pass
-    with pytest.raises(InputError, match="for the Ray engine"):
-        with using("local", address="auto"):
-            pass

@@ -41,6 +41,8 @@ def connect(address: str | None) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
+    if address:
+        _check_reachable(address)
     try:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
                  configure_logging=True)
@@ -49,6 +51,28 @@ def connect(address: str | None) -> bool:
                          hint="start one with `ray start --head`, pass its address (or 'auto' on a node of it), "
                               "or leave out --ray-address for a local one") from None
     return True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A clear error now for a cluster address nothing answers at (Ray itself retries for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address in ("auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise InputError(f"'{address}' is not a Ray cluster address", hint="HOST:6379 (the head's GCS), ray://HOST:10001 (Ray Client) or auto")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise InputError(f"nothing answers at the Ray cluster address '{address}': {exc}",
+                         hint="check the head node is up (`ray status` on it) and the port is reachable, or leave out "
+                              "--ray-address for a local instance") from None
 
 
 def disconnect() -> None:
@@ -90,7 +114,33 @@ def _in_order(submit: Callable[[Any], Any], jobs: list[Any], window: int) -> Ite
         yield result
 
 
-def _run_chunk(func: Callable[[T], R], chunk: list[T]) -> list[R]:
+def _enter(folder: str) -> None:
+    """Work in the driver's folder, so relative paths mean there what they mean to the driver.
+
+    Workers of a cluster start elsewhere; the inputs must be at the same paths on every node (a
+    shared file system), and this says so when the folder is not there.
+    """
+    import os
+
+    if os.getcwd() != folder:
+        try:
+            os.chdir(folder)
+        except OSError:
+            import socket
+
+            raise InputError(f"the Ray worker on {socket.gethostname()} does not see the folder '{folder}' the command runs in",
+                             hint="Ray workers read inputs and write outputs at the driver's paths: put them on a file system "
+                                  "every node mounts at the same path") from None
+
+
+def _here() -> str:
+    import os
+
+    return os.getcwd()
+
+
+def _run_chunk(folder: str, func: Callable[[T], R], chunk: list[T]) -> list[R]:
+    _enter(folder)
     return [func(item) for item in chunk]
 
 
@@ -99,7 +149,8 @@ def ray_map(func: Callable[[T], R], items: list[T], chunksize: int = 1) -> Itera
     ray = _ray()
     task = ray.remote(_run_chunk)
     chunks = [items[i : i + chunksize] for i in range(0, len(items), max(1, chunksize))]
-    for results in _in_order(lambda chunk: task.remote(func, chunk), chunks, _IN_FLIGHT_PER_CPU * cluster_cpus()):
+    folder = _here()
+    for results in _in_order(lambda chunk: task.remote(folder, func, chunk), chunks, _IN_FLIGHT_PER_CPU * cluster_cpus()):
         yield from results
 
 
@@ -107,9 +158,10 @@ def ray_map(func: Callable[[T], R], items: list[T], chunksize: int = 1) -> Itera
 _SHARED_CACHE: dict[str, Any] = {}
 
 
-def _run_shared(func: Callable[[S, T], R], boxed: list[Any], item: T) -> R:
+def _run_shared(folder: str, func: Callable[[S, T], R], boxed: list[Any], item: T) -> R:
     import ray
 
+    _enter(folder)
     ref = boxed[0]
     key = ref.hex()
     if key not in _SHARED_CACHE:
@@ -124,16 +176,20 @@ def ray_shared_map(func: Callable[[S, T], R], shared: S, items: list[T]) -> Iter
     # boxed in a list, the reference is not resolved per task: each worker reads it once
     boxed = [ray.put(shared)]
     task = ray.remote(_run_shared)
-    yield from _in_order(lambda item: task.remote(func, boxed, item), items, _IN_FLIGHT_PER_CPU * cluster_cpus())
+    folder = _here()
+    yield from _in_order(lambda item: task.remote(folder, func, boxed, item), items, _IN_FLIGHT_PER_CPU * cluster_cpus())
 
 
 class _ModelWorker:
     """A Ray actor holding one loaded model."""
 
-    def __init__(self, load: Callable[[], Any]) -> None:
+    def __init__(self, folder: str, load: Callable[[], Any]) -> None:
+        self.folder = folder
+        _enter(folder)
         self.model = load()
 
     def run(self, func: Callable[[Any, T], R], item: T) -> R:
+        _enter(self.folder)
         return func(self.model, item)
 
 
@@ -144,7 +200,8 @@ def ray_model_map(load: Callable[[], S], func: Callable[[S, T], R], items: list[
     ray = _ray()
     n = max(1, min(actors or cluster_cpus(), len(items)))
     actor_class = ray.remote(num_cpus=1)(_ModelWorker)
-    workers = [actor_class.remote(load) for _ in range(n)]
+    folder = _here()
+    workers = [actor_class.remote(folder, load) for _ in range(n)]
     try:
         idle = collections.deque(workers)
         busy: collections.deque[Any] = collections.deque()
