@@ -44,7 +44,7 @@ def connect(address: str | None) -> bool:
     if address:
         _check_reachable(address)
     try:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False,
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                  configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise InputError(f"cannot reach a Ray cluster at '{address}': {exc}",
