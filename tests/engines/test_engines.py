@@ -28,6 +28,12 @@ def test_engine_names_and_addresses_are_checked() -> None:
     with pytest.raises(InputError, match="for the Ray engine"):
         with using("local", address="auto"):
             pass
+    with pytest.raises(InputError, match="--ray-actors is for the Ray engine"):
+        with using("local", actors=2):
+            pass
+    with pytest.raises(InputError, match="at least 1"):
+        with using("ray", actors=0):
+            pass
     assert current().name == "local"
 
 

@@ -114,7 +114,7 @@ def test_predict_is_byte_identical_and_a_cut_run_resumes_on_ray(sim_bench: Path,
     (tmp_path / "cut").mkdir()
     (tmp_path / "cut" / "p.jsonl").write_text("".join(lines[:16]))
     (tmp_path / "cut" / "p.run.json").write_bytes((tmp_path / "local" / "p.run.json").read_bytes())
-    with using("ray"):
+    with using("ray", actors=1):  # one actor holding the model: the same answers
         resumed = predict_records(model, records, tmp_path / "cut" / "p.jsonl", split=None, batch_size=8, model_source=spec)
     assert resumed["already_done"] == 16
     same_tree(tmp_path / "local", tmp_path / "cut")

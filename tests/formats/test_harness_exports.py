@@ -80,6 +80,10 @@ def test_lmms_eval_loads_the_task_offline_and_scores_as_sarlang_eval(sim_bench: 
         monkeypatch.setenv(name, "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf" / "datasets"))
+    from PIL import ImageFile
+
+    # lmms-eval turns on Pillow's LOAD_TRUNCATED_IMAGES for the process: put it back afterwards
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", ImageFile.LOAD_TRUNCATED_IMAGES)
     lmms_model = pytest.importorskip("lmms_eval.api.model", reason="lmms-eval is not installed (make test installs it)")
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager

@@ -128,3 +128,19 @@ def test_unit_conversions_and_refusals() -> None:
     stretched = scaling.linear_stretch(np.array([np.nan, -1.0, 0.5, 2.0]), 0.0, 1.0)
     assert stretched.tolist() == [0, 0, 128, 255]
     assert scaling.linear_stretch(np.ones(3), 1.0, 1.0).tolist() == [128, 128, 128]
+
+
+def test_a_cut_picture_is_refused_even_where_pillow_was_told_to_load_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another library in the process (lmms-eval does) may turn on Pillow's LOAD_TRUNCATED_IMAGES."""
+    from PIL import ImageFile
+
+    from sarlang.sar.io import verify_image
+
+    grey = np.random.default_rng(2).integers(0, 255, (64, 64), dtype=np.uint8)
+    write_png(tmp_path / "whole.png", grey)
+    (tmp_path / "cut.png").write_bytes((tmp_path / "whole.png").read_bytes()[:-200])
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(InputError, match="cannot read image"):
+        read_sar(tmp_path / "cut.png")
+    assert "cannot be decoded" in verify_image(tmp_path / "cut.png", 64, 64)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the other library's setting is left as it was

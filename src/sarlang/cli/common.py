@@ -97,6 +97,8 @@ def main(
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="Where the work runs: local (this machine's cores) or ray (a Ray cluster; "
                                                           "pip install 'sarlang[ray]'). Outputs are the same, byte for byte.")]
+RayActorsOpt = Annotated[int | None, typer.Option("--ray-actors", min=1, help="With --engine ray: Ray actors that each load the model "
+                                                                            "(default: one per GPU of the cluster, or one per CPU where it has none).")]
 RayAddressOpt = Annotated[str | None, typer.Option("--ray-address", help="With --engine ray: an existing cluster's address (auto, "
                                                                           "ray://HOST:10001); default: a local Ray instance on this machine.")]
 

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 
 from sarlang.formats.prompts import VQA_PROMPT
-from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayActorsOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
@@ -44,6 +44,7 @@ def predict_command(
     prompt: Annotated[str, typer.Option("--prompt", help="How questions are asked ({q} is the question): the template the model was trained with.")] = VQA_PROMPT,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Answer and caption records with a model (resumable: ids already predicted are skipped)."""
     from sarlang.engines import using
@@ -55,7 +56,7 @@ def predict_command(
     progress = progress_bar("predicting")
     task_id = progress.add_task("records", total=None)
     try:
-        with using(engine, ray_address), progress:
+        with using(engine, ray_address, ray_actors), progress:
             result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
                                      on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                      model_source=model, restart=restart, prompt_template=prompt)

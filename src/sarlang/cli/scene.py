@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import EngineOpt, RayActorsOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
 
 
 @app.command(
@@ -29,6 +29,7 @@ def scene_command(
     restart: Annotated[bool, typer.Option("--restart", help="Discard the finished tiles of an interrupted run.")] = False,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Caption, count and box objects tile by tile over a large scene; one GeoJSON feature per object and per tile."""
     from sarlang.engines import using
@@ -40,7 +41,7 @@ def scene_command(
     names = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     progress = progress_bar("tiles")
     task_id = progress.add_task("tiles", total=None)
-    with using(engine, ray_address), progress:
+    with using(engine, ray_address, ray_actors), progress:
         result = run_scene(raster, loaded, out, tile, overlap, recipe, names, ask or [], wgs84, units, restart, model_id=model,
                            on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     where = "map coordinates" if result["georeferenced"] else "pixel coordinates (the raster has no georeferencing)"

@@ -34,10 +34,13 @@ ENGINES: tuple[str, ...] = ("local", "ray")
 
 @dataclass(frozen=True)
 class Engine:
-    """An engine and its settings: ``address`` of a Ray cluster (None: start a local one)."""
+    """An engine and its settings: ``address`` of a Ray cluster (None: start a local one) and
+    ``actors``, how many Ray actors hold a model (None: one per GPU of the cluster, or one per CPU
+    where it has none)."""
 
     name: str = "local"
     address: str | None = None
+    actors: int | None = None
 
 
 _CURRENT = Engine()
@@ -49,11 +52,12 @@ def current() -> Engine:
 
 
 @contextlib.contextmanager
-def using(name: str = "local", address: str | None = None) -> Iterator[Engine]:
+def using(name: str = "local", address: str | None = None, actors: int | None = None) -> Iterator[Engine]:
     """Run the stages called inside the block on engine ``name`` (``local`` or ``ray``).
 
     For Ray, ``address`` is an existing cluster's (``auto``, ``ray://host:10001``, ``host:6379``);
     None starts a local Ray instance on this machine's cores, shut down when the block ends.
+    ``actors`` caps the Ray actors that each load a model (``predict``, ``scene``).
 
     Raises:
         InputError: an unknown engine, or an address given to the local engine.
@@ -62,9 +66,11 @@ def using(name: str = "local", address: str | None = None) -> Iterator[Engine]:
     global _CURRENT
     if name not in ENGINES:
         raise InputError(f"unknown engine '{name}'", hint=f"use one of {', '.join(ENGINES)}")
-    if address and name != "ray":
-        raise InputError("--ray-address is for the Ray engine", hint="add --engine ray")
-    engine = Engine(name, address or None)
+    if (address or actors) and name != "ray":
+        raise InputError(f"{'--ray-address' if address else '--ray-actors'} is for the Ray engine", hint="add --engine ray")
+    if actors is not None and actors < 1:
+        raise InputError(f"--ray-actors must be at least 1, got {actors}")
+    engine = Engine(name, address or None, actors)
     previous = _CURRENT
     started = False
     if name == "ray":
@@ -113,17 +119,18 @@ def _local_shared(func: Callable[[S, T], R], shared: S, items: list[T]) -> Itera
         yield from fork_map(functools.partial(call_shared, func), items)
 
 
-def model_map(load: Callable[[], S], model: S | None, func: Callable[[S, T], R], items: Iterable[T], actors: int | None = None) -> Iterator[R]:
+def model_map(load: Callable[[], S], model: S | None, func: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
     """``func(model, item)`` for each item, in order, on the current engine.
 
-    Locally the ``model`` already loaded here answers (``load()`` when it is None). On Ray, each of
-    ``actors`` workers (default: one per CPU of the cluster, at most one per item) calls
-    ``load()`` once, e.g. ``functools.partial(load_model, spec)``, and answers its share of the
-    items; the results come back in the items' order.
+    Locally the ``model`` already loaded here answers (``load()`` when it is None). On Ray, each
+    actor (the engine's ``actors``; default one per GPU of the cluster with a GPU each, or one per
+    CPU where it has none; at most one per item) calls ``load()`` once, e.g.
+    ``functools.partial(load_model, spec)``, and answers its share of the items; the results come
+    back in the items' order.
     """
     if _CURRENT.name == "ray":
         from sarlang.engines.ray import ray_model_map
 
-        return ray_model_map(load, func, list(items), actors)
+        return ray_model_map(load, func, list(items), _CURRENT.actors)
     loaded = model if model is not None else load()
     return (func(loaded, item) for item in items)

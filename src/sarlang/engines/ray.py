@@ -194,12 +194,14 @@ class _ModelWorker:
 
 
 def ray_model_map(load: Callable[[], S], func: Callable[[S, T], R], items: list[T], actors: int | None = None) -> Iterator[R]:
-    """``func(model, item)`` in order, on ``actors`` Ray actors that each ``load()`` the model once."""
+    """``func(model, item)`` in order, on ``actors`` Ray actors that each ``load()`` the model once
+    (default: one per GPU, each holding one, on a cluster with GPUs; else one per CPU)."""
     if not items:
         return
     ray = _ray()
-    n = max(1, min(actors or cluster_cpus(), len(items)))
-    actor_class = ray.remote(num_cpus=1)(_ModelWorker)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    n = max(1, min(actors or gpus or cluster_cpus(), len(items)))
+    actor_class = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0)(_ModelWorker)
     folder = _here()
     workers = [actor_class.remote(folder, load) for _ in range(n)]
     try:

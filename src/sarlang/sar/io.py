@@ -17,8 +17,10 @@ sampling distance is taken from the transform of a projected CRS in metres.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +95,26 @@ def read_sar(
     return _read_raster(p, polarization, band, window, units)
 
 
+@contextlib.contextmanager
+def _whole_images_only() -> Iterator[None]:
+    """Pillow refusing truncated files while the block runs, whatever another library set
+    (``ImageFile.LOAD_TRUNCATED_IMAGES``, which lmms-eval, for one, turns on for the process):
+    a cut image must be a reject, not a picture with a grey lower part."""
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
 def _read_picture(p: Path, window: tuple[int, int, int, int] | None, units: str | None) -> SarImage:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(p) as im:
+        with _whole_images_only(), Image.open(p) as im:
             im.load()
             mode = im.mode
             array = np.asarray(im)
@@ -250,7 +267,7 @@ def verify_image(path: str | Path, width: int | None = None, height: int | None 
         else:
             from PIL import Image
 
-            with Image.open(p) as im:
+            with _whole_images_only(), Image.open(p) as im:
                 im.load()
                 real = im.size
     except MissingDependencyError as exc:
