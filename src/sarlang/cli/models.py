@@ -32,10 +32,12 @@ def train_command(
     console.print(f"trained {info['id']} ({info['parameters']:,} parameters, vocabulary {info['vocabulary']}) -> {settings['out']}", highlight=False)
 
 
-@app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl")
+@app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl   "
+                                "(on a Ray cluster: add --engine ray --ray-address HEAD:6379; over two vLLM servers: "
+                                "--model api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1)")
 @user_errors
 def predict_command(
-    model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint), or prior:BUILD (the blind prior of a build).")],
+    model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint; api:MODEL@URL1,URL2,... spreads the requests over several servers of the model), or prior:BUILD (the blind prior of a build).")],
     records: Annotated[Path, typer.Option("--records", help="Records file (image paths relative to it).")],
     out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
     split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",

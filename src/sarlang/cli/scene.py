@@ -17,7 +17,7 @@ from sarlang.cli.common import EngineOpt, RayActorsOpt, RayAddressOpt, app, chec
 @user_errors
 def scene_command(
     raster: Annotated[Path, typer.Argument(help="A GeoTIFF (or any raster GDAL reads) of any size; read by windows.", show_default=False)],
-    model: Annotated[str, typer.Option("--model", help="A built-in model folder, a Hugging Face folder, or api:MODEL@URL.")],
+    model: Annotated[str, typer.Option("--model", help="A built-in model folder, a Hugging Face folder, or api:MODEL@URL[,URL2,...].")],
     out: Annotated[Path, typer.Option("--out", help="The GeoJSON to write.")] = Path("scene.geojson"),
     tile: Annotated[int, typer.Option("--tile", min=32, help="Tile side, pixels.")] = 512,
     overlap: Annotated[int, typer.Option("--overlap", min=0, help="Pixels shared by neighbouring tiles (at least an object's size, so each is whole in some tile).")] = 64,
