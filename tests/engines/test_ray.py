@@ -147,13 +147,41 @@ def test_predict_is_byte_identical_and_a_cut_run_resumes_on_ray(sim_bench: Path,
     same_tree(tmp_path / "local", tmp_path / "cut")
 
 
-def test_predict_on_ray_needs_the_models_spec(sim_bench: Path, tmp_path: Path) -> None:
+def test_predict_on_ray_needs_the_models_spec_and_the_same_model(sim_bench: Path, tmp_path: Path) -> None:
     from sarlang.models.base import load_model
     from sarlang.models.run import predict_records
 
     model = load_model("blobs:")
     with using("ray"), pytest.raises(InputError, match="loads the model on each worker"):
         predict_records(model, sim_bench / "records.jsonl", tmp_path / "p.jsonl", split=None)
+    other = str(tiny_model(sim_bench, tmp_path / "model"))
+    with using("ray"), pytest.raises(InputError, match="differs from the one given"):
+        predict_records(model, sim_bench / "records.jsonl", tmp_path / "q.jsonl", split=None, model_source=other)
+
+
+def test_a_scene_asked_of_servers_on_ray_is_asked_from_here(tmp_path: Path) -> None:
+    """An API model spreads its own requests over its servers: on Ray it is not shipped to workers."""
+    pytest.importorskip("rasterio", reason="rasterio is not installed (the geotiff extra)")
+    from sarlang.models.api import ApiModel
+    from sarlang.models.scene import run_scene
+    from sarlang.sar.simulate import simulate_large_scene
+    from tests.fake_openai import FakeOpenAI, Reply
+
+    raster = tmp_path / "large.tif"
+    simulate_large_scene(raster, size=600, objects=4, seed=3)
+    with FakeOpenAI(lambda body, count: Reply("A SAR image of the sea.")) as server:
+        model = ApiModel(server.url, "vlm", cache_path=tmp_path / "cache.sqlite", backoff=0.01)
+        run_scene(raster, model, tmp_path / "local" / "s.geojson", tile=256, overlap=32, recipe="percentile", categories=["ship"],
+                  model_id=f"api:vlm@{server.url}")
+        model.client.cache.close()
+        model.client.cache = type(model.client.cache)(tmp_path / "cache2.sqlite")  # nothing cached: every tile is asked again
+        asked_here = len(server.bodies)
+        with using("ray"):
+            run_scene(raster, model, tmp_path / "ray" / "s.geojson", tile=256, overlap=32, recipe="percentile", categories=["ship"],
+                      model_id=f"api:vlm@{server.url}")
+        assert model.served()[0]["answered"] == len(server.bodies) == 2 * asked_here  # by this process's client, not by workers
+        model.close()
+    same_tree(tmp_path / "local", tmp_path / "ray")
 
 
 def test_scene_is_byte_identical(tmp_path: Path) -> None:

@@ -119,18 +119,17 @@ def _local_shared(func: Callable[[S, T], R], shared: S, items: list[T]) -> Itera
         yield from fork_map(functools.partial(call_shared, func), items)
 
 
-def model_map(load: Callable[[], S], model: S | None, func: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
-    """``func(model, item)`` for each item, in order, on the current engine.
+def model_map(load: Callable[[], S], func: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
+    """``func(model, item)`` for each item, in order, on the current engine, ``model`` being what
+    ``load()`` gives (e.g. ``functools.partial(load_model, spec)``).
 
-    Locally the ``model`` already loaded here answers (``load()`` when it is None). On Ray, each
-    actor (the engine's ``actors``; default one per GPU of the cluster with a GPU each, or one per
-    CPU where it has none; at most one per item) calls ``load()`` once, e.g.
-    ``functools.partial(load_model, spec)``, and answers its share of the items; the results come
-    back in the items' order.
+    Locally ``load()`` runs once here. On Ray each actor (the engine's ``actors``; default one per
+    GPU of the cluster with a GPU each, or one per CPU where it has none; at most one per item)
+    calls it once and answers its share of the items; the results come back in the items' order.
     """
     if _CURRENT.name == "ray":
         from sarlang.engines.ray import ray_model_map
 
         return ray_model_map(load, func, list(items), _CURRENT.actors)
-    loaded = model if model is not None else load()
-    return (func(loaded, item) for item in items)
+    model = load()
+    return (func(model, item) for item in items)

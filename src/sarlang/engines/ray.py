@@ -185,10 +185,18 @@ class _ModelWorker:
 
     def __init__(self, folder: str, load: Callable[[], Any]) -> None:
         self.folder = folder
-        _enter(folder)
-        self.model = load()
+        # one of our errors while loading is raised by the first call, as a task error whose
+        # cause the driver can show (an actor that dies in __init__ reports only Ray's text)
+        self.error: SarlangError | None = None
+        try:
+            _enter(folder)
+            self.model = load()
+        except SarlangError as exc:
+            self.error = exc
 
     def run(self, func: Callable[[Any, T], R], item: T) -> R:
+        if self.error is not None:
+            raise self.error
         _enter(self.folder)
         return func(self.model, item)
 

@@ -26,18 +26,20 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sarlang.engines import model_map
 from sarlang.errors import InputError
 from sarlang.registry import Entries
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
 from sarlang.schema import Prediction, Record
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
 
@@ -214,7 +216,6 @@ def predict_records(
     info = model.info()
     settings = {k: v for k, v in info.items() if k != "id"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    load = worker_loader(model, model_source)
     batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
     jobs = [[(image_path(r, records_path), prompt_of(r)) for r in batch] for batch in batches]
     failures: list[str] = []
@@ -223,8 +224,7 @@ def predict_records(
         failed = 0
         # batches are answered on the current engine (here, or by Ray actors that each load the
         # model) and written in order, so the file is the same on every engine
-        results = map(functools.partial(answer_batch, model), jobs) if getattr(model, "remote", False) else model_map(load, model, answer_batch, jobs)
-        for batch, (answers, batch_failures) in zip(batches, results):
+        for batch, (answers, batch_failures) in zip(batches, map_with_model(model, model_source, answer_batch, jobs)):
             failures.extend(batch_failures)
             failed += sum(a is None for a in answers)
             answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
@@ -252,19 +252,36 @@ def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | N
     return answers, list(model.failures)[before:]
 
 
-def worker_loader(model: Any, model_source: str | None) -> Callable[[], Any]:
-    """How a worker of the current engine gets ``model``: loaded from its spec ``model_source`` on
-    Ray actors; here, the model already loaded (also for remote models, asked from here)."""
-    from sarlang.engines import current
+def map_with_model(model: Any, model_source: str | None, func: Callable[[Any, T], R], items: Sequence[T]) -> Iterator[R]:
+    """``func(model, item)`` for each item, in order, on the current engine (:mod:`sarlang.engines`).
+
+    On the local engine, and for a remote model (its servers do the work, asked from here), this
+    process's ``model`` answers. On Ray, actors load the model from its spec ``model_source`` (the
+    ``--model`` of the command) and check it is the same model (:func:`load_same_model`).
+
+    Raises:
+        InputError: the Ray engine and no spec to load the model from.
+    """
+    from sarlang.engines import current, model_map
 
     if current().name == "local" or getattr(model, "remote", False):
-        return lambda: model
+        return (func(model, item) for item in items)
     if not model_source:
         raise InputError("the Ray engine loads the model on each worker from its spec, and none was given",
                          hint="pass the model's folder or spec (the --model of the command) as model_source / model_id")
+    return model_map(functools.partial(load_same_model, model_source, model.info()), func, items)
+
+
+def load_same_model(spec: str, expected: dict[str, Any]) -> Any:
+    """The model of ``spec``, refused when its settings are not ``expected`` (the model the command
+    loaded): a worker must not answer with another model than the one the outputs name."""
     from sarlang.models.base import load_model
 
-    return functools.partial(load_model, model_source)
+    loaded = load_model(spec)
+    if loaded.info() != expected:
+        raise InputError(f"the model '{spec}' loaded on a worker differs from the one given to the run",
+                         hint="pass the spec of the very model given (model_source / model_id), or use the local engine")
+    return loaded
 
 
 def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path,

@@ -150,8 +150,7 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     journal = out_path.with_name(out_path.name + ".tiles.jsonl")
     done = _resume(journal, _fingerprint(path, model_id, settings), restart)
-    from sarlang.engines import model_map
-    from sarlang.models.run import worker_loader
+    from sarlang.models.run import map_with_model
 
     todo = [w for w in windows if w.name not in done]
     jobs = [(str(path), w, fixed, units, prompts, height, width) for w in todo]
@@ -160,7 +159,7 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
         on_progress(finished, len(windows))
     with journal.open("a", encoding="utf-8") as log:
         # tiles are answered on the current engine and journalled in order, the same on every engine
-        for w, row in zip(todo, model_map(worker_loader(model, model_id), model, tile_row, jobs)):
+        for w, row in zip(todo, map_with_model(model, model_id, tile_row, jobs)):
             log.write(json.dumps(row) + "\n")
             log.flush()
             os.fsync(log.fileno())
