@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -55,7 +57,6 @@ def connect(address: str | None) -> bool:
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """A clear error now for a cluster address nothing answers at (Ray itself retries for minutes)."""
-    import socket
     from urllib.parse import urlsplit
 
     if address in ("auto", "local"):
@@ -93,25 +94,25 @@ def _unwrap(exc: Exception) -> BaseException:
 
 def _in_order(submit: Callable[[Any], Any], jobs: list[Any], window: int) -> Iterator[Any]:
     """Submit ``jobs`` as tasks, at most ``window`` in flight, and yield their results in order."""
-    ray = _ray()
     pending: collections.deque[Any] = collections.deque()
-    jobs_iter = iter(jobs)
-    for job in jobs_iter:
+    for job in jobs:
         pending.append(submit(job))
         if len(pending) >= window:
-            break
+            yield _result(pending.popleft(), pending)
     while pending:
-        head = pending.popleft()
-        try:
-            result = ray.get(head)
-        except ray.exceptions.RayTaskError as exc:
-            for ref in pending:
-                ray.cancel(ref)
-            raise _unwrap(exc) from None
-        for job in jobs_iter:
-            pending.append(submit(job))
-            break
-        yield result
+        yield _result(pending.popleft(), pending)
+
+
+def _result(ref: Any, pending: collections.deque[Any]) -> Any:
+    """The value of a task; on its failure the tasks still ``pending`` are cancelled and the
+    worker's error is raised (ours as such, not wrapped in Ray's)."""
+    ray = _ray()
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        for other in pending:
+            ray.cancel(other)
+        raise _unwrap(exc) from None
 
 
 def _enter(folder: str) -> None:
@@ -120,23 +121,13 @@ def _enter(folder: str) -> None:
     Workers of a cluster start elsewhere; the inputs must be at the same paths on every node (a
     shared file system), and this says so when the folder is not there.
     """
-    import os
-
     if os.getcwd() != folder:
         try:
             os.chdir(folder)
         except OSError:
-            import socket
-
             raise InputError(f"the Ray worker on {socket.gethostname()} does not see the folder '{folder}' the command runs in",
                              hint="Ray workers read inputs and write outputs at the driver's paths: put them on a file system "
                                   "every node mounts at the same path") from None
-
-
-def _here() -> str:
-    import os
-
-    return os.getcwd()
 
 
 def _run_chunk(folder: str, func: Callable[[T], R], chunk: list[T]) -> list[R]:
@@ -149,7 +140,7 @@ def ray_map(func: Callable[[T], R], items: list[T], chunksize: int = 1) -> Itera
     ray = _ray()
     task = ray.remote(_run_chunk)
     chunks = [items[i : i + chunksize] for i in range(0, len(items), max(1, chunksize))]
-    folder = _here()
+    folder = os.getcwd()
     for results in _in_order(lambda chunk: task.remote(folder, func, chunk), chunks, _IN_FLIGHT_PER_CPU * cluster_cpus()):
         yield from results
 
@@ -176,7 +167,7 @@ def ray_shared_map(func: Callable[[S, T], R], shared: S, items: list[T]) -> Iter
     # boxed in a list, the reference is not resolved per task: each worker reads it once
     boxed = [ray.put(shared)]
     task = ray.remote(_run_shared)
-    folder = _here()
+    folder = os.getcwd()
     yield from _in_order(lambda item: task.remote(folder, func, boxed, item), items, _IN_FLIGHT_PER_CPU * cluster_cpus())
 
 
@@ -207,31 +198,23 @@ def ray_model_map(load: Callable[[], S], func: Callable[[S, T], R], items: list[
     if not items:
         return
     ray = _ray()
+    from ray.util import ActorPool
+
     gpus = int(ray.cluster_resources().get("GPU", 0))
     n = max(1, min(actors or gpus or cluster_cpus(), len(items)))
     actor_class = ray.remote(num_cpus=1, num_gpus=1 if gpus else 0)(_ModelWorker)
-    folder = _here()
+    folder = os.getcwd()
     workers = [actor_class.remote(folder, load) for _ in range(n)]
     try:
-        idle = collections.deque(workers)
-        busy: collections.deque[Any] = collections.deque()
-        jobs = iter(items)
-        # each actor runs its calls one after another; the oldest call is awaited first
-        for item in jobs:
-            worker = idle.popleft()
-            busy.append((worker, worker.run.remote(func, item)))
-            if not idle:
-                break
-        while busy:
-            worker, ref = busy.popleft()
+        # Ray's pool gives each item to the next idle actor and the results in the items' order
+        results = ActorPool(workers).map(lambda actor, item: actor.run.remote(func, item), items)
+        while True:
             try:
-                result = ray.get(ref)
+                yield next(results)
+            except StopIteration:
+                return
             except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
                 raise _unwrap(exc) from None
-            for item in jobs:
-                busy.append((worker, worker.run.remote(func, item)))
-                break
-            yield result
     finally:
         for worker in workers:
             ray.kill(worker)
