@@ -88,15 +88,18 @@ def using(name: str = "local", address: str | None = None, actors: int | None = 
             disconnect()
 
 
-def ordered_map(func: Callable[[T], R], items: Iterable[T], chunksize: int = 1) -> Iterator[R]:
-    """``map(func, items)`` in order on the current engine; ``func`` must be a module-level function."""
+def ordered_map(func: Callable[[T], R], items: Iterable[T], chunksize: int = 1, workers: int | None = None) -> Iterator[R]:
+    """``map(func, items)`` in order on the current engine; ``func`` must be a module-level function.
+
+    ``workers`` caps the local engine's processes (default: every core); Ray places work itself.
+    """
     if _CURRENT.name == "ray":
         from sarlang.engines.ray import ray_map
 
         return ray_map(func, list(items), chunksize)
     from sarlang.engines.local import fork_map
 
-    return fork_map(func, items, chunksize=chunksize)
+    return fork_map(func, items, workers=workers, chunksize=chunksize)
 
 
 def shared_map(func: Callable[[S, T], R], shared: S, items: Iterable[T]) -> Iterator[R]:

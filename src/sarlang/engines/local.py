@@ -65,13 +65,6 @@ def fork_map(func: Callable[[T], R], items: Iterable[T], workers: int | None = N
         yield from pool.imap(func, items, chunksize=chunksize)
 
 
-def pool_context() -> Any:
-    """The multiprocessing context for a :class:`~concurrent.futures.ProcessPoolExecutor` of workers:
-    fork where it is safe, else spawn (forking a process whose threads hold locks, e.g. OpenMP's
-    or a Ray driver's, can kill or hang the children)."""
-    return multiprocessing.get_context("fork" if can_fork() else "spawn")
-
-
 _SHARED: Any = None
 
 

@@ -14,15 +14,12 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarlang.engines import current, ordered_map
-from sarlang.engines.local import pool_context, worker_init
+from sarlang.engines import ordered_map
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import IMAGE_SUFFIXES, atomic_write_json, atomic_write_jsonl
 from sarlang.sar.recipes import Recipe
@@ -181,16 +178,7 @@ def preprocess(
         on_progress(0, total)
     jobs = [(str(f), str(out), recipe.to_dict()) for f in todo]
     # results in input order on every engine, so the rejects file is the same whatever finishes first
-    if current().name == "ray":
-        results: Iterable[tuple[str, str | None]] = ordered_map(_safe_process_job, jobs)
-        _collect(summary, results, on_progress, total)
-    else:
-        n_workers = max(1, min(workers or os.cpu_count() or 1, total))
-        if n_workers == 1:
-            _collect(summary, map(_safe_process_job, jobs), on_progress, total)
-        elif total:
-            with ProcessPoolExecutor(max_workers=n_workers, initializer=worker_init, mp_context=pool_context()) as pool:
-                _collect(summary, pool.map(_safe_process_job, jobs), on_progress, total)
+    _collect(summary, ordered_map(_safe_process_job, jobs, workers=workers), on_progress, total)
     summary.written.sort()
     # this run's rejects only: a rejects file left by an earlier run would mix with them
     if summary.rejects:
