@@ -29,6 +29,10 @@ APPLICATIONS: tuple[str, ...] = (
 )
 #: Applications answered with boxes.
 BOX_APPLICATIONS: tuple[str, ...] = ("visual_grounding",)
+#: Applications scored by the VQA rules (not captions, not boxes).
+VQA_APPLICATIONS: tuple[str, ...] = tuple(a for a in APPLICATIONS if a != "image_description" and a not in BOX_APPLICATIONS)
+#: The VQA rule sets (``sarlang eval vqa --mode``): normalised, and SARLANG-1M's Evaluate_VQA.py.
+VQA_MODES: tuple[str, ...] = ("strict", "official")
 
 #: The two caption granularities of SARLANG-1M.
 CAPTION_KINDS: tuple[str, ...] = ("concise", "detailed")

@@ -164,6 +164,8 @@ def test_vlmevalkit_class_scores_as_sarlang_eval(sim_bench: Path, tmp_path: Path
         monkeypatch.delitem(sys.modules, name)
     module = import_path(tmp_path / "vk" / "sarlang_vlmevalkit.py", "sarlang_vlmevalkit")
     assert module.SARLANG.supported_datasets() == ["SARLANG_test", "SARLANG_train"]
+    # a count read back by pandas as 3.0 (its column had an empty cell) is the answer "3" again
+    assert [module._text(v) for v in (3.0, 2, float("nan"), "yes", 2.5)] == ["3", "2", "", "yes", "2.5"]
     dataset = module.SARLANG("SARLANG_test")
     # VLMEvalKit's result file: the TSV's rows with the model's prediction, as .xlsx
     records, _ = load_records(sim_bench / "records.jsonl")

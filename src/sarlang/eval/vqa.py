@@ -20,9 +20,8 @@ from sarlang.eval.answers import RULE_SETS, RuleResult
 from sarlang.eval.judges import Judge, JudgeRequest, NoJudge
 from sarlang.eval.significance import bootstrap_ci
 from sarlang.files import Progress, counting
-from sarlang.schema import Accuracy, EvalItem, Record
+from sarlang.schema import VQA_MODES, Accuracy, EvalItem, Record
 
-VQA_MODES: tuple[str, ...] = ("strict", "official")
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,19 +18,13 @@ from pathlib import Path
 from sarlang.files import atomic_path, atomic_write_text, require
 from sarlang.formats.exports import Prompt
 from sarlang.formats.predictions import task_of
-from sarlang.schema import APPLICATIONS, BOX_APPLICATIONS, Record
+from sarlang.schema import VQA_APPLICATIONS, VQA_MODES, Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
 
 #: Parquet columns of a task's documents.
 COLUMNS = ("id", "image", "application", "question_type", "question", "prompt", "answer", "split")
-
-#: The rule sets of ``sarlang eval vqa`` (:data:`sarlang.eval.vqa.VQA_MODES`; formats do not import eval).
-MODES = ("strict", "official")
-
-#: The applications the VQA rules score, one metric each per mode.
-VQA_APPLICATIONS = tuple(a for a in APPLICATIONS if a != "image_description" and a not in BOX_APPLICATIONS)
 
 #: ``utils.py`` of every task folder (it imports sarlang's rules when lmms-eval runs it).
 UTILS = Path(__file__).parent / "templates" / "lmms_eval_utils.py.tmpl"
@@ -43,7 +37,7 @@ def task_yaml(split: str, data_file: Path) -> str:
     """The task's YAML (written by hand: lmms-eval's ``!function`` tags are not plain YAML)."""
     from sarlang import __version__
 
-    metrics = [f"{mode}_{key}" for mode in MODES for key in ("micro", "macro", *VQA_APPLICATIONS)]
+    metrics = [f"{mode}_{key}" for mode in VQA_MODES for key in ("micro", "macro", *VQA_APPLICATIONS)]
     lines = [
         f"# SARLANG VQA, split {split}: written by sarlang {__version__} (sarlang export --to lmms-eval)",
         f"task: sarlang_{split}",
