@@ -209,17 +209,18 @@ class ChatClient:
         for round_ in range(self.retries + 1):
             failed_here: set[int] = set()
             wait = 0.0
-            while True:
-                server = self._take_server(failed_here)
-                if server is None:
-                    break
-                reply, error, asked_wait = self._post(server, body)
+            while (server := self._take_server(failed_here)) is not None:
+                try:
+                    reply, error, asked_wait, drop = self._post(self.urls[server], body)
+                except _Fatal as exc:
+                    self._release(server, str(exc))
+                    raise
+                self._release(server, error, drop)
                 if reply is not None:
                     return reply
                 last_error = error if len(self.urls) == 1 else f"{error} ({self.urls[server]})"
                 failed_here.add(server)
-                if asked_wait is not None:
-                    wait = max(wait, asked_wait)
+                wait = max(wait, asked_wait or 0.0)
             with self._lock:
                 if len(self._dropped) == len(self.urls):
                     raise _Fatal("no server serves the model: " + "; ".join(self.served[i]["last_failure"] for i in sorted(self._dropped)))
@@ -229,43 +230,34 @@ class ChatClient:
         return Reply(False, f"{last_error} after {self.retries + 1} attempts" if len(self.urls) == 1
                      else f"{last_error}; every server failed, {self.retries + 1} rounds")
 
-    def _post(self, server: int, body: dict[str, Any]) -> tuple[Reply | None, str, float | None]:
-        """One attempt on ``server``: a final reply, or (None, why it failed, the wait the server asked for)."""
-        url = self.urls[server]
+    def _post(self, url: str, body: dict[str, Any]) -> tuple[Reply | None, str, float | None, bool]:
+        """One attempt at ``url``: (a final reply or None, why the attempt failed, the wait the
+        server asked for, whether to drop the server); a wrong key, URL or model raises."""
         try:
             response = self._client.post(url, json=body)
         except self._httpx.TimeoutException:
-            self._release(server, "timed out")
-            return None, "timed out", None
+            return None, "timed out", None, False
         except self._httpx.TransportError as exc:
-            self._release(server, f"connection failed: {exc}")
-            return None, f"connection failed: {exc}", None
+            return None, f"connection failed: {exc}", None, False
         if response.status_code in (401, 403, 404):
             error = f"the endpoint {url} answered HTTP {response.status_code}: {response.text[:200]}"
             if response.status_code == 404 and len(self.urls) > 1:  # this replica does not serve the model
-                self._release(server, error, drop=True)
-                return None, error, None
-            self._release(server, error)
+                return None, error, None, True
             raise _Fatal(error)
         if response.status_code == 429 or response.status_code >= 500:
-            self._release(server, f"HTTP {response.status_code}")
-            return None, f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("retry-after"))
+            return None, f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("retry-after")), False
         if response.status_code >= 400:
-            self._release(server)
-            return Reply(False, f"HTTP {response.status_code}: {response.text[:200]}"), "", None
+            return Reply(False, f"HTTP {response.status_code}: {response.text[:200]}"), "", None, False
         try:
             choice = response.json()["choices"][0]
             content = choice["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            error = f"malformed response (not a chat completion): {response.text[:200]!r}"
-            self._release(server, error)
-            return None, error, None
-        self._release(server)
+            return None, f"malformed response (not a chat completion): {response.text[:200]!r}", None, False
         if choice.get("finish_reason") == "length":
-            return Reply(False, f"reply cut at max_tokens={self.max_tokens} (finish_reason length)"), "", None
+            return Reply(False, f"reply cut at max_tokens={self.max_tokens} (finish_reason length)"), "", None, False
         if not isinstance(content, str) or not content.strip():
-            return Reply(False, "empty reply (content null)" if content is None else "empty reply"), "", None
-        return Reply(True, content), "", None
+            return Reply(False, "empty reply (content null)" if content is None else "empty reply"), "", None, False
+        return Reply(True, content), "", None, False
 
     def complete(self, conversations: Sequence[list[dict[str, Any]]], progress: Callable[[int], None] | None = None,
                  cache_key: Callable[[int], str] | None = None) -> list[Reply]:
