@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.formats.boxes import Box, ParsedBoxes
+from sarlang.sar.scene import box_overlap
 
 #: IoU thresholds of the single-box accuracies.
 THRESHOLDS = (0.5, 0.7)
@@ -28,12 +29,10 @@ THRESHOLDS = (0.5, 0.7)
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two pixel boxes (x1, y1, x2, y2); 0 when either has no area."""
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
+    inter, area_a, area_b = box_overlap(a, b)
+    if inter <= 0:
         return 0.0
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    union = area_a + area_b - inter
     return float(inter / union) if union > 0 else 0.0
 
 

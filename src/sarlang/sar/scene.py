@@ -179,6 +179,14 @@ def border_margin(box: Sequence[float], window: Window, height: int, width: int)
     return max(0.0, min(gaps)) if gaps else math.inf
 
 
+def box_overlap(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """(shared area, area of ``a``, area of ``b``) of two pixel boxes (x1, y1, x2, y2), in square pixels."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    shared = w * h if w > 0 and h > 0 else 0.0
+    return shared, (a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1])
+
+
 def suppress_duplicates(found: Sequence[Detection], iou_threshold: float = 0.5, containment: float = 0.7) -> list[Detection]:
     """One detection per object of each category: ranked by score, then by distance from a tile
     border (a whole view of an object beats the cut one of the next tile), each is dropped when
@@ -191,13 +199,9 @@ def suppress_duplicates(found: Sequence[Detection], iou_threshold: float = 0.5, 
         for k in kept:
             if k.category != d.category:
                 continue
-            w = min(d.box[2], k.box[2]) - max(d.box[0], k.box[0])
-            h = min(d.box[3], k.box[3]) - max(d.box[1], k.box[1])
-            if w <= 0 or h <= 0:
+            inter, a, b = box_overlap(d.box, k.box)
+            if inter <= 0:
                 continue
-            inter = w * h
-            a = (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])
-            b = (k.box[2] - k.box[0]) * (k.box[3] - k.box[1])
             if inter / (a + b - inter) >= iou_threshold or inter / min(a, b) >= containment:
                 duplicate = True
                 break
