@@ -43,6 +43,8 @@ def format_names() -> tuple[str, ...]:
     return ("auto", *PREDICTION_FORMATS.names())
 #: ``captions``, ``vqa`` (the questions answered in words) and ``grounding`` (answered with boxes).
 TASKS: tuple[str, ...] = ("captions", "vqa", "grounding")
+#: What a record of each task is called in messages.
+TASK_NOUNS: dict[str, str] = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}
 
 
 @dataclass
@@ -251,7 +253,7 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
         records = _task_records(all_records, task)
         other_ids = {r.id: task_of(r) for r in all_records if task_of(r) != task}
         if not records:
-            kind = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}[task]
+            kind = TASK_NOUNS[task]
             held = [t for t in TASKS if t != task and _task_records(all_records, t)]
             hint = (f"it holds {' and '.join(held)}: score them with sarlang eval {held[0]}" if held
                     else "sarlang build writes them (--grounding CONVENTION for box questions)")
@@ -392,7 +394,7 @@ def _join_by_content(rows: list[Row], source: str, records: list[Record], task: 
     aside = len(matched) - len(items)
     if aside:
         others = sorted({task_of(rec) for _, rec in matched if task_of(rec) != task})
-        other = " and ".join({"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}[t] for t in others)
+        other = " and ".join(TASK_NOUNS[t] for t in others)
         elsewhere = " / ".join(f"sarlang eval {t}" for t in others)
         if not items:
             raise InputError(f"'{source}' holds only {other} rows ({aside}), no {'captions' if wanted else 'questions'}",
@@ -446,8 +448,7 @@ def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str
         items.append(_item_from_record(record, pred, number))
     if aside:
         others = Counter(other_ids[rid] for _, rid, _ in rows if rid in other_ids)
-        names = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}
-        other = " and ".join(names[t] for t in sorted(others))
+        other = " and ".join(TASK_NOUNS[t] for t in sorted(others))
         elsewhere = " / ".join(f"sarlang eval {t}" for t in sorted(others))
         if not items and not seen:
             raise InputError(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers' if task == 'vqa' else 'boxes'}",
