@@ -58,9 +58,12 @@ $(VENV)/.app: $(VENV)/.demo
 	touch $@
 
 # The web demo on what `make demo` trained (it trains nothing): http://127.0.0.1:7860
+# (`make serve DEMO_OUT=other_run PORT=8080` serves another run's folder, on another port).
+DEMO_OUT ?= demo_out
+PORT ?= 7860
 serve: $(VENV)/.app
-	@test -f demo_out/model/config.json || { echo "no trained model in demo_out/model: run make demo first"; exit 1; }
-	$(SARLANG) serve --model demo_out/model --build demo_out/build $$(test -f demo_out/clip/config.json && echo --clip demo_out/clip)
+	@test -f $(DEMO_OUT)/model/config.json || { echo "no trained model in $(DEMO_OUT)/model: run make demo first"; exit 1; }
+	$(SARLANG) serve --model $(DEMO_OUT)/model --build $(DEMO_OUT)/build --port $(PORT) $$(test -f $(DEMO_OUT)/clip/config.json && echo --clip $(DEMO_OUT)/clip)
 
 # The scorer alone on the example prediction files.
 demo-eval: $(VENV)/.core java

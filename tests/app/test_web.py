@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.app.conftest import free_port as _free_port
 from tests.conftest import SHARED_DATA, run_cli, save_screenshot
 
 HRSID = SHARED_DATA / "hrsid" / "images"
@@ -94,20 +94,6 @@ def test_a_failing_callback_becomes_a_message() -> None:
     assert guarded(lambda x: x + 1, lambda m: m)(1) == 2
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A small simulated build and a built-in model trained on it for one epoch (scratch encoder)."""
-    pytest.importorskip("torch", reason="torch is not installed (the train extra)")
-    from sarlang.corpus.dataset import build_dataset
-    from sarlang.models.run import train_from_config
-
-    root = tmp_path_factory.mktemp("serve")
-    build_dataset(["simulate:8,size=64,seed=5"], root / "build")
-    train_from_config({"model": "baseline", "records": str(root / "build" / "records.jsonl"), "out": str(root / "model"), "epochs": 1,
-                       "batch_size": 16, "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch"})
-    return {"build": root / "build", "model": root / "model"}
-
-
 @pytest.mark.slow
 def test_ask_uses_the_prompts_of_predict(tiny_model: dict[str, Path], tmp_path: Path) -> None:
     from sarlang.app.web import Models, ask, example_question
@@ -121,19 +107,11 @@ def test_ask_uses_the_prompts_of_predict(tiny_model: dict[str, Path], tmp_path: 
     assert example_question("region_referring", 800, 600) == "What is the category of the object in the region [200.0, 150.0, 400.0, 300.0]?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _launch(page) -> str:
+    """The page served as ``sarlang serve`` serves it (:func:`sarlang.app.web.launch`), not blocking."""
+    from sarlang.app.web import launch
 
-
-def _launch(page, allowed: list[str]) -> str:
-    from sarlang.app.web import offline_theme
-
-    port = _free_port()
-    page.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, allowed_paths=allowed,
-                        theme=offline_theme(), show_error=False, footer_links=[])
-    return f"http://127.0.0.1:{port}/"
+    return launch(page, "127.0.0.1", _free_port(), block=False)
 
 
 def _wait(driver, condition, timeout: float = 60.0):
@@ -166,7 +144,7 @@ def test_the_web_demo_in_a_browser(tiny_model: dict[str, Path], browser, tmp_pat
 
     tile = sorted(HRSID.glob("*.jpg"))[0]
     page = make_app(str(tiny_model["model"]), None, tiny_model["build"])
-    url = _launch(page, [str(tiny_model["build"])])
+    url = _launch(page)
     try:
         browser.get(url)
         _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#upload input[type=file]"))
@@ -211,7 +189,7 @@ def test_the_questionnaire_in_a_browser(tiny_model: dict[str, Path], browser, tm
     from sarlang.app.human import Questionnaire, make_questionnaire
 
     survey = Questionnaire.open(tiny_model["build"], 10, tmp_path / "answers")
-    url = _launch(make_questionnaire(survey), [str(tiny_model["build"])])
+    url = _launch(make_questionnaire(survey))
     browser.get(url)
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#participant input, #participant textarea"))
     browser.find_element(By.CSS_SELECTOR, "#participant input, #participant textarea").send_keys("p01")
@@ -316,7 +294,7 @@ def test_text_search_over_a_build_with_sar_clip(tiny_model: dict[str, Path], bro
     assert [path for path, _ in hits] == [images[i] for i in np.argsort(-similarity)[:5]]
     assert [round(s, 5) for _, s in hits] == sorted((round(float(s), 5) for s in similarity), reverse=True)[:5]
     page = make_app(str(tiny_model["model"]), str(tmp_path / "clip"), tiny_model["build"])
-    url = _launch(page, [str(tiny_model["build"])])
+    url = _launch(page)
     try:
         browser.get(url)
         _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search input, #search textarea"))

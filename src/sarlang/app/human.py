@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
+import threading
 import time
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,10 @@ from sarlang.schema import Record
 
 #: What participants say of themselves, as SARLANG-1M splits them.
 EXPERTISE = ("SAR expert", "non-expert")
-_PARTICIPANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: A participant id: a letter (of any script) or digit, then up to 63 letters, digits, marks
+#: (the vowel signs of Devanagari, an accent that does not compose), ``_``, ``.`` or ``-``;
+#: never a path separator, so the file it names stays inside the answers folder.
+PARTICIPANT_RULE = "1 to 64 letters (of any script, such as Zoë or 张伟), digits, '_', '.' or '-', starting with a letter or digit"
 
 
 def human_sample(records: list[Record], n: int, split: str = "test") -> list[Record]:
@@ -49,6 +53,13 @@ class Questionnaire:
     questions: list[Record]
     images: Path
     out: Path
+    # one lock per answers file: a participant's reads, repairs and appends never interleave
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def _lock(self, participant: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(participant_id(participant), threading.Lock())
 
     @classmethod
     def open(cls, build: str | Path, sample: int, out: str | Path) -> Questionnaire:
@@ -66,19 +77,20 @@ class Questionnaire:
         return cls(human_sample(records, sample), (path if path.is_dir() else path.parent).resolve(), folder)
 
     def file(self, participant: str) -> Path:
-        """The participant's answers file.
+        """The participant's answers file, inside the answers folder.
 
         Raises:
-            InputError: an id that is not 1 to 64 letters, digits, ``_``, ``.`` or ``-``.
+            InputError: an id that breaks :data:`PARTICIPANT_RULE`.
         """
-        participant = participant.strip()
-        if not _PARTICIPANT.match(participant):
-            raise InputError("a participant id is 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit")
-        return self.out / f"{participant}.jsonl"
+        return self.out / f"{participant_id(participant)}.jsonl"
 
     def answered(self, participant: str) -> dict[str, dict[str, Any]]:
         """What the participant answered so far, by question id. A last line cut by a crash is
         dropped from the file (its question is asked again)."""
+        with self._lock(participant):
+            return self._answered(participant)
+
+    def _answered(self, participant: str) -> dict[str, dict[str, Any]]:
         path = self.file(participant)
         if not path.exists():
             return {}
@@ -109,8 +121,10 @@ class Questionnaire:
     def image_of(self, record: Record) -> str:
         return str((self.images / record.image).resolve())
 
-    def record_answer(self, participant: str, expertise: str, record_id: str, answer: str, seconds: float) -> None:
-        """Append one answer to the participant's file, on disk before this returns.
+    def record_answer(self, participant: str, expertise: str, record_id: str, answer: str, seconds: float) -> bool:
+        """Append one answer to the participant's file, on disk before this returns. A question
+        the participant has answered already (the same question sent twice, from two tabs) keeps
+        its first answer: returns False and writes nothing; True when written.
 
         Raises:
             InputError: an empty answer, an unknown expertise, a question not in the sample.
@@ -121,11 +135,30 @@ class Questionnaire:
             raise InputError(f"say whether you are a {' or a '.join(EXPERTISE)}")
         if record_id not in {r.id for r in self.questions}:
             raise InputError(f"question '{record_id}' is not in this questionnaire")
-        row = {"id": record_id, "prediction": answer.strip(), "participant": participant.strip(), "expertise": expertise, "seconds": round(seconds, 1)}
-        with open(self.file(participant), "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        row = {"id": record_id, "prediction": answer.strip(), "participant": participant_id(participant), "expertise": expertise,
+               "seconds": round(seconds, 1)}
+        with self._lock(participant):
+            if record_id in self._answered(participant):
+                return False
+            with open(self.file(participant), "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        return True
+
+
+def participant_id(participant: str) -> str:
+    """A participant's id as its answers file is named: stripped, in Unicode NFC (so a composed
+    and a decomposed "Zoë" are one participant).
+
+    Raises:
+        InputError: an id that breaks :data:`PARTICIPANT_RULE`.
+    """
+    text = unicodedata.normalize("NFC", str(participant or "").strip())
+    allowed = all(c.isalnum() or c in "_.-" or unicodedata.category(c) in ("Mn", "Mc") for c in text)
+    if not (0 < len(text) <= 64 and text[0].isalnum() and allowed):
+        raise InputError(f"a participant id is {PARTICIPANT_RULE}")
+    return text
 
 
 #: Small pictures are enlarged (nearest neighbour, whole factors) to at least this side, pixels.
@@ -148,31 +181,32 @@ def shown(path: str) -> Any:
 
 def make_questionnaire(survey: Questionnaire) -> Any:
     """The gradio Blocks of the questionnaire (see the module docstring)."""
-    from sarlang.app.web import guarded
+    from sarlang.app.web import as_markdown_text, guarded
     from sarlang.files import require
 
     gr = require("gradio", "app", "the web demo (gradio)")
     total = len(survey.questions)
 
-    def page(participant: str, expertise: str) -> tuple[Any, ...]:
-        survey.file(participant)
+    def page(participant: str, expertise: str, note: str = "") -> tuple[Any, ...]:
+        who = participant_id(participant)
         if expertise not in EXPERTISE:
             raise InputError(f"say whether you are a {' or a '.join(EXPERTISE)}")
-        record, done = survey.next_question(participant)
+        record, done = survey.next_question(who)
         if record is None:
-            return (None, "", "", f"All {total} questions answered — thank you. Your answers: `{survey.file(participant)}`.",
-                    None, gr.update(interactive=False), "")
-        state = {"participant": participant.strip(), "expertise": expertise, "id": record.id, "shown": time.time()}
-        return (shown(survey.image_of(record)), record.question, "", f"Question {done + 1} of {total}", state, gr.update(interactive=True), "")
+            return (None, "", "", f"All {total} questions answered — thank you, {as_markdown_text(who)}. Your answers are saved.",
+                    None, gr.update(interactive=False), note)
+        state = {"participant": who, "expertise": expertise, "id": record.id, "shown": time.time()}
+        return (shown(survey.image_of(record)), as_markdown_text(record.question), "", f"Question {done + 1} of {total}", state,
+                gr.update(interactive=True), note)
 
     def submit(state: dict | None, answer: str) -> tuple[Any, ...]:
         if not state:
             raise InputError("enter your participant id and expertise, then press Start")
-        survey.record_answer(state["participant"], state["expertise"], state["id"], answer, time.time() - state["shown"])
-        return page(state["participant"], state["expertise"])
+        written = survey.record_answer(state["participant"], state["expertise"], state["id"], answer, time.time() - state["shown"])
+        return page(state["participant"], state["expertise"], "" if written else "That question was answered already (in another tab?): its first answer is kept.")
 
     def failed(message: str) -> tuple[Any, ...]:
-        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {message}")
+        return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {as_markdown_text(message)}")
 
     with gr.Blocks(title="sarlang — human baseline", analytics_enabled=False) as demo:
         gr.Markdown(f"# SAR image questions\n{total} questions about SAR images. Answer each briefly, as you would to a colleague. "
@@ -190,7 +224,7 @@ def make_questionnaire(survey: Questionnaire) -> Any:
         send = gr.Button("Submit answer", variant="primary", interactive=False, elem_id="submit")
         status = gr.Markdown(elem_id="status")
         outputs = [image, question, answer, progress, state, send, status]
-        start.click(guarded(page, failed), [participant, expertise], outputs)
-        send.click(guarded(submit, failed), [state, answer], outputs)
-        answer.submit(guarded(submit, failed), [state, answer], outputs)
+        start.click(guarded(page, failed), [participant, expertise], outputs, api_name="start")
+        send.click(guarded(submit, failed), [state, answer], outputs, api_name="submit")
+        answer.submit(guarded(submit, failed), [state, answer], outputs, api_name=False)
     return demo

@@ -28,6 +28,7 @@ def preprocess_command(
     """Preprocess SAR images into 8-bit pictures (speckle filter, dB, stretch) with a sidecar per image."""
     from sarlang.engines import using
     from sarlang.files import atomic_write_json
+    from sarlang.sar.filters import LOOKS_RULES
     from sarlang.sar.preprocess import preprocess
     from sarlang.sar.recipes import load_recipe
 
@@ -40,6 +41,10 @@ def preprocess_command(
                              on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     console.print(f"recipe {chosen.name}: {len(summary.written)} written, {len(summary.skipped)} up to date, "
                   f"{len(summary.rejects)} rejected -> {out}", highlight=False)
+    fallbacks = {rule: n for rule, n in summary.looks_rules.items() if rule != LOOKS_RULES[0]}
+    if fallbacks:
+        console.print("number of looks: " + ", ".join(f"{n} {'image' if n == 1 else 'images'} by {rule}" for rule, n in summary.looks_rules.items())
+                      + " (see each sidecar's resolved.looks_rule; a recipe file's filter_params: {looks: N} sets them)", highlight=False)
     for reject in summary.rejects[:10]:
         console.print(f"[yellow]rejected[/] {escape(reject.source)}: {escape(reject.reason)}", highlight=False, markup=True)
     if len(summary.rejects) > 10:
@@ -61,6 +66,7 @@ def despeckle_command(
     size: Annotated[int | None, typer.Option("--size", help="Window size in pixels (filters that have one).")] = None,
     polarization: Annotated[str | None, typer.Option("--polarization", help="Band to filter by name: HH, HV, VH or VV.")] = None,
     block: Annotated[int, typer.Option("--block", min=64, help="Block size in pixels (memory use grows with its square).")] = 2048,
+    display8_as: Annotated[str, typer.Option("--display8-as", help="What an 8-bit picture's values are (HRSID's or MSTAR's JPEGs): amplitude, intensity or db, as a recipe's display8_as.")] = "amplitude",
 ) -> None:
     """Speckle-filter a scene of any size, block by block, into a GeoTIFF (georeferencing kept)."""
     from sarlang.sar.blocks import filter_raster
@@ -71,8 +77,13 @@ def despeckle_command(
     progress = progress_bar("filtering")
     task_id = progress.add_task("blocks", total=None)
     with progress:
-        used = filter_raster(source, target, filter_name, block=block, polarization=polarization,
+        used = filter_raster(source, target, filter_name, block=block, polarization=polarization, display8_as=display8_as,
                              on_progress=lambda done, total: progress.update(task_id, completed=done, total=total), **params)
-    details = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in used.items())
-    console.print(f"{filter_name} -> {target}" + (f" ({details})" if details else ""), highlight=False)
+    rule, read_as = used.pop("looks_rule", None), used.pop("read_as", None)
+    details = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in used.items()]
+    if rule:
+        details = [f"{d} estimated by {rule}" if d.startswith("looks ") else d for d in details]
+    if read_as:
+        details.append(f"read the {read_as}")
+    console.print(f"{filter_name} -> {target}" + (f" ({'; '.join(details)})" if details else ""), highlight=False)
 

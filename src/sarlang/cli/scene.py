@@ -45,5 +45,10 @@ def scene_command(
         result = run_scene(raster, loaded, out, tile, overlap, recipe, names, ask or [], wgs84, units, restart, model_id=model,
                            on_progress=lambda done, total: progress.update(task_id, completed=done, total=total))
     where = "map coordinates" if result["georeferenced"] else "pixel coordinates (the raster has no georeferencing)"
+    measured = result["scene_statistics"]
+    if "looks" in measured:
+        rules = ", ".join(f"{n} by {rule}" for rule, n in measured.get("looks_rules", {}).items())
+        console.print(f"number of looks {measured['looks']:.3g}, the median over {measured['sample_windows']} sample windows ({rules}); "
+                      "a recipe file's filter_params: {looks: N} fixes it", highlight=False)
     console.print(f"{result['objects']} objects on {result['tiles']} tiles ({result['duplicates_merged']} duplicates from overlapping tiles merged), "
                   f"in {where}: {result['out']}", highlight=False)

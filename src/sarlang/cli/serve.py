@@ -18,7 +18,7 @@ from sarlang.errors import InputError
 )
 @user_errors
 def serve_command(
-    model: Annotated[str | None, typer.Option("--model", help="The model the page asks first: a built-in model folder, a Hugging Face folder, or api:MODEL@URL.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="A model the page may ask, repeatable (the first is asked first): a built-in model folder, a Hugging Face folder, or api:MODEL@URL. Visitors choose only among these.", show_default=False)] = None,
     clip: Annotated[str | None, typer.Option("--clip", help="A CLIP model (SAR-CLIP folder, openclip:...) to search the build's images by text.")] = None,
     build: Annotated[Path | None, typer.Option("--build", help="A build whose test images can be picked (and searched with --clip).")] = None,
     human: Annotated[Path | None, typer.Option("--human", help="Serve the human-baseline questionnaire over this build's test questions instead.")] = None,
@@ -34,7 +34,6 @@ def serve_command(
     require("gradio", "app", "the web demo (gradio)")
     if clip and not build:
         raise InputError("--clip searches a build's images", hint="give the build too: --build BUILD")
-    allowed = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in (build, human) if p is not None]
     if human is not None:
         from sarlang.app.human import Questionnaire, make_questionnaire
 
@@ -44,9 +43,8 @@ def serve_command(
     else:
         from sarlang.app.web import make_app
 
-        page = make_app(model, clip, build, max_mb)
-    from sarlang.app.web import offline_theme
+        page = make_app(model or [], clip, build, max_mb)
+    from sarlang.app.web import launch
 
-    console.print(f"serving on http://{host}:{port} (Ctrl+C stops)", highlight=False)
-    page.queue().launch(server_name=host, server_port=port, max_file_size=f"{max_mb}mb", allowed_paths=allowed, show_error=False,
-                        quiet=True, theme=offline_theme(), footer_links=[])
+    launch(page, host, port, max_mb, on_ready=lambda url: console.print(f"serving on {url} (Ctrl+C or SIGTERM stops)", highlight=False))
+    console.print("stopped", highlight=False)

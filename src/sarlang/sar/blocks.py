@@ -44,6 +44,13 @@ def block_windows(height: int, width: int, block: int) -> list[tuple[int, int, i
     return [(r, 0, min(rows, height - r), width) for r in range(0, height, rows)]
 
 
+def _radiometry(image: Any, display8_as: str) -> Any:
+    """An 8-bit picture's values as ``display8_as`` (the recipes' reading of such pictures); any other image as it is."""
+    if image.units == "display8":
+        return image.with_data(np.asarray(image.data, dtype=np.float32), display8_as)
+    return image
+
+
 def filter_raster(
     source: str | Path,
     target: str | Path,
@@ -51,6 +58,7 @@ def filter_raster(
     block: int = 2048,
     polarization: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    display8_as: str = "amplitude",
     **params: Any,
 ) -> dict[str, Any]:
     """Speckle-filter a raster of any size into a float32 GeoTIFF, block by block.
@@ -58,7 +66,8 @@ def filter_raster(
     Parameters
     ----------
     source:
-        The SAR raster (amplitude, intensity, dB or complex; not an 8-bit picture).
+        The SAR raster: amplitude, intensity, dB or complex, or an 8-bit picture (HRSID's and
+        MSTAR's JPEGs, PNGs) whose values are read as ``display8_as``.
     target:
         The output GeoTIFF of filtered intensity, written atomically (georeferencing kept).
     name:
@@ -70,13 +79,18 @@ def filter_raster(
         The band to filter by name.
     on_progress:
         ``on_progress(done, total)`` per strip.
+    display8_as:
+        What an 8-bit picture's values are: ``amplitude`` (the default, as the recipes read them:
+        the 8-bit products SAR datasets ship are amplitude-like), ``intensity`` or ``db``.
     params:
-        The filter's parameters; ``looks`` is estimated from the whole scene when left out.
+        The filter's parameters; ``looks`` is estimated from the whole scene when left out
+        (:func:`sarlang.sar.filters.estimate_looks`, whose rule is returned as ``looks_rule``).
 
     Returns
     -------
     dict
-        The parameters used, estimated ones included (``looks``; ``percentile98`` for Lee Sigma).
+        The parameters used, estimated ones included (``looks`` and ``looks_rule``;
+        ``percentile98`` for Lee Sigma; ``read_as`` for an 8-bit picture).
 
     Raises
     ------
@@ -96,19 +110,25 @@ def filter_raster(
     profile = {"crs": crs, "transform": transform}
     func = filters.filter_function(name)
     filters.check_window(name, params, height, width)
+    if display8_as not in ("amplitude", "intensity", "db"):
+        raise SarlangError(f"8-bit pictures are read as amplitude, intensity or db, not '{display8_as}'")
     corner = read_sar(src_path, polarization=polarization, window=(0, 0, min(height, 8), min(width, 8)))
-    if corner.units == "display8":
-        raise SarlangError(f"'{src_path}' is an 8-bit display picture: it has no radiometry left to filter speckle in",
-                           hint="filter the original amplitude, intensity or dB raster (e.g. the GeoTIFF it was made from)")
+    picture = corner.units == "display8"
+
+    def intensity_of(image: Any) -> Any:
+        return to_intensity(_radiometry(image, display8_as))
+
     halo = filter_halo(name, params)
     windows = block_windows(height, width, block)
     used = dict(params)
     accepts = filters.filter_parameters(name)
     sample = None
     if ("looks" in accepts and used.get("looks") is None) or func is filters.lee_sigma:
-        sample = _sample(src_path, height, width, polarization, to_intensity, read_sar)
+        sample = _sample(src_path, height, width, polarization, intensity_of, read_sar)
     if "looks" in accepts and used.get("looks") is None:
-        used["looks"] = filters.estimate_enl(sample)
+        found = filters.estimate_looks(sample)
+        used["looks"] = found.looks
+        used["looks_rule"] = found.rule if not found.reason else f"{found.rule}: {found.reason}"
     percentile98 = None
     if func is filters.lee_sigma:
         finite = sample[np.isfinite(sample)]
@@ -122,8 +142,8 @@ def filter_raster(
         for done, (r, c, h, w) in enumerate(windows, start=1):
             r0, c0 = max(0, r - halo), max(0, c - halo)
             r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
-            tile = to_intensity(read_sar(src_path, polarization=polarization, window=(r0, c0, r1 - r0, c1 - c0)))
-            kwargs = dict(used)
+            tile = intensity_of(read_sar(src_path, polarization=polarization, window=(r0, c0, r1 - r0, c1 - c0)))
+            kwargs = {k: v for k, v in used.items() if k != "looks_rule"}
             if percentile98 is not None:
                 kwargs["_z98"] = percentile98
             result = _call(func, tile.data, kwargs)
@@ -134,6 +154,8 @@ def filter_raster(
         dst.update_tags(1, units="intensity", speckle_filter=name)
     if percentile98 is not None:
         used["percentile98"] = percentile98
+    if picture:
+        used["read_as"] = f"8-bit picture as {display8_as}"
     return used
 
 
@@ -158,8 +180,8 @@ def _sample(path: Path, height: int, width: int, polarization: str | None, to_in
         part = to_intensity(read_sar(path, polarization=polarization, window=(r, c, h, w))).data
         parts.append(part[: (part.shape[0] // 16) * 16, : (part.shape[1] // 16) * 16])
     widest = min(p.shape[1] for p in parts)
-    if widest == 0 or min(p.shape[0] for p in parts) == 0:
-        raise SarlangError(f"'{path}' is too small (under 16 pixels) to estimate the number of looks from", hint="pass looks= explicitly")
+    if widest == 0 or min(p.shape[0] for p in parts) == 0:  # under 16 pixels: the estimator says it assumed its looks
+        return to_intensity(read_sar(path, polarization=polarization)).data
     return np.concatenate([p[:, :widest] for p in parts], axis=0)
 
 

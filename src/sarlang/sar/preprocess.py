@@ -32,9 +32,12 @@ class PreprocessSummary:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    #: images written, by how their number of looks was found (:data:`sarlang.sar.filters.LOOKS_RULES`)
+    looks_rules: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": len(self.written), "up_to_date": len(self.skipped), "rejected": len(self.rejects), "rejects": [r.to_dict() for r in self.rejects]}
+        return {"written": len(self.written), "up_to_date": len(self.skipped), "rejected": len(self.rejects), "looks_rules": dict(self.looks_rules),
+                "rejects": [r.to_dict() for r in self.rejects]}
 
 
 def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[Reject]]:
@@ -113,14 +116,14 @@ def process_one(source: Path, out_dir: Path, recipe: Recipe) -> dict[str, Any]:
     return sidecar
 
 
-def _safe_process(source: str, out_dir: str, recipe: dict[str, Any]) -> tuple[str, str | None]:
+def _safe_process(source: str, out_dir: str, recipe: dict[str, Any]) -> tuple[str, str | None, str | None]:
     try:
-        process_one(Path(source), Path(out_dir), Recipe.from_dict(recipe))
-        return source, None
+        sidecar = process_one(Path(source), Path(out_dir), Recipe.from_dict(recipe))
+        return source, None, sidecar["resolved"].get("looks_rule")
     except SarlangError as exc:
-        return source, str(exc)
+        return source, str(exc), None
     except Exception as exc:  # one bad file must not stop the batch; the reason is recorded
-        return source, f"{type(exc).__name__}: {exc}"
+        return source, f"{type(exc).__name__}: {exc}", None
 
 
 def preprocess(
@@ -188,15 +191,17 @@ def preprocess(
     return summary
 
 
-def _safe_process_job(job: tuple[str, str, dict[str, Any]]) -> tuple[str, str | None]:
+def _safe_process_job(job: tuple[str, str, dict[str, Any]]) -> tuple[str, str | None, str | None]:
     return _safe_process(*job)
 
 
-def _collect(summary: PreprocessSummary, results: Iterable[tuple[str, str | None]], on_progress: Callable[[int, int], None] | None,
-             total: int) -> None:
-    for done, (source, error) in enumerate(results, start=1):
+def _collect(summary: PreprocessSummary, results: Iterable[tuple[str, str | None, str | None]],
+             on_progress: Callable[[int, int], None] | None, total: int) -> None:
+    for done, (source, error, rule) in enumerate(results, start=1):
         if error is None:
             summary.written.append(source)
+            if rule is not None:
+                summary.looks_rules[rule] = summary.looks_rules.get(rule, 0) + 1
         else:
             summary.rejects.append(Reject(source, 0, error))
         if on_progress:

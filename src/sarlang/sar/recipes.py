@@ -158,7 +158,7 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
     SarlangError
         An image with no finite or no positive pixel, or a filter window that does not fit it.
     """
-    from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
+    from sarlang.sar.filters import estimate_looks, filter_parameters, speckle_filter
     from sarlang.sar.scaling import finite_percentiles, linear_stretch, to_channels, to_intensity
 
     resolved: dict[str, Any] = {"input_units": image.units}
@@ -176,8 +176,12 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
     if recipe.speckle_filter is not None:
         params = dict(recipe.filter_params)
         if "looks" in filter_parameters(recipe.speckle_filter) and params.get("looks") is None:
-            params["looks"] = estimate_enl(intensity.data) if min(intensity.shape) >= 16 else 1.0
-            resolved["looks_estimated"] = params["looks"]
+            found = estimate_looks(intensity.data)
+            params["looks"] = found.looks
+            resolved["looks_estimated"] = found.looks
+            resolved["looks_rule"] = found.rule
+            if found.reason:
+                resolved["looks_reason"] = found.reason
         intensity = speckle_filter(intensity, recipe.speckle_filter, **params)
     scaled = in_scale(intensity, recipe.scale)
     if recipe.stretch == "percentile":

@@ -89,10 +89,10 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
     looks as the median of the windows' estimates, the limits as the recipe's percentiles of all
     sampled pixels after its filter, in its scale. A recipe that stretches by a fixed window or
     not at all keeps its stretch. Returns the fixed recipe and what was measured."""
-    from sarlang.sar.filters import estimate_enl, filter_parameters, speckle_filter
+    from sarlang.sar.filters import LOOKS_RULES, estimate_looks, filter_parameters, speckle_filter
     from sarlang.sar.scaling import to_intensity
 
-    looks, values = [], []
+    looks, rules, values = [], [], []
     wants_looks = recipe.speckle_filter is not None and "looks" in filter_parameters(recipe.speckle_filter) and recipe.filter_params.get("looks") is None
     samples = list(_sample_windows(height, width))
     for w in samples:
@@ -103,8 +103,11 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
         finite = np.isfinite(intensity.data) & (intensity.data > 0)
         if finite.mean() < 0.5:
             continue  # mostly no-data (a scene's border)
-        if wants_looks and min(intensity.shape) >= 16:
-            looks.append(estimate_enl(intensity.data))
+        if wants_looks:
+            found = estimate_looks(intensity.data)
+            rules.append(found.rule)
+            if found.rule != LOOKS_RULES[2]:
+                looks.append(found.looks)
         values.append(intensity)
     if not values:
         raise InputError(f"'{path}' has no window with valid pixels to measure the scene on")
@@ -113,6 +116,8 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
     if wants_looks:
         params["looks"] = float(np.median(looks)) if looks else 1.0
         measured["looks"] = params["looks"]
+        # how each window's estimate was found; a scene where none could be measured is single-look
+        measured["looks_rules"] = {rule: rules.count(rule) for rule in LOOKS_RULES if rule in rules}
     fixed = replace(recipe, filter_params=params)
     if recipe.stretch != "percentile":
         return fixed, measured
