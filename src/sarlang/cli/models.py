@@ -28,8 +28,21 @@ def train_command(
     with progress:
         model = train_from_config(settings, on_progress=lambda done, total, loss: progress.update(task_id, completed=done, total=total,
                                                                                        description=f"loss {loss:.3f}"))
-    info = model.info()
-    console.print(f"trained {info['id']} ({info['parameters']:,} parameters, vocabulary {info['vocabulary']}) -> {settings['out']}", highlight=False)
+    console.print(trained_line(model.info(), settings.get("out")), highlight=False)
+
+
+def trained_line(info: dict, out: object) -> str:
+    """The line ``sarlang train`` ends with, for any kind of model (each reports what it has:
+    the built-in model a vocabulary, SAR-CLIP an embedding size and temperature, a LoRA
+    adapter its base): the model is saved before this is printed, so it must never fail."""
+    facts = []
+    if isinstance(info.get("parameters"), int):
+        facts.append(f"{info['parameters']:,} parameters")
+    for key, name in (("vocabulary", "vocabulary"), ("embed_dim", "embedding size"), ("learned_temperature", "temperature"), ("base", "base")):
+        if info.get(key) is not None:
+            value = info[key]
+            facts.append(f"{name} {value:.4g}" if isinstance(value, float) else f"{name} {value}")
+    return f"trained {info.get('id', 'a model')}" + (f" ({', '.join(facts)})" if facts else "") + f" -> {out}"
 
 
 @app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl   "
