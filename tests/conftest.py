@@ -83,3 +83,36 @@ def save_screenshot(driver, name: str, tmp_path: Path) -> Path:
             shot.thumbnail((1000, 1600))
             shot.quantize(128).save(folder / name, optimize=True)
     return path
+
+
+def real_8bit_rasters() -> dict[str, Path]:
+    """Real 8-bit SAR files of ``../shared/data`` as distributed, one of each kind: an HRSID
+    JPEG (grey stored as RGB, zeros in the dark sea, JPEG blocks, a few pixels at 255), an MSTAR
+    scene JPEG, both dates of the Ottawa pair (grey PNG). Empty when the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        return {}
+    return {"hrsid": sorted((SHARED_DATA / "hrsid" / "images").glob("*.jpg"))[1],
+            "mstar": sorted((SHARED_DATA / "mstar_scenes" / "JPEGImages").glob("*.jpg"))[0],
+            "ottawa_may": SHARED_DATA / "change" / "ottawa_north" / "ottawa_1997-05.png",
+            "ottawa_august": SHARED_DATA / "change" / "ottawa_north" / "ottawa_1997-08.png"}
+
+
+def hrsid_mosaic(path: Path, border: int = 100) -> Path:
+    """A georeferenced uint8 GeoTIFF (UTM 31N, 3 m) of four real HRSID tiles side by side inside a
+    constant zero border (a swath's edge), as a user makes a scene of tiles; needs ../shared/data."""
+    rasterio = pytest.importorskip("rasterio", reason="rasterio is not installed (the geotiff extra)")
+    import numpy as np
+    from PIL import Image
+    from rasterio.transform import from_origin
+
+    tiles = sorted((SHARED_DATA / "hrsid" / "images").glob("*.jpg"))[:4]
+    pictures = [np.asarray(Image.open(t).convert("L")) for t in tiles]
+    side = pictures[0].shape[0]
+    mosaic = np.zeros((2 * side + 2 * border, 2 * side + 2 * border), np.uint8)
+    for k, picture in enumerate(pictures):
+        r, c = border + (k // 2) * side, border + (k % 2) * side
+        mosaic[r:r + side, c:c + side] = picture
+    with rasterio.open(path, "w", driver="GTiff", width=mosaic.shape[1], height=mosaic.shape[0], count=1, dtype="uint8",
+                       crs="EPSG:32631", transform=from_origin(500000, 4000000, 3, 3)) as dst:
+        dst.write(mosaic, 1)
+    return path

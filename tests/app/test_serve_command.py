@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.app.conftest import free_port, serving, wait_for_http
-from tests.conftest import ROOT, SHARED_DATA
+from tests.conftest import ROOT, SHARED_DATA, real_8bit_rasters
 
 pytestmark = [pytest.mark.slow]
 gradio = pytest.importorskip("gradio", reason="gradio is not installed (the app extra)")
@@ -85,6 +85,15 @@ def test_sarlang_serve_as_typed(tiny_model: dict[str, Path], tmp_path: Path) -> 
         assert status == "" and "estimated looks" in info
         answer, timing = client.predict(model.name, "How many ships are there in the image?", api_name="/ask")
         assert answer and "answered by" in timing
+        # real 8-bit SAR as distributed, uploaded with each built-in recipe: a preview, or (a fixed
+        # window of calibrated dB on uncalibrated values) the reason in the page
+        for name, raster in real_8bit_rasters().items():
+            for recipe in ("sarlang", "sarclip", "percentile", "none"):
+                raw, processed, info, status = client.predict(gradio_client.handle_file(str(raster)), None, recipe, "auto", api_name="/preview")
+                if recipe == "sarclip":
+                    assert "not calibrated" in status and info == "", (name, status)
+                else:
+                    assert status == "" and f"{raster.name}" in info.replace("\\", "") and "pixels" in info, (name, recipe, info, status)
         # a visitor naming another model (one whose URL would get the upload and the key) is refused, and nothing is sent
         for spec in (f"api:gpt-4o@{listener.url}", str(model), "prior:" + str(build)):
             answer, timing = client.predict(spec, "How many ships?", api_name="/ask")

@@ -67,12 +67,19 @@ def test_bad_windows_are_clear_errors(args: list[str], message: str, scene_with_
     assert not (tmp_path / "o.tif").exists()
 
 
-def test_a_display_picture_is_refused(tmp_path: Path) -> None:
-    from sarlang.sar.io import write_png
+def test_a_display_picture_is_filtered_as_amplitude_and_says_so(tmp_path: Path) -> None:
+    """An 8-bit picture (as HRSID and MSTAR ship) is read as amplitude, as the recipes read it,
+    and the command says so; a reading that does not exist is a clear error."""
+    from sarlang.sar.io import read_sar, write_png
 
-    write_png(tmp_path / "shown.png", (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8))
-    result = run_cli("despeckle", str(tmp_path / "shown.png"), str(tmp_path / "o.tif"))
-    assert result.returncode == 2 and "8-bit display picture" in result.stderr and "Traceback" not in result.stderr
+    pixels = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    write_png(tmp_path / "shown.png", pixels)
+    result = run_cli("despeckle", str(tmp_path / "shown.png"), str(tmp_path / "o.tif"), "--filter", "Boxcar", "--size", "1")
+    assert result.returncode == 0 and "read as amplitude" in result.stdout, result.stderr
+    np.testing.assert_allclose(read_sar(tmp_path / "o.tif").data, pixels.astype(np.float32) ** 2)  # amplitude squared, unfiltered
+    result = run_cli("despeckle", str(tmp_path / "shown.png"), str(tmp_path / "p.tif"), "--display8-as", "colour")
+    assert result.returncode == 2 and "not 'colour'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "p.tif").exists()
 
 
 def test_recipes_refuse_even_windows_too() -> None:

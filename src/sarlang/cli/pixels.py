@@ -77,13 +77,11 @@ def despeckle_command(
     progress = progress_bar("filtering")
     task_id = progress.add_task("blocks", total=None)
     with progress:
-        used = filter_raster(source, target, filter_name, block=block, polarization=polarization, display8_as=display8_as,
+        notes: list[str] = []
+        used = filter_raster(source, target, filter_name, block=block, polarization=polarization, display8_as=display8_as, notes=notes,
                              on_progress=lambda done, total: progress.update(task_id, completed=done, total=total), **params)
-    rule, read_as = used.pop("looks_rule", None), used.pop("read_as", None)
     details = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in used.items()]
-    if rule:
-        details = [f"{d} estimated by {rule}" if d.startswith("looks ") else d for d in details]
-    if read_as:
-        details.append(f"read the {read_as}")
-    console.print(f"{filter_name} -> {target}" + (f" ({'; '.join(details)})" if details else ""), highlight=False)
+    console.print(f"{filter_name} -> {target}" + (f" ({', '.join(details)})" if details else ""), highlight=False)
+    for note in notes:
+        console.print(note, highlight=False)
 

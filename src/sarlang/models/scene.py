@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -77,17 +78,50 @@ def _resume(journal: Path, fingerprint: str, restart: bool) -> dict[str, dict[st
     return done
 
 
+_ZERO_WORDS = frozenset({"no", "none", "nothing", "zero", "no one", "not any"})
+
+
+def read_count(answer: str | None) -> tuple[int | None, str | None]:
+    """The number of objects an answer to "how many ...?" gives, as a whole number, or None and
+    why not: "3", "three", "There are 3 ships." and "3." give 3, "no"/"none"/"there are no
+    ships" give 0; several different numbers, a fraction, a negative number, no number at all or
+    no answer give None (the GeoJSON's ``counts`` hold numbers or null, never a model's text)."""
+    import unicodedata
+
+    if answer is None:
+        return None, "no answer (the model's requests failed)"
+    text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", unicodedata.normalize("NFKC", answer).lower())  # twenty-one
+    words = " ".join("".join(c if c.isalnum() or c in ".-" else " " for c in text).split())
+    words = " ".join(w.rstrip(".") for w in words.split())
+    numbers = sorted(set(extract_numbers(words)))
+    if not numbers:
+        if words in _ZERO_WORDS or re.search(r"\b(?:no|none|zero|not any)\b", words):
+            return 0, None
+        return None, f"no number in the answer {answer[:80]!r}"
+    if len(numbers) > 1:
+        return None, f"several numbers in the answer {answer[:80]!r}"
+    value = numbers[0]
+    if value < 0 or value != int(value):
+        return None, f"not a count: {answer[:80]!r}"
+    return int(value), None
+
+
 def ask_tile(model: Any, picture_path: str, prompts: Sequence[tuple[str, str]], window: Window, height: int, width: int) -> dict[str, Any]:
     """One tile's answers: the caption, counts, boxes (scene pixels) and the other answers."""
     answers = model.answer([(picture_path, prompt) for _, prompt in prompts])
     row: dict[str, Any] = {"tile": window.name, "window": [window.row, window.col, window.height, window.width], "caption": "", "counts": {},
                            "answers": {}, "boxes": [], "unread": {}}
     for (what, _), answer in zip(prompts, answers):
+        if answer is None and not what.startswith("count:"):  # an API model whose requests failed
+            row["unread"][what] = "no answer (the model's requests failed)"
+            continue
         if what == "caption":
             row["caption"] = answer
         elif what.startswith("count:"):
-            numbers = extract_numbers(answer.lower())
-            row["counts"][what[6:]] = numbers[0] if len(numbers) == 1 else answer
+            count, reason = read_count(answer)
+            row["counts"][what[6:]] = count
+            if reason:
+                row.setdefault("unread_counts", {})[what[6:]] = reason
         elif what.startswith("boxes:"):
             category = what[6:]
             parsed = parse_boxes(answer, "sarlang", window.width, window.height)
@@ -177,7 +211,7 @@ def run_scene(raster: str | Path, model: Any, out: str | Path, tile: int = 512, 
         row = done[w.name]
         features.append({"type": "Feature", "geometry": polygon(box_polygon(place, (w.col, w.row, w.col + w.width, w.row + w.height))),
                          "properties": {"kind": "tile", "tile": w.name, "window": row["window"], "caption": row["caption"], "counts": row["counts"],
-                                        "answers": {asks[int(k[4:])]: v for k, v in row["answers"].items()}, "unread_boxes": row["unread"],
+                                        "unread_counts": row.get("unread_counts", {}), "answers": {asks[int(k[4:])]: v for k, v in row["answers"].items()}, "unread_boxes": row["unread"],
                                         **({"skipped": row["skipped"]} if "skipped" in row else {})}})
     skipped = sum(1 for row in done.values() if "skipped" in row)
     properties = {"raster": str(path.resolve()), "width": width, "height": height, "tiles": len(windows), "tile": tile, "overlap": overlap,

@@ -59,6 +59,7 @@ def filter_raster(
     polarization: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     display8_as: str = "amplitude",
+    notes: list[str] | None = None,
     **params: Any,
 ) -> dict[str, Any]:
     """Speckle-filter a raster of any size into a float32 GeoTIFF, block by block.
@@ -82,15 +83,16 @@ def filter_raster(
     display8_as:
         What an 8-bit picture's values are: ``amplitude`` (the default, as the recipes read them:
         the 8-bit products SAR datasets ship are amplitude-like), ``intensity`` or ``db``.
+    notes:
+        When given, what was decided on the way is appended for the user: how the looks were
+        estimated (:func:`sarlang.sar.filters.estimate_looks`'s rule), how an 8-bit picture was read.
     params:
-        The filter's parameters; ``looks`` is estimated from the whole scene when left out
-        (:func:`sarlang.sar.filters.estimate_looks`, whose rule is returned as ``looks_rule``).
+        The filter's parameters; ``looks`` is estimated from the whole scene when left out.
 
     Returns
     -------
     dict
-        The parameters used, estimated ones included (``looks`` and ``looks_rule``;
-        ``percentile98`` for Lee Sigma; ``read_as`` for an 8-bit picture).
+        The parameters used, estimated ones included (``looks``; ``percentile98`` for Lee Sigma).
 
     Raises
     ------
@@ -128,7 +130,8 @@ def filter_raster(
     if "looks" in accepts and used.get("looks") is None:
         found = filters.estimate_looks(sample)
         used["looks"] = found.looks
-        used["looks_rule"] = found.rule if not found.reason else f"{found.rule}: {found.reason}"
+        if notes is not None:
+            notes.append(f"looks estimated on the scene's sample windows: {found.describe()}")
     percentile98 = None
     if func is filters.lee_sigma:
         finite = sample[np.isfinite(sample)]
@@ -143,7 +146,7 @@ def filter_raster(
             r0, c0 = max(0, r - halo), max(0, c - halo)
             r1, c1 = min(height, r + h + halo), min(width, c + w + halo)
             tile = intensity_of(read_sar(src_path, polarization=polarization, window=(r0, c0, r1 - r0, c1 - c0)))
-            kwargs = {k: v for k, v in used.items() if k != "looks_rule"}
+            kwargs = dict(used)
             if percentile98 is not None:
                 kwargs["_z98"] = percentile98
             result = _call(func, tile.data, kwargs)
@@ -154,8 +157,8 @@ def filter_raster(
         dst.update_tags(1, units="intensity", speckle_filter=name)
     if percentile98 is not None:
         used["percentile98"] = percentile98
-    if picture:
-        used["read_as"] = f"8-bit picture as {display8_as}"
+    if picture and notes is not None:
+        notes.append(f"an 8-bit picture: its values read as {display8_as} (--display8-as)")
     return used
 
 

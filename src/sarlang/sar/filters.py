@@ -156,8 +156,10 @@ def estimate_looks(image: SarImage | np.ndarray, block: int = 16, fraction: floa
     2. ``homogeneous blocks, quantised zeros kept``: in quantised data (every value a whole
        number, as the intensity of an 8-bit or integer picture), a zero is a dim pixel rounded
        down, not no-data: real 8-bit SAR (HRSID's dark sea) has a few in nearly every block. Blocks
-       with at most :data:`MAX_ZERO_SHARE` zeros count (all-zero borders do not); on simulated
-       speckle of 1 to 8 looks quantised to 8 bits this agrees with rule 1 to within 2%;
+       with at most :data:`MAX_ZERO_SHARE` zeros count (all-zero borders do not). On simulated
+       speckle quantised to 8-bit amplitude with a zero in every block (sea at a mean of 10 DN),
+       it gives the float image's estimate to within 2% for 1 to 4 looks and 3.2% low for 8;
+       quantisation adds variance, so it reads low on very dark water (13% at 8 looks and 4 DN);
     3. ``assumed 1 look``: no block qualifies (an image smaller than one block, constant or
        all zero): single-look speckle, the strongest smoothing the filters apply, with the reason.
     """

@@ -137,7 +137,29 @@ def in_scale(intensity: SarImage, scale: str) -> np.ndarray:
     return intensity.data
 
 
-def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str, Any]]:
+#: Share of pixels at or above a fixed window's top at which the window is refused (uncalibrated values).
+WINDOW_SATURATION = 0.9
+
+
+def check_window_fits(scaled: np.ndarray, recipe: Recipe) -> None:
+    """Refuse a fixed stretch window that would turn the picture white: values in the recipe's
+    scale of which :data:`WINDOW_SATURATION` or more lie at or above the window's top are not
+    the calibrated backscatter the window was chosen for (``sarclip``'s -25..0 dB fits sigma0,
+    not the digital numbers of an 8-bit picture or of a GRD product, whose dB are all positive).
+
+    Raises:
+        InputError: the window does not fit the values, with what to use instead.
+    """
+    finite = scaled[np.isfinite(scaled)]
+    white = float(np.mean(finite >= recipe.high)) if finite.size else 0.0
+    if white >= WINDOW_SATURATION:
+        raise InputError(f"recipe '{recipe.name}' stretches the fixed window {recipe.low:g}..{recipe.high:g} ({recipe.scale}) of calibrated "
+                         f"backscatter, but {white:.0%} of the pixels lie at or above {recipe.high:g}: the values are not calibrated "
+                         "(an 8-bit picture, or digital numbers), so the picture would be white",
+                         hint="use the sarlang or percentile recipe for uncalibrated images, or calibrate them first (sigma0)")
+
+
+def apply_recipe(image: SarImage, recipe: Recipe, check_window: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply a preprocessing recipe to one band: speckle filter, scale, stretch to 8 bits.
 
     Parameters
@@ -188,6 +210,8 @@ def apply_recipe(image: SarImage, recipe: Recipe) -> tuple[np.ndarray, dict[str,
         low, high = finite_percentiles(scaled, recipe.low, recipe.high)
     elif recipe.stretch == "window":
         low, high = recipe.low, recipe.high
+        if check_window:
+            check_window_fits(scaled, recipe)
     else:  # minmax, or none on a non-8-bit input
         finite = scaled[np.isfinite(scaled)]
         if finite.size == 0:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError
-from sarlang.sar.recipes import Recipe, apply_recipe, in_scale
+from sarlang.sar.recipes import Recipe, apply_recipe, check_window_fits, in_scale
 from sarlang.sar.tiling import tile_starts
 
 #: Sample windows per side of the scene for its statistics (at most this squared windows).
@@ -119,6 +119,8 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
         # how each window's estimate was found; a scene where none could be measured is single-look
         measured["looks_rules"] = {rule: rules.count(rule) for rule in LOOKS_RULES if rule in rules}
     fixed = replace(recipe, filter_params=params)
+    if recipe.stretch == "window":
+        check_window_fits(np.concatenate([in_scale(v, recipe.scale).ravel() for v in values]), recipe)
     if recipe.stretch != "percentile":
         return fixed, measured
     scaled = []
@@ -138,7 +140,8 @@ def scene_recipe(path: str | Path, recipe: Recipe, height: int, width: int, unit
 def tile_picture(path: str | Path, window: Window, recipe: Recipe, units: str | None = None, band: int | None = None,
                  polarization: str | None = None) -> np.ndarray:
     """The 8-bit picture of one tile, preprocessed with the scene-wide recipe."""
-    picture, _ = apply_recipe(read_window(path, window, units, band, polarization), recipe)
+    # a fixed window was checked on the scene's sample (scene_recipe); one tile may be all bright
+    picture, _ = apply_recipe(read_window(path, window, units, band, polarization), recipe, check_window=False)
     return picture
 
 
