@@ -38,6 +38,12 @@ def label_name(raw: str) -> str:
     return f"class {raw} target" if raw.isdigit() else raw.lower()
 
 
+def counted(n: int | float, noun: str) -> str:
+    """``n`` and the noun, singular for exactly one: ``counted(1, "tile")`` is "1 tile",
+    ``counted(3, "tile")`` "3 tiles", ``counted(0, "image")`` "0 images"."""
+    return f"{n} {noun if n == 1 else plural(noun)}"
+
+
 def plural(noun: str) -> str:
     """English plural of a category name (its last word): ship -> ships, storage tank -> storage tanks, aircraft -> aircraft."""
     if noun.endswith(_INVARIANT):

@@ -25,6 +25,7 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.schema import Record
+from sarlang.vocabulary import counted
 
 #: What participants say of themselves, as SARLANG-1M splits them.
 EXPERTISE = ("SAR expert", "non-expert")
@@ -193,7 +194,7 @@ def make_questionnaire(survey: Questionnaire) -> Any:
             raise InputError(f"say whether you are a {' or a '.join(EXPERTISE)}")
         record, done = survey.next_question(who)
         if record is None:
-            return (None, "", "", f"All {total} questions answered — thank you, {as_markdown_text(who)}. Your answers are saved.",
+            return (None, "", "", f"All {counted(total, 'question')} answered — thank you, {as_markdown_text(who)}. Your answers are saved.",
                     None, gr.update(interactive=False), note)
         state = {"participant": who, "expertise": expertise, "id": record.id, "shown": time.time()}
         return (shown(survey.image_of(record)), as_markdown_text(record.question), "", f"Question {done + 1} of {total}", state,
@@ -209,7 +210,7 @@ def make_questionnaire(survey: Questionnaire) -> Any:
         return (gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), f"⚠️ {as_markdown_text(message)}")
 
     with gr.Blocks(title="sarlang — human baseline", analytics_enabled=False) as demo:
-        gr.Markdown(f"# SAR image questions\n{total} questions about SAR images. Answer each briefly, as you would to a colleague. "
+        gr.Markdown(f"# SAR image questions\n{counted(total, 'question')} about SAR images. Answer each briefly, as you would to a colleague. "
                     "You can stop at any time and continue later with the same participant id.")
         with gr.Row():
             participant = gr.Textbox(label="participant id", elem_id="participant")

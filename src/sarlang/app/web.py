@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import InputError, SarlangError
+from sarlang.vocabulary import counted
 
 LOG = logging.getLogger("sarlang")
 
@@ -394,7 +395,7 @@ def make_app(model: str | Sequence[str] | None = None, clip: str | None = None, 
         for path, score in hits:
             with Image.open(path) as picture:
                 gallery.append((picture.convert("RGB"), f"{shown_names.get(path, Path(path).name)} ({score:.3f})"))
-        return gallery, f"{len(hits)} images most like “{as_markdown_text(text.strip())}”"
+        return gallery, f"{counted(len(hits), 'image')} most like “{as_markdown_text(text.strip())}”"
 
     with gr.Blocks(title="sarlang — SAR vision-language demo", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         gr.Markdown("# sarlang — SAR vision-language demo\nUpload a SAR raster or pick one of the build's images, choose a recipe, then ask.")

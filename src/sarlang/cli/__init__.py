@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sarlang.cli.common import app
+from sarlang.cli.common import app, click_command
 
 # each module registers its commands, in the order --help lists them
 from sarlang.cli import evaluate  # noqa: E402,F401,I001
@@ -20,7 +20,7 @@ from sarlang.cli import demo  # noqa: E402,F401
 
 def run() -> None:
     """Entry point of the ``sarlang`` script."""
-    app()
+    click_command()(prog_name="sarlang")
 
 
 if __name__ == "__main__":  # pragma: no cover

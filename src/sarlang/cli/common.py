@@ -31,6 +31,41 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: How a command line starts in an epilog written by :func:`examples` (the help tests parse them).
+EXAMPLE_PREFIX = "$ "
+
+
+def examples(*lines: str, note: str = "") -> str:
+    """A command's epilog: its example command lines, one per line after :data:`EXAMPLE_PREFIX`
+    (tests parse each as the command's own arguments), and an optional note."""
+    head = "Example:" if len(lines) == 1 else "Examples:"
+    return "\n".join([head, *(EXAMPLE_PREFIX + line for line in lines), *([f"({note})"] if note else [])])
+
+
+def help_as_text(command: Any) -> Any:
+    """``command`` (a click command or group, with its sub-commands) with every help text, short
+    help and epilog escaped for Rich, so typer's "rich" help shows them as written: a box
+    ``[x, y, w, h]``, an extra ``'sarlang[ray]'``, a pattern ``'^(P\\d+)__'``."""
+    import inspect
+
+    if isinstance(getattr(command, "help", None), str):
+        # paragraphs reflowed to the terminal (typer keeps a docstring's line breaks after the first)
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = escape("\n\n".join(" ".join(p.split()) for p in paragraphs))
+    for attribute in ("short_help", "epilog"):
+        if isinstance(getattr(command, attribute, None), str):
+            setattr(command, attribute, escape(getattr(command, attribute)))
+    for param in getattr(command, "params", []):
+        if isinstance(getattr(param, "help", None), str):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        help_as_text(sub)
+    return command
+
+
+def click_command() -> Any:
+    """The ``sarlang`` command as click runs it: typer's commands with their help escaped (:func:`help_as_text`)."""
+    return help_as_text(typer.main.get_command(app))
 
 
 def user_errors(func: F) -> F:

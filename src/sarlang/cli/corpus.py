@@ -13,11 +13,14 @@ from sarlang.formats.prompts import VQA_PROMPT
 from sarlang.formats.exports import EXPORTS
 from sarlang.sources import source_kinds
 from sarlang.cli.common import EngineOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import examples
+from sarlang.vocabulary import counted
 
 
 @app.command(
     "build",
-    epilog="Example:  sarlang build --source voc:../shared/data/mstar_scenes --source masks:../shared/data/hrsid --out mybench/",
+    epilog=examples("sarlang build --source voc:../shared/data/mstar_scenes --source masks:../shared/data/hrsid --out mybench/",
+                    "sarlang build --source simulate:200,size=128 --grounding sarlang --out simbench/"),
 )
 @user_errors
 def build_command(
@@ -53,11 +56,11 @@ def build_command(
     with using(engine, ray_address), progress:
         summary = build_dataset(source, out, options, on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
                                 restart=restart)
-    console.print(f"{summary['records']} records from {summary['scenes']} scenes -> {out / 'records.jsonl'}"
-                  + (f" ({summary['scenes_resumed']} scenes kept from an interrupted run)" if summary["scenes_resumed"] else ""), highlight=False)
+    console.print(f"{counted(summary['records'], 'record')} from {counted(summary['scenes'], 'scene')} -> {out / 'records.jsonl'}"
+                  + (f" ({counted(summary['scenes_resumed'], 'scene')} kept from an interrupted run)" if summary["scenes_resumed"] else ""), highlight=False)
     console.print("per application: " + ", ".join(f"{k} {v}" for k, v in summary["by_application"].items()), highlight=False)
     console.print("per split: " + ", ".join(f"{k} {v}" for k, v in summary["by_split"].items())
-                  + f"; {summary['question_types']} question types; {summary['duplicates_removed']} duplicates removed", highlight=False)
+                  + f"; {summary['question_types']} question types; {counted(summary['duplicates_removed'], 'duplicate')} removed", highlight=False)
     if summary["rejected"]:
         console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {escape(str(out / 'rejects.jsonl'))}):", highlight=False, markup=True)
         for reason, count in list(summary["rejects_by_reason"].items())[:8]:
@@ -91,7 +94,7 @@ def _tile_spec(spec: str | None) -> tuple[int, int]:
 
 @app.command(
     "export",
-    epilog="Example:  sarlang export mybench/ --to sharegpt --out mybench/sharegpt/",
+    epilog=examples("sarlang export mybench/ --to sharegpt --out mybench/sharegpt/"),
 )
 @user_errors
 def export_command(
@@ -116,7 +119,7 @@ def export_command(
 
 @app.command(
     "stats",
-    epilog="Example:  sarlang stats mybench/",
+    epilog=examples("sarlang stats mybench/"),
 )
 @user_errors
 def stats_command(
@@ -139,7 +142,7 @@ def stats_command(
 
 @app.command(
     "llm-captions",
-    epilog="Example:  sarlang llm-captions mybench/ --url http://localhost:8000/v1 --model Qwen2.5-7B-Instruct",
+    epilog=examples("sarlang llm-captions mybench/ --url http://localhost:8000/v1 --model Qwen2.5-7B-Instruct"),
 )
 @user_errors
 def llm_captions_command(
@@ -169,8 +172,8 @@ def llm_captions_command(
                                            restart=restart)
     finally:
         client.close()
-    console.print(f"{result['captions']} captions added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "
-                  f"{len(result['rejects'])} images without one", highlight=False)
+    console.print(f"{counted(result['captions'], 'caption')} added to {build / 'records.jsonl'} ({result['flagged']} flagged for review); "
+                  f"{counted(len(result['rejects']), 'image')} without one", highlight=False)
     for reject in result["rejects"][:5]:
         console.print(f"[yellow]{escape(reject.source)}[/]: {escape(reject.reason)}", highlight=False, markup=True)
 
@@ -179,7 +182,7 @@ review_app = typer.Typer(help="Review LLM-written text: export a sheet, import t
 app.add_typer(review_app, name="review")
 
 
-@review_app.command("export", epilog="Example:  sarlang review export mybench/ --out review.csv")
+@review_app.command("export", epilog=examples("sarlang review export mybench/ --out review.csv"))
 @user_errors
 def review_export(
     build: Annotated[Path, typer.Argument(help="A build folder.", show_default=False)],
@@ -190,10 +193,10 @@ def review_export(
 
     check_outputs({"review sheet": out})
     n = export_review_sheet(build, out)
-    console.print(f"{n} rows to review -> {out}", highlight=False)
+    console.print(f"{counted(n, 'row')} to review -> {out}", highlight=False)
 
 
-@review_app.command("import", epilog="Example:  sarlang review import mybench/ review.csv")
+@review_app.command("import", epilog=examples("sarlang review import mybench/ review.csv"))
 @user_errors
 def review_import(
     build: Annotated[Path, typer.Argument(help="A build folder.", show_default=False)],
@@ -203,7 +206,7 @@ def review_import(
     from sarlang.corpus.llm import import_review_sheet
 
     result = import_review_sheet(build, sheet)
-    console.print(f"{result['changed']} changed, {result['unchanged']} kept, {len(result['rejects'])} rows rejected", highlight=False)
+    console.print(f"{result['changed']} changed, {result['unchanged']} kept, {counted(len(result['rejects']), 'row')} rejected", highlight=False)
     for reject in result["rejects"][:5]:
         console.print(f"[yellow]rejected[/] row {reject.row}: {escape(reject.reason)}", highlight=False, markup=True)
 

@@ -17,7 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from sarlang.cli.common import app, check_outputs, console, user_errors
+from sarlang.cli.common import examples
 from sarlang.schema import APPLICATIONS
+from sarlang.vocabulary import counted
 
 # 128-pixel scenes at the model's input size: small objects (cars at 2 m, aircraft at 6 m) keep
 # their pixels instead of being shrunk away, and many scenes teach the object head more than few
@@ -66,9 +68,9 @@ def run_demo(
     step("build", started)
     records_file = out / "build" / "records.jsonl"
     records, _ = load_records(records_file)
-    say(f"    {summary['records']} records on {summary['scenes']} scenes; splits {summary['by_split']}")
+    say(f"    {counted(summary['records'], 'record')} on {counted(summary['scenes'], 'scene')}; splits {summary['by_split']}")
 
-    say(f"2/6 training the built-in model ({epochs} epochs on the train split)")
+    say(f"2/6 training the built-in model ({counted(epochs, 'epoch')} on the train split)")
     started = time.perf_counter()
     last = {"shown": 0.0}
 
@@ -190,8 +192,8 @@ def report_markdown(scores: dict[str, Any]) -> str:
     v = scores["vqa"]
     lines = [
         "# sarlang demo report", "",
-        f"Source: `{scores['source']}` — {scores['scenes']} scenes, {scores['records']} records. "
-        f"Model: the built-in baseline ({scores['model']['parameters']:,} parameters, {scores['model']['epochs']} epochs). "
+        f"Source: `{scores['source']}` — {counted(scores['scenes'], 'scene')}, {counted(scores['records'], 'record')}. "
+        f"Model: the built-in baseline ({scores['model']['parameters']:,} parameters, {counted(scores['model']['epochs'], 'epoch')}). "
         f"Total time {scores['seconds']['total']} s.", "",
         "## VQA accuracy on the test split (strict rules, no judge)", "",
         "| application | model % | majority answer % | difference, points (95% CI) | McNemar p | n | model, official rules % |",
@@ -223,8 +225,8 @@ def _sar_clip_lines(clip: dict[str, Any]) -> list[str]:
     if "unavailable" in clip:
         return lines + [f"Unavailable: {clip['unavailable']}"]
     r = clip["retrieval"]
-    lines += [f"Trained {clip['model']['epochs']} epochs on the train split's captions, image trunk locked "
-              f"(frozen_blocks {clip['model']['frozen_blocks']}). Retrieval over {r['images']} images and {r['texts']} captions:", "",
+    lines += [f"Trained {counted(clip['model']['epochs'], 'epoch')} on the train split's captions, image trunk locked "
+              f"(frozen_blocks {clip['model']['frozen_blocks']}). Retrieval over {counted(r['images'], 'image')} and {counted(r['texts'], 'caption')}:", "",
               "| direction | R@1 | R@5 | R@10 |", "|---|---:|---:|---:|"]
     for way, name in (("i2t", "image → text"), ("t2i", "text → image")):
         lines.append(f"| {name} | " + " | ".join(f"{r[way][k] * 100:.1f}" for k in ("R@1", "R@5", "R@10")) + " |")
@@ -239,7 +241,7 @@ def _sar_clip_lines(clip: dict[str, Any]) -> list[str]:
     return lines
 
 
-@app.command("demo", epilog="Example:  sarlang demo --out demo_out   |   sarlang demo --source voc:../shared/data/mstar_scenes")
+@app.command("demo", epilog=examples("sarlang demo --out demo_out", "sarlang demo --source voc:../shared/data/mstar_scenes"))
 @user_errors
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("demo_out"),

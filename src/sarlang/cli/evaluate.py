@@ -15,6 +15,8 @@ from sarlang.eval.judges import JUDGES
 from sarlang.eval.caption_metrics import CAPTION_METRICS, DEFAULT_METRICS
 from sarlang.formats.predictions import format_names
 from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
+from sarlang.cli.common import examples
+from sarlang.vocabulary import counted
 
 
 eval_app = typer.Typer(help="Score model outputs on SAR captioning and VQA benchmarks.", no_args_is_help=True)
@@ -72,12 +74,12 @@ def _write_outputs(result: dict[str, Any], loaded: Any, json_path: Path | None, 
         console.print(f"scores written to {json_path}", highlight=False)
     if rejects_path is not None:
         atomic_write_jsonl(rejects_path, [r.to_dict() for r in loaded.rejects])
-        console.print(f"{len(loaded.rejects)} rejects written to {rejects_path}", highlight=False)
+        console.print(f"{counted(len(loaded.rejects), 'reject')} written to {rejects_path}", highlight=False)
 
 
 @eval_app.command(
     "captions",
-    epilog="Example:  sarlang eval captions generated_predictions.jsonl --mode sarlang --json scores.json",
+    epilog=examples("sarlang eval captions generated_predictions.jsonl --mode sarlang --json scores.json"),
 )
 @user_errors
 def eval_captions(
@@ -101,7 +103,7 @@ def eval_captions(
     check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
     loaded, summary = _load(file, fmt, records, "captions", split)
     # no spinner: its thread would keep the scorer from forking its ROUGE-L worker
-    err_console.print(f"scoring {len(loaded.items)} captions ({mode.value} mode)...", highlight=False)
+    err_console.print(f"scoring {counted(len(loaded.items), 'caption')} ({mode.value} mode)...", highlight=False)
     scores = score_captions(
         [it.prediction for it in loaded.items], [list(it.references) for it in loaded.items], mode=mode.value, meteor=meteor,
         metrics=metric or DEFAULT_METRICS,
@@ -123,7 +125,7 @@ def eval_captions(
 
 @eval_app.command(
     "vqa",
-    epilog="Example:  sarlang eval vqa VQA_result.csv --mode strict --judge none --json vqa_scores.json",
+    epilog=examples("sarlang eval vqa VQA_result.csv --mode strict --judge none --json vqa_scores.json"),
 )
 @user_errors
 def eval_vqa(
@@ -184,14 +186,14 @@ def eval_vqa(
         console.print(rich_table("by question type", ["question type", *VQA_HEADER[1:]], vqa_rows(scores, by="question_type")))
     other = scores.other_mode
     console.print(
-        f"{other['mode']} mode: {other['accuracy'] * 100:.2f}% — {other['disagreements']} answers judged differently"
+        f"{other['mode']} mode: {other['accuracy'] * 100:.2f}% — {counted(other['disagreements'], 'answer')} judged differently"
         + (" (see 'disagreements' in the JSON)" if other["disagreements"] else ""),
         highlight=False,
     )
     console.print("decided by: " + ", ".join(f"{k} {v}" for k, v in scores.decided_by.items()), highlight=False)
     unjudged = scores.decided_by.get("judge:unjudged", 0)
     if unjudged:
-        console.print(f"[yellow]{unjudged} answers no rule decided were counted wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False, markup=True)
+        console.print(f"[yellow]{counted(unjudged, 'answer')} that no rule decided counted as wrong (judge none); pass --judge api or embedding to judge them[/]", highlight=False, markup=True)
     _print_summary(summary)
     if markdown:
         console.print(markdown_table(VQA_HEADER, rows), highlight=False, markup=False)
@@ -199,7 +201,7 @@ def eval_vqa(
     _write_outputs(result, loaded, json_out, rejects)
     if scores.judge_failed:
         reasons = "; ".join(f"{n} x {reason}" for reason, n in list(scores.judge_failures.items())[:3])
-        err_console.print(f"[bold yellow]warning:[/] the judge failed on {scores.judge_failed} answers, counted wrong above: {escape(reasons)}",
+        err_console.print(f"[bold yellow]warning:[/] the judge failed on {counted(scores.judge_failed, 'answer')}, counted wrong above: {escape(reasons)}",
                           highlight=False, markup=True)
         if not allow_judge_failures:
             err_console.print("[yellow]hint:[/] failures are not cached: run the same command again to retry them, "
@@ -209,7 +211,7 @@ def eval_vqa(
 
 @eval_app.command(
     "grounding",
-    epilog="Example:  sarlang eval grounding predictions.jsonl --records mybench/ --json grounding.json",
+    epilog=examples("sarlang eval grounding predictions.jsonl --records mybench/ --json grounding.json"),
 )
 @user_errors
 def eval_grounding(
@@ -249,14 +251,14 @@ def eval_grounding(
                                    pct(several["recall@0.5"]), pct(several["f1@0.5"]), pct(several["ap@0.5"])]]))
     console.print("read as: " + ", ".join(f"{k} {v}" for k, v in scores["parsed_as"].items()), highlight=False)
     for reason, n in scores["unreadable"].items():
-        console.print(f"[yellow]{n} answers scored wrong: {escape(reason)}[/]", highlight=False, markup=True)
+        console.print(f"[yellow]{counted(n, 'answer')} scored wrong: {escape(reason)}[/]", highlight=False, markup=True)
     _print_summary(summary)
     _write_outputs(loaded.score_file(scores, file), loaded, json_out, rejects)
 
 
 @eval_app.command(
     "all",
-    epilog="Example:  sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/",
+    epilog=examples("sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/"),
 )
 @user_errors
 def eval_all(
@@ -296,7 +298,7 @@ def eval_all(
 
 @eval_app.command(
     "compare",
-    epilog="Example:  sarlang eval compare model_a.json model_b.json",
+    epilog=examples("sarlang eval compare model_a.json model_b.json"),
 )
 @user_errors
 def eval_compare(

@@ -10,9 +10,12 @@ from rich.markup import escape
 
 from sarlang.formats.prompts import VQA_PROMPT
 from sarlang.cli.common import EngineOpt, RayActorsOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import examples
+from sarlang.vocabulary import counted
 
 
-@app.command("train", epilog="Example:  sarlang train --config train.yaml   (model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8)")
+@app.command("train", epilog=examples("sarlang train --config train.yaml",
+                                note="train.yaml holds, e.g., model: baseline, records: mybench/records.jsonl, out: mybench/model, epochs: 8 (model: clip for SAR-CLIP, model: lora with base: for a Hugging Face VLM)"))
 @user_errors
 def train_command(
     config: Annotated[Path, typer.Option("--config", help="YAML/JSON training config (see sarlang.models.run).")],
@@ -45,9 +48,10 @@ def trained_line(info: dict, out: object) -> str:
     return f"trained {info.get('id', 'a model')}" + (f" ({', '.join(facts)})" if facts else "") + f" -> {out}"
 
 
-@app.command("predict", epilog="Example:  sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl   "
-                                "(on a Ray cluster: add --engine ray --ray-address HEAD:6379; over two vLLM servers: "
-                                "--model api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1)")
+@app.command("predict", epilog=examples("sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl",
+                                  "sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl --engine ray --ray-address HEAD:6379",
+                                  "sarlang predict --model api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1 --records mybench/records.jsonl --out mybench/qwen.jsonl",
+                                  note="the second on a Ray cluster, the third over two vLLM servers of one model"))
 @user_errors
 def predict_command(
     model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint; api:MODEL@URL1,URL2,... spreads the requests over several servers of the model), or prior:BUILD (the blind prior of a build).")],
@@ -83,11 +87,11 @@ def predict_command(
             console.print(f"  {server['url']}: {server['answered']} answered, {server['failed_attempts']} failed attempts"
                           + (f" (last: {escape(server['last_failure'][:120])})" if server["last_failure"] else ""), highlight=False)
     if result["failed"]:
-        console.print(f"[yellow]{result['failed']} records got no answer[/] (run the same command again to retry them), e.g.: "
+        console.print(f"[yellow]{counted(result['failed'], 'record')} got no answer[/] (run the same command again to retry them), e.g.: "
                       + escape("; ".join(result["failures"][:3])), highlight=False, markup=True)
 
 
-@app.command("merge", epilog="Example:  sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged")
+@app.command("merge", epilog=examples("sarlang merge --base Qwen2-VL-2B-Instruct --adapter mybench/lora --out mybench/merged"))
 @user_errors
 def merge_command(
     adapter: Annotated[Path, typer.Option("--adapter", help="A LoRA adapter folder from sarlang train (model: lora).")],

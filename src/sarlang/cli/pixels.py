@@ -9,11 +9,12 @@ import typer
 from rich.markup import escape
 
 from sarlang.cli.common import EngineOpt, RayAddressOpt, JsonOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.cli.common import examples
 
 
 @app.command(
     "preprocess",
-    epilog="Example:  sarlang preprocess ../shared/data/hrsid/images --recipe sarlang --out preprocessed/",
+    epilog=examples("sarlang preprocess ../shared/data/hrsid/images --recipe sarlang --out preprocessed/"),
 )
 @user_errors
 def preprocess_command(
@@ -55,7 +56,7 @@ def preprocess_command(
 
 @app.command(
     "despeckle",
-    epilog='Example:  sarlang despeckle S1A_GRD_VV.tif filtered.tif --filter "Refined Lee"',
+    epilog=examples('sarlang despeckle S1A_GRD_VV.tif filtered.tif --filter "Refined Lee"', "sarlang despeckle ../shared/data/hrsid/images/P0001_1200_2000_9600_10400.jpg hrsid_lee.tif --filter Lee"),
 )
 @user_errors
 def despeckle_command(

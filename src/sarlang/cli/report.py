@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from sarlang.cli.common import app, check_outputs, console, user_errors
+from sarlang.cli.common import examples
 
 
 @app.command(
     "report",
-    epilog="Example:  sarlang report demo_out --out report.html   |   sarlang report scores_a/ scores_b/vqa.json --name A --name B --out compare.html",
+    epilog=examples("sarlang report demo_out --out report.html", "sarlang report scores_a/ scores_b/vqa.json --name A --name B --out compare.html"),
 )
 @user_errors
 def report_command(

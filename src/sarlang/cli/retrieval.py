@@ -9,8 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from sarlang.cli.common import JsonOpt, check_outputs, console, err_console, user_errors
+from sarlang.cli.common import examples
 from sarlang.cli.evaluate import eval_app
 from sarlang.errors import InputError
+from sarlang.vocabulary import counted
 
 ModelOpt = Annotated[str, typer.Option("--model", help="A SAR-CLIP folder from sarlang train (model: clip), or openclip:ARCH@CHECKPOINT.")]
 
@@ -46,7 +48,7 @@ def _write(result: dict[str, Any], json_out: Path | None) -> None:
         console.print(f"scores written to {json_out}", highlight=False)
 
 
-@eval_app.command("retrieval", epilog="Example:  sarlang eval retrieval --model mybench/clip --records mybench --split test --json retrieval.json")
+@eval_app.command("retrieval", epilog=examples("sarlang eval retrieval --model mybench/clip --records mybench --split test --json retrieval.json"))
 @user_errors
 def eval_retrieval(
     model: ModelOpt,
@@ -61,16 +63,16 @@ def eval_retrieval(
     check_outputs({"--json file": json_out})
     data = caption_set(records, split)
     clip = _embedding_model(model)
-    err_console.print(f"embedding {len(data.images)} images and {len(data.texts)} captions...", highlight=False)
+    err_console.print(f"embedding {counted(len(data.images), 'image')} and {counted(len(data.texts), 'caption')}...", highlight=False)
     scores = model_retrieval(clip, data)
-    console.print(f"retrieval on {scores['images']} images, {scores['texts']} captions (split {split})", highlight=False)
+    console.print(f"retrieval on {counted(scores['images'], 'image')}, {counted(scores['texts'], 'caption')} (split {split})", highlight=False)
     for way, name in (("i2t", "image->text"), ("t2i", "text->image")):
         console.print(f"  {name:12} " + "  ".join(f"{k} {v * 100:5.1f}" for k, v in scores[way].items()), highlight=False)
     console.print(f"  mR {scores['mR'] * 100:.1f}", highlight=False)
     _write({**scores, "model": model, "records": str(records), "split": split}, json_out)
 
 
-@eval_app.command("zeroshot", epilog="Example:  sarlang eval zeroshot --model mybench/clip --images ../shared/data/mstar_chips --json zeroshot.json")
+@eval_app.command("zeroshot", epilog=examples("sarlang eval zeroshot --model mybench/clip --images ../shared/data/mstar_chips --json zeroshot.json"))
 @user_errors
 def eval_zeroshot(
     model: ModelOpt,
@@ -88,9 +90,9 @@ def eval_zeroshot(
     chosen = _templates(templates)
     data = class_set(images, classes, split)
     clip = _embedding_model(model)
-    err_console.print(f"embedding {len(data.images)} images of {len(data.classes)} classes...", highlight=False)
+    err_console.print(f"embedding {counted(len(data.images), 'image')} of {len(data.classes)} classes...", highlight=False)
     scores = model_zeroshot(clip, data, chosen)
-    console.print(f"zero-shot on {scores['n']} images of {len(data.classes)} classes ({len(chosen)} templates): "
+    console.print(f"zero-shot on {counted(scores['n'], 'image')} of {len(data.classes)} classes ({len(chosen)} templates): "
                   f"top-1 {scores['top1'] * 100:.1f}, top-5 {scores['top5'] * 100:.1f}, mean per class {scores['mean_per_class'] * 100:.1f}",
                   highlight=False)
     _write({**scores, "model": model, "images": str(images), "templates": list(chosen)}, json_out)

@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from sarlang.cli.common import examples
 from sarlang.cli.common import EngineOpt, RayActorsOpt, RayAddressOpt, app, check_outputs, console, progress_bar, user_errors
+from sarlang.vocabulary import counted
 
 
 @app.command(
     "scene",
-    epilog="Example:  sarlang scene S1A_IW_GRDH_VV.tif --model mybench/model --out ships.geojson --tile 512 --overlap 64 --ask 'Is there a harbor?'",
+    epilog=examples("sarlang scene S1A_IW_GRDH_VV.tif --model mybench/model --out ships.geojson --tile 512 --overlap 64 --ask 'Is there a harbor?'",
+                    "sarlang scene mosaic.tif --model blobs: --categories ship --out ships.geojson --wgs84"),
 )
 @user_errors
 def scene_command(
@@ -50,5 +53,5 @@ def scene_command(
         rules = ", ".join(f"{n} by {rule}" for rule, n in measured.get("looks_rules", {}).items())
         console.print(f"number of looks {measured['looks']:.3g}, the median over {measured['sample_windows']} sample windows ({rules}); "
                       "a recipe file's filter_params: {looks: N} fixes it", highlight=False)
-    console.print(f"{result['objects']} objects on {result['tiles']} tiles ({result['duplicates_merged']} duplicates from overlapping tiles merged), "
+    console.print(f"{counted(result['objects'], 'object')} on {counted(result['tiles'], 'tile')} ({counted(result['duplicates_merged'], 'duplicate')} from overlapping tiles merged), "
                   f"in {where}: {result['out']}", highlight=False)

@@ -7,14 +7,16 @@ from typing import Annotated
 
 import typer
 
-from sarlang.cli.common import app, console, user_errors
+from sarlang.cli.common import app, examples, console, user_errors
 from sarlang.errors import InputError
 
 
 @app.command(
     "serve",
-    epilog="Example:  sarlang serve --model demo_out/model --clip demo_out/clip --build demo_out/build   |   "
-           "sarlang serve --human demo_out/build --sample 200 --out answers/",
+    epilog=examples("sarlang serve --model demo_out/model --clip demo_out/clip --build demo_out/build",
+                    "sarlang serve --model demo_out/model --model api:gpt-4o-mini@https://api.openai.com/v1 --port 8080",
+                    "sarlang serve --human demo_out/build --sample 200 --out answers/",
+                    note="visitors choose only among the --model models; nothing of the build but the pictures shown is served"),
 )
 @user_errors
 def serve_command(

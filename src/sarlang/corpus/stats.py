@@ -16,6 +16,7 @@ import numpy as np
 
 from sarlang.files import atomic_write_json, atomic_write_text
 from sarlang.schema import APPLICATIONS, Record
+from sarlang.vocabulary import counted
 
 
 def corpus_stats(records: list[Record], top: int = 10) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def corpus_stats(records: list[Record], top: int = 10) -> dict[str, Any]:
 
 
 def stats_markdown(stats: dict[str, Any]) -> str:
-    lines = ["# Corpus statistics", "", f"{stats['records']} records on {stats['images']} images; "
+    lines = ["# Corpus statistics", "", f"{counted(stats['records'], 'record')} on {counted(stats['images'], 'image')}; "
              f"{stats['question_types']} question types; splits: " + ", ".join(f"{k} {v}" for k, v in stats["by_split"].items()), ""]
     lines += ["## Records per application", "", "| application | records | share |", "|---|---:|---:|"]
     for app, n in stats["by_application"].items():

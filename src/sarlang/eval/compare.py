@@ -14,6 +14,7 @@ from typing import Any
 from sarlang.errors import InputError
 from sarlang.eval.significance import format_p, paired_comparison, paired_mean_difference
 from sarlang.files import read_bytes
+from sarlang.vocabulary import counted
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -101,4 +102,4 @@ def compare_score_files(path_a: Path, path_b: Path, alpha: float = 0.05) -> dict
 
 def _note_unshared(lines: list[str], n_a: int, n_b: int, n_shared: int) -> None:
     if n_shared < max(n_a, n_b):
-        lines.append(f"note: A has {n_a} items, B has {n_b}; only the {n_shared} in both are compared")
+        lines.append(f"note: A has {counted(n_a, 'item')}, B has {n_b}; only the {n_shared} in both are compared")

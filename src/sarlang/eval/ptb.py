@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sarlang.errors import MissingDependencyError, SarlangError
+from sarlang.vocabulary import counted
 
 #: Tokens pycocoevalcap removes after tokenising (case-sensitive: "-lrb-" survives, as there).
 PUNCTUATION = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"])
@@ -72,5 +73,5 @@ def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
         )
     lines = proc.stdout.decode("utf-8").split("\n")
     if len(lines) < len(sentences):
-        raise SarlangError(f"the PTB tokenizer returned {len(lines)} lines for {len(sentences)} captions")
+        raise SarlangError(f"the PTB tokenizer returned {len(lines)} lines for {counted(len(sentences), 'caption')}")
     return [" ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATION) for line in lines[: len(sentences)]]

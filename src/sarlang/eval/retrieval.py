@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sarlang.errors import SarlangError
+from sarlang.vocabulary import counted
 
 RECALL_AT = (1, 5, 10)
 #: Prompt templates of zero-shot classification; ``{}`` is the class name.
@@ -67,7 +68,7 @@ def retrieval_scores(image_vectors: np.ndarray, text_vectors: np.ndarray, text_i
     """
     owner = np.asarray(text_image)
     if len(owner) != len(text_vectors) or len(image_vectors) < 2 or not len(text_vectors):
-        raise SarlangError(f"retrieval needs texts of at least two images ({len(image_vectors)} images, {len(text_vectors)} texts)")
+        raise SarlangError(f"retrieval needs texts of at least two images ({counted(len(image_vectors), 'image')}, {len(text_vectors)} texts)")
     similarity = np.asarray(image_vectors, dtype=np.float64) @ np.asarray(text_vectors, dtype=np.float64).T
     correct = owner[None, :] == np.arange(len(image_vectors))[:, None]  # (images, texts)
     if not correct.any(1).all():
@@ -97,7 +98,7 @@ def zeroshot_scores(image_vectors: np.ndarray, class_vectors: np.ndarray, labels
     truth = np.asarray(labels)
     if len(truth) != len(image_vectors) or not len(truth) or len(class_vectors) != len(classes):
         raise SarlangError(f"zero-shot needs one label per image and one vector per class ({len(truth)} labels, "
-                           f"{len(image_vectors)} images, {len(class_vectors)} vectors, {len(classes)} classes)")
+                           f"{counted(len(image_vectors), 'image')}, {len(class_vectors)} vectors, {len(classes)} classes)")
     scores = np.asarray(image_vectors, dtype=np.float64) @ np.asarray(class_vectors, dtype=np.float64).T
     correct = truth[:, None] == np.arange(len(classes))[None, :]
     top1 = _hit_probability(scores, correct, 1)

@@ -10,6 +10,7 @@ from rich.table import Table
 from sarlang.eval.captions import CaptionScores
 from sarlang.eval.vqa import VqaScores
 from sarlang.schema import APPLICATIONS, Accuracy
+from sarlang.vocabulary import counted
 
 
 def _fmt(value: float | None, scale: float = 100.0) -> str:
@@ -54,7 +55,7 @@ VQA_HEADER = ["application", "accuracy %", "95% CI", "correct/n"]
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:
     """One line per fact of an input summary (rows read, rejects by reason, empty predictions)."""
-    lines = [f"{summary['scored']} scored from {summary['rows']} rows ({summary['format']})"]
+    lines = [f"{summary['scored']} scored from {counted(summary['rows'], 'row')} ({summary['format']})"]
     if summary.get("empty_predictions"):
         lines.append(f"{summary['empty_predictions']} empty predictions (scored as given)")
     for reason, count in summary.get("rejects_by_reason", {}).items():

@@ -33,6 +33,7 @@ from sarlang.formats.sarlang1m import infer_application
 from sarlang.files import read_bytes
 from sarlang.registry import Plugins
 from sarlang.schema import BOX_APPLICATIONS, EvalItem, Record, Reject
+from sarlang.vocabulary import counted
 
 #: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
 PREDICTION_FORMATS = Plugins("prediction format", "sarlang.formats.tools", "rows", "sarlang.prediction_formats")
@@ -365,7 +366,7 @@ def _join_by_content(rows: list[Row], source: str, records: list[Record], task: 
         ):
             matched = list(zip(rows, sequence))
             if len(rows) < len(sequence):
-                notes.append(f"the rows are the first {len(rows)} of the {len(sequence)} records of {name}, in order "
+                notes.append(f"the rows are the first {len(rows)} of the {counted(len(sequence), 'record')} of {name}, in order "
                              "(a tool given max_samples writes a prefix)")
             break
     else:
@@ -389,7 +390,7 @@ def _join_by_content(rows: list[Row], source: str, records: list[Record], task: 
             last = pick
             matched.append((row, records[pick]))
         if matched:
-            notes.append(f"{len(matched)} rows matched to records by their question and answer")
+            notes.append(f"{counted(len(matched), 'row')} matched to records by their question and answer")
     items = [_item_from_record(rec, pred, number) for (number, pred, _, _, _), rec in matched if task_of(rec) == task]
     aside = len(matched) - len(items)
     if aside:
@@ -458,7 +459,7 @@ def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str
         splits = {by_id[i].split for i in seen}
         others = sum(1 for r in records if r.split not in splits)
         if others:
-            notes.append(f"scored against split {', '.join(sorted(splits))}; {others} records of other splits left aside (--split all counts them)")
+            notes.append(f"scored against split {', '.join(sorted(splits))}; {counted(others, 'record')} of other splits left aside (--split all counts them)")
         records = [r for r in records if r.split in splits]
     _reject_unpredicted(records, seen, source, rejects)
     return items

@@ -51,6 +51,7 @@ import numpy as np
 from sarlang.errors import SarlangError
 from sarlang.registry import Entries
 from sarlang.schema import SarImage, UnitError
+from sarlang.vocabulary import counted
 
 FILTERS: tuple[str, ...] = ("Boxcar", "Median", "Frost", "Gamma Map", "Lee", "Refined Lee", "Lee Sigma", "Kuan")
 
@@ -133,7 +134,7 @@ class LooksEstimate:
 
     def describe(self) -> str:
         """One line for a command's output: the looks and how they were found."""
-        how = f"{self.rule} ({self.reason})" if self.reason else f"{self.rule}, {self.blocks} blocks"
+        how = f"{self.rule} ({self.reason})" if self.reason else f"{self.rule}, {counted(self.blocks, 'block')}"
         return f"{self.looks:.3g} looks: {how}"
 
 

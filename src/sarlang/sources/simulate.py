@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sarlang.errors import InputError
 from sarlang.schema import Reject, Scene
+from sarlang.vocabulary import counted
 
 
 def read(count: str, seed: int = 0, size: int = 512, gsd: str = "2", looks: float = 1.0,
@@ -45,7 +46,7 @@ def read(count: str, seed: int = 0, size: int = 512, gsd: str = "2", looks: floa
     except ValueError:
         raise InputError(f"simulate source '{count}' must start with a scene count, e.g. simulate:200,gsd=1+4") from None
     if n < 1:
-        raise InputError(f"simulate source asks for {n} scenes", hint="give a positive count, e.g. simulate:200")
+        raise InputError(f"simulate source asks for {counted(n, 'scene')}", hint="give a positive count, e.g. simulate:200")
     try:
         gsds = [float(g) for g in str(gsd).split("+")]
     except ValueError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from sarlang.files import iter_jsonl
 from sarlang.formats.predictions import IdRow, json_keys, text_value
 from sarlang.schema import Reject
+from sarlang.vocabulary import counted
 
 PRIORITY = 20
 JOIN = "id"
@@ -75,5 +76,5 @@ def rows(data: bytes, path: Path, rejects: list[Reject], notes: list[str]) -> li
         cut += choice.get("finish_reason") == "length"
         found.append((number, rid, answer))
     if cut:
-        notes.append(f"{cut} answers were cut at the token limit (finish_reason length) and are scored as written")
+        notes.append(f"{counted(cut, 'answer')} cut at the token limit (finish_reason length), scored as written")
     return found
