@@ -235,5 +235,5 @@ def test_eval_all_fails_on_judge_failures_too(tmp_path: Path, monkeypatch: pytes
         args = ["eval", "all", str(preds), "--out", str(tmp_path / "s"), "--judge", "api", "--no-meteor"]
         failed = run_cli(*args, env=env)
         allowed = run_cli(*args, "--allow-judge-failures", env=env)
-    assert failed.returncode == 3 and "the judge failed on 1 answers" in failed.stderr
+    assert failed.returncode == 3 and "the judge failed on 1 answer," in failed.stderr
     assert allowed.returncode == 0 and (tmp_path / "s" / "vqa.json").exists()

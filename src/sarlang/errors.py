@@ -49,3 +49,13 @@ class MissingDependencyError(SarlangError):
 
 class JudgeError(SarlangError):
     """The answer judge could not be set up or reached (bad URL, missing key, ...)."""
+
+
+class TaskMismatch(InputError):
+    """A prediction file, or the records it is scored against, holds nothing of the task asked
+    (captions, questions, box answers); ``held`` names the tasks it does hold (``sarlang eval``'s
+    task names), so ``sarlang eval all`` skips that task and says so, by type, not by message."""
+
+    def __init__(self, message: str, held: list[str] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.held = list(held or [])

@@ -109,6 +109,35 @@ def iter_jsonl(data: bytes, source: str, rejects: list[Reject]) -> Iterator[tupl
             rejects.append(Reject(source, number, f"malformed JSON: {exc.msg} at column {exc.colno}"))
 
 
+def file_sha256(path: str | Path) -> str | None:
+    """The SHA-256 of a file's bytes (hex), read in blocks; None when it cannot be read."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def csv_text(rows: Iterable[Sequence[Any]], delimiter: str = ",") -> str:
+    """Rows as CSV (or, with ``delimiter="\\t"``, TSV) text, lines ending in ``\\n``. A cell is
+    quoted (RFC 4180: in double quotes, a quote doubled) when it holds the delimiter, a quote, a
+    line break of any kind (``\\r`` too, which the csv module leaves bare), another control
+    character or a Unicode line separator, so :func:`iter_csv`, Python's csv module and pandas
+    read every cell back as written."""
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        if delimiter in text or '"' in text or any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in text):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    return "".join(delimiter.join(cell(v) for v in row) + "\n" for row in rows)
+
+
 def iter_csv(data: bytes, source: str, rejects: list[Reject]) -> Iterator[tuple[int, list[str]]]:
     """CSV rows (with the line each starts on); rows holding non-UTF-8 bytes become rejects."""
     text = _strip_bom(data).decode("utf-8", errors="surrogateescape")
@@ -241,7 +270,8 @@ def resume_jsonl(path: str | Path, journal: str | Path, fingerprint: str, restar
     keep_run_fingerprint(journal, fingerprint, resuming, refusal, hint)
     if not resuming:
         return []
-    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    # JSONL lines end at "\n" only: a text may hold U+2028, U+0085 or \x1c, which str.splitlines would cut at
+    lines = [line + "\n" for line in out.read_text(encoding="utf-8").split("\n") if line]
     rows, kept = [], []
     for line in lines:
         try:

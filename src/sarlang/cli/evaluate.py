@@ -48,14 +48,25 @@ RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every 
 SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
 
 
-def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto") -> tuple[Any, dict[str, Any]]:
-    """Read and join a prediction file; an error when no row at all can be scored."""
+def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto", rejects_path: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """Read and join a prediction file; an error when no row at all can be scored, which says
+    the commonest reasons and writes the rejects to ``rejects_path`` first when given."""
+    from collections import Counter
+
+    from sarlang.files import atomic_write_jsonl
     from sarlang.formats.predictions import load_eval_items
 
     loaded = load_eval_items(file, fmt.value, records, task=task, split=split)
     if not loaded.items:
         noun = "caption" if task == "captions" else "answer"
-        raise SarlangError(f"no {noun} in '{file}' could be scored ({len(loaded.rejects)} rejected)", hint="run with --rejects FILE to see why")
+        reasons = "; ".join(f"{n} x {reason}" for reason, n in Counter(r.reason for r in loaded.rejects).most_common(3))
+        if rejects_path is not None:
+            atomic_write_jsonl(rejects_path, [r.to_dict() for r in loaded.rejects])
+            hint = f"every rejected row, with its reason, is in {rejects_path}"
+        else:
+            hint = "run with --rejects FILE to see every rejected row with its reason"
+        raise SarlangError(f"no {noun} in '{file}' could be scored ({counted(len(loaded.rejects), 'row')} rejected"
+                           + (f": {reasons}" if reasons else "") + ")", hint=hint)
     return loaded, loaded.summary()
 
 
@@ -101,7 +112,7 @@ def eval_captions(
     from sarlang.files import atomic_write_jsonl
 
     check_outputs({"--json file": json_out, "--rejects file": rejects, "--per-sample file": per_sample})
-    loaded, summary = _load(file, fmt, records, "captions", split)
+    loaded, summary = _load(file, fmt, records, "captions", split, rejects)
     # no spinner: its thread would keep the scorer from forking its ROUGE-L worker
     err_console.print(f"scoring {counted(len(loaded.items), 'caption')} ({mode.value} mode)...", highlight=False)
     scores = score_captions(
@@ -165,7 +176,7 @@ def eval_vqa(
     judge_obj = make_judge(judge.value, judge_url, judge_model, judge_key, judge_prompt, judge_cache,
                            judge_concurrency, judge_timeout, judge_retries, embedding_threshold)
     try:
-        loaded, summary = _load(file, fmt, records, "vqa", split)
+        loaded, summary = _load(file, fmt, records, "vqa", split, rejects)
     except BaseException:
         judge_obj.close()
         raise
@@ -232,7 +243,7 @@ def eval_grounding(
     check_outputs({"--json file": json_out, "--rejects file": rejects})
     if records is None:
         raise InputError("grounding answers are scored against the build's boxes", hint="pass the records with --records BUILD")
-    loaded, summary = _load(file, fmt, records, "grounding", split)
+    loaded, summary = _load(file, fmt, records, "grounding", split, rejects)
     all_records, _ = load_records(records)
     scores = score_grounding(grounding_items(loaded.items, all_records, convention))
 
@@ -275,25 +286,30 @@ def eval_all(
 ) -> None:
     """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): every task it holds, one command
     (box answers too, when the records are given)."""
+    from sarlang.errors import TaskMismatch
+
     check_outputs(folders={"--out folder": out})
-    scored = []
+    scored, skipped = [], []
     for task, command, kwargs in (
         ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
         ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": allow_judge_failures}),
         ("grounding", eval_grounding, {}),
     ):
         if task == "grounding" and records is None:
-            continue  # box answers are scored against the build's boxes only
+            skipped.append("grounding (box answers are scored against the build's boxes: pass --records BUILD)")
+            continue
         console.print(f"[bold]{task}[/]", highlight=False, markup=True)
         try:
             command.__wrapped__(file=file, records=records, fmt=fmt, split=split, json_out=out / f"{task}.json", **kwargs)
             scored.append(task)
-        except InputError as exc:
-            if "holds only" not in exc.message and not (task == "grounding" and "holds no visual-grounding records" in exc.message):
-                raise
+        except TaskMismatch as exc:  # nothing of this task in the file or the records: the others are still scored
             console.print(f"no {task} to score: {exc.message}", highlight=False)
+            skipped.append(task)
     if not scored:
-        raise SarlangError(f"'{file}' holds neither captions nor questions that could be scored")
+        raise SarlangError(f"nothing in '{file}' could be scored: it holds no captions, questions or box answers that match",
+                           hint="; ".join(skipped))
+    if skipped:
+        console.print("not scored: " + "; ".join(skipped), highlight=False)
 
 
 @eval_app.command(

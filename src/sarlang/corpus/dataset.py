@@ -98,7 +98,7 @@ def _resume(partial: Path, done_file: Path, journal: Path, fingerprint: str, res
     An interrupted build made from other inputs or options is refused (its records would mix with
     the new ones) unless ``restart`` starts afresh.
     """
-    done = set() if restart or not done_file.exists() else {line for line in done_file.read_text(encoding="utf-8").splitlines() if line}
+    done = set() if restart or not done_file.exists() else {line for line in done_file.read_text(encoding="utf-8").split("\n") if line}
     resume_jsonl(partial, journal, fingerprint, restart, f"'{partial.parent}' holds an interrupted build made from other inputs or options",
                  "run the same command with --restart to start afresh, or build into another --out folder", companions=(done_file,),
                  keep=lambda row: isinstance(row, dict) and (row.get("provenance") or {}).get("scene") in done)

@@ -20,9 +20,7 @@ changed (``provenance.review``).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 from collections import defaultdict
@@ -34,7 +32,7 @@ from sarlang.vocabulary import plural
 from sarlang.errors import InputError
 from sarlang.schema import Reject
 from sarlang.vocabulary import extract_numbers
-from sarlang.files import Progress, atomic_write_text, counting, iter_csv, read_bytes
+from sarlang.files import Progress, atomic_write_text, counting, csv_text, iter_csv, read_bytes
 
 PROMPT_VERSION = "1"
 REWRITE_PROMPT = (
@@ -106,7 +104,7 @@ def _load_rows(build_dir: Path) -> list[dict[str, Any]]:
     path = build_dir / "records.jsonl"
     if not path.exists():
         raise InputError(f"'{build_dir}' has no records.jsonl", hint="run sarlang build first")
-    return [json.loads(line) for line in read_bytes(path, "records file").decode("utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in read_bytes(path, "records file").decode("utf-8").split("\n") if line.strip()]
 
 
 def _write_rows(build_dir: Path, rows: list[dict[str, Any]]) -> None:
@@ -195,12 +193,8 @@ REVIEW_COLUMNS = ["id", "image", "question", "answer", "flags", "corrected", "no
 def export_review_sheet(build_dir: str | Path, sheet: str | Path) -> int:
     """Write the LLM-written records of a build to a CSV sheet for review; returns the number of rows."""
     rows = [r for r in _load_rows(Path(build_dir)) if r.get("provenance", {}).get("generator") == "llm"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(REVIEW_COLUMNS)
-    for r in rows:
-        writer.writerow([r["id"], r["image"], r["question"], r["answer"], " | ".join(r["provenance"].get("flags", [])), "", ""])
-    atomic_write_text(sheet, buffer.getvalue())
+    table = [REVIEW_COLUMNS] + [[r["id"], r["image"], r["question"], r["answer"], " | ".join(r["provenance"].get("flags", [])), "", ""] for r in rows]
+    atomic_write_text(sheet, csv_text(table))
     return len(rows)
 
 

@@ -52,7 +52,35 @@ def connect(address: str | None) -> bool:
         raise InputError(f"cannot reach a Ray cluster at '{address}': {exc}",
                          hint="start one with `ray start --head`, pass its address (or 'auto' on a node of it), "
                               "or leave out --ray-address for a local one") from None
+    if not address:
+        _start_reaper()
     return True
+
+
+_REAPER: list[Any] = []
+
+
+def _start_reaper() -> None:
+    """Watch the local instance just started (:mod:`sarlang.engines.reaper`): stopped with it if this process is killed."""
+    import subprocess
+    import sys
+
+    if not os.path.isdir("/proc"):
+        return
+    _REAPER.append(subprocess.Popen([sys.executable, "-m", "sarlang.engines.reaper", str(os.getpid())], stdin=subprocess.PIPE,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True))  # a signal to the command's group must not stop it first
+
+
+def _stop_reaper() -> None:
+    while _REAPER:
+        reaper = _REAPER.pop()
+        try:
+            reaper.stdin.write(b"done")
+            reaper.stdin.close()
+        except OSError:
+            pass
+        reaper.wait(timeout=10)
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -79,6 +107,7 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 def disconnect() -> None:
     """Leave the cluster (a local instance this process started is stopped)."""
     _ray().shutdown()
+    _stop_reaper()
 
 
 def cluster_cpus() -> int:

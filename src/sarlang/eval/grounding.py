@@ -132,16 +132,48 @@ def score_grounding(items: Sequence[GroundingItem]) -> dict[str, Any]:
     }
 
 
+def _asked_convention(question: str) -> str | None:
+    """The box convention a question states (:data:`sarlang.formats.boxes.CONVENTION_HINTS`), or None."""
+    from sarlang.formats.boxes import CONVENTION_HINTS
+
+    lowered = question.lower()
+    return next((name for name, hint in CONVENTION_HINTS.items() if hint.lower() in lowered), None)
+
+
+def _truth(record: Any) -> tuple[tuple[Box, ...], float, float, str, bool]:
+    """(true boxes in pixels, image width, height, the convention asked, unique) of a grounding
+    record: from its provenance (a build), else from its answer in the convention its question
+    states (an export read back: LLaVA, ShareGPT, VLMEvalKit files keep no provenance)."""
+    from sarlang.errors import InputError
+    from sarlang.formats.boxes import parse_boxes
+
+    p = record.provenance
+    try:
+        width, height = float(p["width"]), float(p["height"])
+        truth = tuple((float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in p["boxes"])
+        return truth, width, height, str(p.get("convention", "sarlang")), bool(p.get("unique", len(truth) == 1))
+    except (KeyError, TypeError, ValueError):
+        pass
+    asked = _asked_convention(record.question)
+    if asked in ("sarlang", "qwen2.5"):  # pixel conventions: the answer is the truth, no image size needed
+        parsed = parse_boxes(record.answer, asked, 0.0, 0.0)
+        if parsed.boxes:
+            return tuple(parsed.boxes), 0.0, 0.0, asked, len(parsed.boxes) == 1
+    raise InputError(f"record '{record.id}' does not hold its boxes and image size"
+                     + (f" (its question asks for {asked} boxes, which need the image's size)" if asked else ""),
+                     hint="score against the build (--records BUILD) that sarlang build --grounding CONVENTION wrote")
+
+
 def grounding_items(items: Sequence[Any], records: Sequence[Any], convention: str | None = None) -> list[GroundingItem]:
-    """Box answers (:class:`~sarlang.schema.EvalItem`) joined to their grounding records (their
-    provenance holds the true boxes ``[x, y, w, h]`` in pixels, the image size, the convention
-    the question asked for and whether the target is unique), read in ``convention`` (default:
-    the one the question asked for).
+    """Box answers (:class:`~sarlang.schema.EvalItem`) joined to their grounding records, read in
+    ``convention`` (default: the one the question asked for). A build's records keep the true
+    boxes ``[x, y, w, h]`` in pixels, the image size, the convention and whether the target is
+    unique in their provenance; an export read back (``--records sharegpt_test.json``) gives
+    them through its answers, in the pixel conventions.
 
     Raises:
         InputError: a record without its boxes (not made by ``sarlang build --grounding``).
     """
-    from sarlang.errors import InputError
     from sarlang.formats.boxes import check_convention, parse_boxes
 
     if convention is not None:
@@ -149,16 +181,14 @@ def grounding_items(items: Sequence[Any], records: Sequence[Any], convention: st
     by_id = {r.id: r for r in records}
     out = []
     for item in items:
-        record = by_id[item.id]
-        p = record.provenance
-        try:
-            width, height = float(p["width"]), float(p["height"])
-            truth = tuple((float(x), float(y), float(x) + float(w), float(y) + float(h)) for x, y, w, h in p["boxes"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"record '{record.id}' does not hold its boxes and image size",
-                             hint="score grounding records made by sarlang build --grounding CONVENTION") from None
-        answer = parse_boxes(item.prediction, convention or str(p.get("convention", "sarlang")), width, height)
-        out.append(GroundingItem(item.id, answer, truth, bool(p.get("unique", len(truth) == 1)), item.question_type))
+        truth, width, height, asked, unique = _truth(by_id[item.id])
+        if not width and (convention or asked) not in ("sarlang", "qwen2.5"):
+            from sarlang.errors import InputError
+
+            raise InputError(f"reading answers as {convention} boxes needs each image's size, which these records do not keep",
+                             hint="score against the build (--records BUILD)")
+        answer = parse_boxes(item.prediction, convention or asked, width, height)
+        out.append(GroundingItem(item.id, answer, truth, unique, item.question_type))
     return out
 
 

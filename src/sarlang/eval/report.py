@@ -150,6 +150,23 @@ def _items(run: Run, scores: dict[str, Any], task: str, records: str | None) -> 
     if not source or not Path(source).exists():
         run.notes.append(f"the {task} predictions '{source}' are not there any more: answers and images are not shown")
         return {}
+    from sarlang.files import file_sha256
+    from sarlang.formats.records import records_file
+
+    # the page shows answers read again from the files: only when they are still what was scored
+    if scores.get("input_sha256") is None:
+        run.notes.append(f"the {task} score file holds no fingerprint of its predictions (an older sarlang): "
+                         f"the answers shown are '{Path(source).name}' as it is now")
+    elif file_sha256(source) != scores["input_sha256"]:
+        run.notes.append(f"the {task} predictions '{source}' changed after they were scored (SHA-256 differs): their answers are not "
+                         "shown, the scores are those of the file as it was; score it again to see both")
+        return {}
+    scored_against = scores.get("records")
+    if records and scored_against and Path(records).resolve() != Path(scored_against).resolve():
+        pass  # records given to the report on purpose: shown as given
+    elif scored_against and scores.get("records_sha256") and file_sha256(records_file(scored_against)) != scores["records_sha256"]:
+        run.notes.append(f"the records '{scored_against}' changed after the {task} predictions were scored: their answers are not shown")
+        return {}
     try:
         loaded = load_eval_items(source, scores.get("summary", {}).get("format", "auto"), records, task=task, split=scores.get("split", "auto"))
     except InputError as exc:
@@ -220,7 +237,7 @@ def objects_of(records_file: str | None) -> dict[str, list[tuple[str, tuple[floa
     path = (path if path.is_dir() else path.parent) / "objects.jsonl"
     out: dict[str, list[tuple[str, tuple[float, float, float, float]]]] = {}
     try:
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8").split("\n"):  # JSONL: lines end at "\n" only
             if line.strip():
                 row = json.loads(line)
                 out[str((path.parent / row["image"]).resolve())] = [(str(o["category"]), tuple(float(v) for v in o["box"])) for o in row["objects"]]

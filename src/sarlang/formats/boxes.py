@@ -147,6 +147,18 @@ def _json_boxes(text: str) -> list[tuple[list[float], str | None, float | None]]
     return None
 
 
+def _extent_ok(values: Sequence[Any], convention: str) -> bool:
+    """Whether four numbers of ``convention`` make a box as written: a positive width and height
+    for ``sarlang``'s ``[x, y, w, h]`` (its ``x, y`` is the top left corner, so ``[10, 10, -5,
+    -5]`` is no box, not the box above and left of it); two corners that differ in both
+    coordinates for the corner conventions (two opposite corners make one box, in either order)."""
+    try:
+        a, b, c, d = (float(v) for v in values)
+    except (TypeError, ValueError):
+        return False
+    return (c > 0 and d > 0) if convention == "sarlang" else (c != a and d != b)
+
+
 def _read(text: str, convention: str, width: float, height: float, asked: bool = True) -> ParsedBoxes | None:
     """The boxes of ``text`` in ``convention``; Qwen2.5's bare ``[x1, y1, x2, y2]`` lists (no
     ``bbox_2d`` key) only when the question asked for that convention (``asked``)."""
@@ -160,6 +172,8 @@ def _read(text: str, convention: str, width: float, height: float, asked: bool =
         if entries is None:
             return None
         for values, label, score in entries:
+            if not _extent_ok(values, convention):
+                return ParsedBoxes(parsed_as=convention, reason=f"a box of no area, or of negative width or height, as written: {list(values)}")
             out.boxes.append(to_pixels(values, convention, width, height))
             out.labels.append(label)
             out.scores.append(score)
@@ -173,6 +187,8 @@ def _read(text: str, convention: str, width: float, height: float, asked: bool =
     if not matches:
         return None
     for values, label in matches:
+        if not _extent_ok(values, convention):
+            return ParsedBoxes(parsed_as=convention, reason=f"a box of no area, or of negative width or height, as written: {[float(v) for v in values]}")
         out.boxes.append(to_pixels(values, convention, width, height))
         out.labels.append(label.strip() if label else None)
         out.scores.append(None)
@@ -182,14 +198,20 @@ def _read(text: str, convention: str, width: float, height: float, asked: bool =
 def parse_boxes(text: str, convention: str, width: float, height: float) -> ParsedBoxes:
     """The boxes an answer holds, read as ``convention`` first, then as the unmistakable ones
     (see the module docstring); pixel boxes of an image ``width`` x ``height`` pixels."""
+    import unicodedata
+
     check_convention(convention)
     if not text or not text.strip():
         return ParsedBoxes(reason="empty answer")
+    # full-width digits, brackets and commas (［12，32，29，13］, as CJK models write) as ASCII
+    text = unicodedata.normalize("NFKC", text)
     # a syntax that cannot be mistaken wins over bare brackets: "bbox_2d": [..] holds brackets too
     unmistakable = ["qwen2.5", "qwen2", "geochat"]
     order = [convention, *unmistakable] if convention in unmistakable else [*unmistakable, convention]
     for name in dict.fromkeys(order):
         found = _read(text, name, width, height, asked=name == convention)
+        if found is not None and found.reason:
+            return found
         if found is not None and found.boxes:
             bad = [b for b in found.boxes if not all(map(_finite, b)) or b[2] <= b[0] or b[3] <= b[1]]
             if bad:

@@ -72,7 +72,8 @@ def read_vlmevalkit_tsv(path: Path) -> tuple[list[Record], list[Reject]]:
     """A VLMEvalKit dataset TSV (as ``sarlang export --to vlmevalkit`` writes it) as records."""
     source = str(path)
     text = read_bytes(path, "records file").decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    # quoted cells as pandas (VLMEvalKit) reads them: sarlang quotes a cell with a tab, a quote or a line break
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t")
     fields = set(reader.fieldnames or [])
     if not {"index", "question", "answer"} <= fields:
         raise SchemaError(f"{path}: a VLMEvalKit TSV needs the columns index, question and answer (found {sorted(fields)})")

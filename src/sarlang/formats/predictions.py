@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sarlang.errors import FormatDetectionError, InputError
+from sarlang.errors import FormatDetectionError, InputError, TaskMismatch
 from sarlang.formats.records import load_records
 from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application
@@ -73,7 +73,12 @@ class LoadedItems:
 
         ``per_sample`` (caption scores per image) is stored with the item ids, for paired comparisons.
         """
-        result = {**scores, "input": str(Path(source).resolve()), "records": self.records, "split": self.split,
+        from sarlang.files import file_sha256
+        from sarlang.formats.records import records_file
+
+        # fingerprints of what was scored, so a report made later can tell a file that changed since
+        result = {**scores, "input": str(Path(source).resolve()), "input_sha256": file_sha256(source), "records": self.records,
+                  "records_sha256": file_sha256(records_file(self.records)) if self.records else None, "split": self.split,
                   "summary": self.summary(), "rejects": [r.to_dict() for r in self.rejects]}
         if per_sample is not None:
             result["per_sample"] = {"id": [it.id for it in self.items], **per_sample}
@@ -225,21 +230,21 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     if task not in TASKS:
         raise InputError(f"unknown task '{task}'")
     p = Path(path)
-    data = read_bytes(p, "prediction file")
+    data, read_as = _as_utf8_lines(read_bytes(p, "prediction file"), p)
     if fmt == "auto":
         fmt = detect_format(data, p)
     tool = _module(fmt)
     joined_by_id = getattr(tool, "JOIN", "content") == "id"
     if task == "captions" and not getattr(tool, "CAPTIONS", True):
-        raise InputError(
-            f"a {fmt} file holds no captions, only answers",
+        raise TaskMismatch(
+            f"a {fmt} file holds no captions, only answers", held=["vqa"],
             hint="score captions from LLaMA-Factory's generated_predictions.jsonl (--format llamafactory)",
         )
     if joined_by_id and records_path is None:
         raise InputError(f"a {fmt} file holds only record ids and predictions", hint="pass the records file with --records")
     source = str(p)
     rejects: list[Reject] = []
-    notes: list[str] = []
+    notes: list[str] = [read_as] if read_as else []
     records: list[Record] | None = None
     other_ids: dict[str, str] = {}
     if records_path is not None:
@@ -258,7 +263,7 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
             held = [t for t in TASKS if t != task and _task_records(all_records, t)]
             hint = (f"it holds {' and '.join(held)}: score them with sarlang eval {held[0]}" if held
                     else "sarlang build writes them (--grounding CONVENTION for box questions)")
-            raise InputError(f"records file '{records_path}' holds no {kind} records", hint=hint)
+            raise TaskMismatch(f"records file '{records_path}' holds no {kind} records", held=held, hint=hint)
 
     rows = tool.rows(data, p, rejects, notes)
     n_rows = len(rows) + sum(1 for r in rejects if r.source == source)
@@ -285,6 +290,36 @@ def load_eval_items(path: str | Path, fmt: str = "auto", records_path: str | Pat
     )
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _as_utf8_lines(data: bytes, path: Path) -> tuple[bytes, str | None]:
+    """A prediction file's bytes as UTF-8 lines, and what was done to get them: a file saved as
+    UTF-16 or UTF-32 (with its byte-order mark, as Windows tools save "Unicode text") is
+    decoded; a JSON array of row objects (a list dumped whole) becomes one row per line. Anything
+    else is returned as it is (its rows are then read, or rejected, by their format)."""
+    note = None
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                data = data[len(bom):].decode(encoding).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"'{path}' starts as {encoding.upper()} but is not: {exc.reason} at byte {exc.start}",
+                                 hint="save it as UTF-8") from None
+            note = f"read as {'-'.join(encoding.split('-')[:2]).upper()} (its byte-order mark says so), not UTF-8"
+            break
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"[") and path.suffix.lower() in (".json", ".jsonl", ""):
+        try:
+            rows = json.loads(head.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return data, note
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+            data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+            note = ((note + "; ") if note else "") + f"a JSON array of {len(rows)} rows, read one row per element"
+    return data, note
+
+
 def is_caption_prompt(question: str) -> bool | None:
     """Whether a row's prompt asks for a caption (True), a question's answer (False), or cannot tell (None, no prompt)."""
     if not question.strip():
@@ -292,19 +327,29 @@ def is_caption_prompt(question: str) -> bool | None:
     return infer_application(question)[0] == "image_description"
 
 
+def task_of_question(question: str) -> str | None:
+    """The task of a row known only by its prompt: ``captions``, ``grounding`` (a question that
+    asks for boxes), ``vqa``; None without a prompt."""
+    if not question.strip():
+        return None
+    application = infer_application(question)[0]
+    return "captions" if application == "image_description" else "grounding" if application in BOX_APPLICATIONS else "vqa"
+
+
 def _items_without_records(rows: list[Row], source: str, task: str, rejects: list[Reject], notes: list[str]) -> list[EvalItem]:
     items: list[EvalItem] = []
-    # a file may mix captions and questions (LLaMA-Factory writes one row per example of its
-    # dataset): rows of the other task are left aside, never scored as this one
-    wanted = task == "captions"
-    aside = [row for row in rows if is_caption_prompt(row[3]) is (not wanted)]
+    # a file may mix captions, questions and box questions (LLaMA-Factory writes one row per
+    # example of its dataset): rows of another task are left aside, never scored as this one
+    tasks = [task_of_question(row[3]) for row in rows]
+    kept = [row for row, t in zip(rows, tasks) if t in (task, None)]
+    aside = Counter(t for t in tasks if t not in (task, None))
     if aside:
-        kept = [row for row in rows if is_caption_prompt(row[3]) is not (not wanted)]
-        other = "question" if wanted else "caption"
+        other = " and ".join(TASK_NOUNS[t] for t in sorted(aside))
+        elsewhere = " / ".join(f"sarlang eval {t}" for t in sorted(aside))
         if not kept:
-            raise InputError(f"'{source}' holds only {other} rows ({len(aside)}), no {'captions' if wanted else 'questions'}",
-                             hint=f"score it with sarlang eval {'vqa' if wanted else 'captions'}")
-        notes.append(f"{len(aside)} {other} rows left aside (score them with sarlang eval {'vqa' if wanted else 'captions'})")
+            raise TaskMismatch(f"'{source}' holds only {other} rows ({sum(aside.values())}), no {TASK_NOUNS[task]} rows", held=sorted(aside),
+                               hint=f"score it with {elsewhere}")
+        notes.append(f"{sum(aside.values())} {other} rows left aside (score them with {elsewhere})")
         rows = kept
     for number, pred, label, question, image in rows:
         if not (label or "").strip():
@@ -398,8 +443,8 @@ def _join_by_content(rows: list[Row], source: str, records: list[Record], task: 
         other = " and ".join(TASK_NOUNS[t] for t in others)
         elsewhere = " / ".join(f"sarlang eval {t}" for t in others)
         if not items:
-            raise InputError(f"'{source}' holds only {other} rows ({aside}), no {'captions' if wanted else 'questions'}",
-                             hint=f"score it with {elsewhere}")
+            raise TaskMismatch(f"'{source}' holds only {other} rows ({aside}), no {TASK_NOUNS[task]} rows", held=others,
+                               hint=f"score it with {elsewhere}")
         notes.append(f"{aside} {other} rows left aside (score them with {elsewhere})")
     predicted_splits = {rec.split for _, rec in matched}
     unpredicted = sum(1 for r in records if r.split in predicted_splits and task_of(r) == task) - len(items)
@@ -452,8 +497,8 @@ def _join_by_id(rows: list[IdRow], source: str, records: list[Record], task: str
         other = " and ".join(TASK_NOUNS[t] for t in sorted(others))
         elsewhere = " / ".join(f"sarlang eval {t}" for t in sorted(others))
         if not items and not seen:
-            raise InputError(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers' if task == 'vqa' else 'boxes'}",
-                             hint=f"score it with {elsewhere}")
+            raise TaskMismatch(f"'{source}' holds only {other} predictions ({aside}), no {'captions' if task == 'captions' else 'answers' if task == 'vqa' else 'boxes'}",
+                               held=sorted(others), hint=f"score it with {elsewhere}")
         notes.append(f"{aside} {other} rows left aside (score them with {elsewhere})")
     if predicted_splits_only:
         splits = {by_id[i].split for i in seen}

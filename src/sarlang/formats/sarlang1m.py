@@ -8,6 +8,10 @@ same data as JSON lists of ``{"messages": [...], "images": [...]}`` conversation
 The files carry no application label, so it is inferred from the question's wording by
 :func:`infer_application`, whose rules, tried in order, are:
 
+0. a box convention stated (``as [x, y, w, h] in pixels`` and the others of
+   :data:`sarlang.formats.boxes.CONVENTION_HINTS`), "answer with its box", "give its box", "give
+   the boxes of" (a question answered with boxes, as ``sarlang build --grounding`` asks them)
+   -> ``visual_grounding``
 1. "shape", "direction", "oriented", "orientation" (an attribute of an object, even one given
    by its box) -> ``others``
 2. "more ... than", "fewer ... than", "more numerous" (a comparison of two categories) -> ``others``
@@ -40,11 +44,15 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from sarlang.formats.boxes import CONVENTION_HINTS
 from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
 from sarlang.files import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
+_BOX_ANSWER = re.compile("|".join([*(re.escape(hint.lower()) for hint in CONVENTION_HINTS.values()),
+                                    r"\banswer with (?:its|their) box", r"\bgive (?:its|their) box", r"\bgive the boxes of\b"]))
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("visual_grounding", "boxes", _BOX_ANSWER),
     ("others", "attribute", re.compile(r"\bshape\b|\bdirection\b|\boriented\b|\borientation\b")),
     ("others", "comparison", re.compile(r"\bmore\b.*\bthan\b|\bfewer\b.*\bthan\b|\bmore numerous\b")),
     ("region_referring", "box", re.compile(r"\[\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\]")),

@@ -235,7 +235,9 @@ def predict_records(
                 on_progress(finished, len(chosen))
     # LLaMA-Factory's file, in records order, rebuilt whole from ours (so a kill cannot unbalance them)
     predicted = {}
-    for line in out_path.read_text(encoding="utf-8").splitlines():
+    for line in out_path.read_text(encoding="utf-8").split("\n"):  # not splitlines: answers may hold U+2028
+        if not line.strip():
+            continue
         row = json.loads(line)
         predicted[row["id"]] = row["prediction"]
     from sarlang.files import atomic_write_jsonl

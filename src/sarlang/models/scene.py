@@ -55,7 +55,7 @@ def _resume(journal: Path, fingerprint: str, restart: bool) -> dict[str, dict[st
     if restart or not journal.exists():
         journal.write_text(json.dumps({"fingerprint": fingerprint}) + "\n", encoding="utf-8")
         return {}
-    lines = journal.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in journal.read_text(encoding="utf-8").split("\n") if line]  # "\n" only: answers may hold U+2028
     try:
         head = json.loads(lines[0])
     except (IndexError, json.JSONDecodeError):

@@ -12,7 +12,6 @@ goes on.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -62,11 +61,12 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[Reject]]:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from sarlang.files import file_sha256
+
+    digest = file_sha256(path)
+    if digest is None:
+        raise InputError(f"cannot read '{path}'")
+    return digest
 
 
 def _up_to_date(source: Path, png: Path, sidecar: Path, recipe: Recipe) -> bool:

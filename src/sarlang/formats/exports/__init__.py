@@ -16,10 +16,8 @@ and ``export_<format>.json`` records the prompt, the path style and the records 
 
 from __future__ import annotations
 
-import csv
 import json
 import inspect
-import io
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -28,7 +26,7 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
-from sarlang.files import atomic_write_json, atomic_write_jsonl
+from sarlang.files import atomic_write_json, atomic_write_jsonl, csv_text  # noqa: F401 (csv_text: the formats' CSV writer)
 from sarlang.registry import Plugins
 from sarlang.schema import Record, Reject
 
@@ -49,12 +47,6 @@ def _by_split(records: list[Record]) -> dict[str, list[Record]]:
     for r in records:
         groups[r.split or "all"].append(r)
     return dict(sorted(groups.items()))
-
-
-def csv_text(rows: list[list[str]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
 
 
 def existing_index(path: Path) -> dict[str, Any]:

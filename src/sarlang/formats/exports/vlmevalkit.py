@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_text
-from sarlang.formats.exports import Prompt
+from sarlang.formats.exports import Prompt, csv_text
 from sarlang.schema import Record
 
 #: The dataset class file written beside the TSVs.
@@ -25,11 +25,10 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
 
     Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
-    lines = ["\t".join(["index", "image_path", "question", "answer", "category", "l2-category", "split"])]
-    for index, r in enumerate(records):
-        cells = [str(index), image(r), prompt(r), r.answer, r.application, r.question_type, r.split]
-        lines.append("\t".join(c.replace("\t", " ").replace("\n", " ") for c in cells))
-    atomic_write_text(out / f"SARLANG_{split}.tsv", "\n".join(lines) + "\n")
+    # a cell holding a tab, a quote or a line break (\r too, where pandas would start a row) is quoted
+    rows = [["index", "image_path", "question", "answer", "category", "l2-category", "split"]]
+    rows += [[str(index), image(r), prompt(r), r.answer, r.application, r.question_type, r.split] for index, r in enumerate(records)]
+    atomic_write_text(out / f"SARLANG_{split}.tsv", csv_text(rows, delimiter="\t"))
     # the class lists every TSV of the folder, this split's and those written before
     names = sorted(p.stem for p in out.glob("SARLANG_*.tsv"))
     atomic_write_text(out / "sarlang_vlmevalkit.py", DATASET_CLASS.read_text(encoding="utf-8").replace("__DATASETS__", repr(tuple(names))))
