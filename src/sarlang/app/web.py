@@ -56,7 +56,7 @@ EXAMPLE_QUESTIONS = {
     "others": "What is the dominant land cover in the image?",
 }
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")  # > and < become entities below
 _ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[^\s'\"/:]+/)+([^\s'\"/]*)")
 
 
