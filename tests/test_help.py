@@ -121,3 +121,37 @@ def test_every_option_the_documents_name_exists() -> None:
         if option in named and option not in every:
             shown = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--help"], capture_output=True, text=True, timeout=120)
             assert option in shown.stdout, (script, option)
+
+
+def test_counts_are_said_in_the_singular_for_one() -> None:
+    from sarlang.vocabulary import counted
+
+    assert [counted(1, "tile"), counted(3, "tile"), counted(0, "image"), counted(6, "epoch"), counted(2, "batch")] == \
+        ["1 tile", "3 tiles", "0 images", "6 epochs", "2 batches"]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "src" / "sarlang" / "cli").glob("*.py"))
+    # a number printed before a plural noun goes through counted() (a "1 tiles" is not written)
+    assert not re.findall(r"\{[^{}]*\} (?:tiles|objects|records|scenes|images|answers|rows|captions|epochs)\b", source)
+
+
+def test_every_option_a_hint_names_exists() -> None:
+    """A hint tells the user what to type: each ``--option`` in a hint of the package is an option
+    of a sarlang command (or of the other program the hint names: ``ray start``, ``pip install``)."""
+    import ast
+
+    every = set().union(*(options_of(c) for _, c in _commands()))
+    named: dict[str, str] = {}
+    python_only: list[str] = []
+    for path in (ROOT / "src" / "sarlang").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.keyword) and node.arg == "hint":
+                text = "".join(v.value for v in ast.walk(node.value) if isinstance(v, ast.Constant) and isinstance(v.value, str))
+                text = re.sub(r"`(?:ray start|pip install)[^`]*`|pip install \S+ \S+", "", text)
+                for option in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text):
+                    named[option] = f"{path.relative_to(ROOT)}:{node.lineno}"
+                # a Python keyword (looks=) is no advice to someone at a command line, unless the hint says where it goes
+                if re.search(r"(?<![\w{-])[a-z_]+=(?!\S*})", text) and "Python" not in text:
+                    python_only.append(f"{path.relative_to(ROOT)}:{node.lineno}: {text}")
+    assert not python_only, python_only
+    assert len(named) >= 15
+    unknown = {o: where for o, where in named.items() if o not in every}
+    assert not unknown, f"hints name options no command has: {unknown}"

@@ -48,6 +48,8 @@ def plural(noun: str) -> str:
     """English plural of a category name (its last word): ship -> ships, storage tank -> storage tanks, aircraft -> aircraft."""
     if noun.endswith(_INVARIANT):
         return noun
+    if noun.endswith(("epoch", "stomach", "monarch", "patriarch", "tech")):  # a hard "ch": epochs
+        return noun + "s"
     if noun.endswith(("s", "x", "ch", "sh")):
         return noun + "es"
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":

@@ -214,3 +214,15 @@ def test_a_tile_of_no_data_is_said_and_the_rest_answered(tmp_path: Path) -> None
     tiles = {f["properties"]["tile"]: f["properties"] for f in collection["features"] if f["properties"]["kind"] == "tile"}
     assert {t for t, p in tiles.items() if "skipped" in p} == {"r0_c0", "r256_c0"} and collection["properties"]["tiles_without_data"] == 2
     assert set(model.asked) == {"r0_c256", "r256_c256"} and result["objects"] == 1
+
+
+def test_a_tiles_count_is_a_number_or_null_with_what_the_model_said() -> None:
+    """The GeoJSON's counts hold whole numbers or null, never a model's text (it goes to unread_counts)."""
+    from sarlang.models.scene import read_count
+
+    for answer, count in (("3", 3), ("three", 3), ("There are 3 ships.", 3), ("３", 3), ("twenty-one", 21), ("no", 0),
+                          ("There are no ships in the image.", 0), ("4 ships and 4 cars", 4)):
+        assert read_count(answer) == (count, None), answer
+    for answer, why in (("2 or 3", "several numbers"), ("2.5", "not a count"), ("many", "no number"), (None, "no answer")):
+        count, reason = read_count(answer)
+        assert count is None and why in reason, answer

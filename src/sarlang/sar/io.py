@@ -142,7 +142,7 @@ def _read_picture(p: Path, window: tuple[int, int, int, int] | None, units: str 
     if chosen != "display8" and data.dtype == np.uint8:
         data = data.astype(np.float32)
     if chosen == "display8" and data.dtype != np.uint8:
-        raise InputError(f"'{p}' holds {data.dtype} values, not an 8-bit picture", hint="pass units='amplitude' or 'intensity'")
+        raise InputError(f"'{p}' holds {data.dtype} values, not an 8-bit picture", hint="read it as amplitude or intensity: --units amplitude on the command line, units='amplitude' in Python")
     return SarImage(np.ascontiguousarray(data), chosen, source=str(p) + note)
 
 
