@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def quick_start_block(readme: str) -> str:
     """The fenced block of the README's Quick start that holds the demo's report."""
     section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```\n(.*?)```", section, re.S)
+    blocks = [body for _, body in re.findall(r"```([\w-]*)\n(.*?)```", section, re.S)]
     return next(b for b in blocks if "| application |" in b)
 
 
@@ -39,7 +39,21 @@ def table_rows(text: str) -> dict[str, list[str]]:
 
 
 def clip_figures(text: str) -> list[str]:
-    line = next((l for l in text.splitlines() if l.startswith("SAR-CLIP")), "")
+    """The numbers of the SAR-CLIP summary: the README's line as it stands, or the line built from
+    a report's retrieval table, mean recall and zero-shot sentence (the same numbers, in order)."""
+    if "## SAR-CLIP" in text:  # a report.md
+        part = text.split("## SAR-CLIP", 1)[1]
+        n = re.search(r"Retrieval over (\d+) images and (\d+) captions", part)
+        i2t = re.search(r"\| image → text \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", part)
+        t2i = re.search(r"\| text → image \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", part)
+        mr = re.search(r"mR ([\d.]+)", part)
+        zero = re.search(r"over the (\d+) test images.*?top-1 ([\d.]+)%", part, re.S)
+        if not all((n, i2t, t2i, mr, zero)):
+            return []
+        text = (f"SAR-CLIP ({n[1]} test images, {n[2]} captions): image->text R@1/5/10 {'/'.join(i2t.groups())}, text->image "
+                f"{'/'.join(t2i.groups())}, mR {mr[1]}; zero-shot over the {zero[1]} test images that show one category: top-1 {zero[2]}%.")
+    block = " ".join(text.split())
+    line = block[block.index("SAR-CLIP ("):] if "SAR-CLIP (" in block else ""
     return re.findall(r"\d+(?:\.\d+)?", line)
 
 
