@@ -80,7 +80,7 @@ test: $(VENV)/.test java browser
 	$(PY) -m pytest -q
 
 # Everything but the tests marked slow (LoRA on five tiny VLMs, METEOR parity, the demo, ...), on
-# two worker processes (pytest-xdist): about a minute on 2 cores. `make test` runs them all, in one process.
+# two worker processes (pytest-xdist): about 70 s on 2 cores. `make test` runs them all, in one process.
 test-fast: $(VENV)/.test java browser
 	$(PY) -m pytest -q -m "not slow" -n 2
 

@@ -40,6 +40,7 @@ def test_prompts() -> None:
     assert prompt_for(c) == "Describe the content of this image in one sentence."
 
 
+@pytest.mark.slow
 def test_train_save_load_is_deterministic_and_predicts(bench: Path, tmp_path: Path) -> None:
     a = train_from_config(tiny(bench, tmp_path / "a"))
     b = train_from_config(tiny(bench, tmp_path / "b"))
@@ -58,6 +59,7 @@ def test_train_save_load_is_deterministic_and_predicts(bench: Path, tmp_path: Pa
     assert load_model(str(tmp_path / "a")).answer(batch) == a.answer(batch)
 
 
+@pytest.mark.slow
 def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> None:
     straight = train_from_config(tiny(bench, tmp_path / "straight", epochs=3))
     train_from_config(tiny(bench, tmp_path / "resumed", epochs=3))  # finished run: a rerun resumes at epoch 3 and changes nothing
@@ -70,6 +72,7 @@ def test_training_resumes_from_its_checkpoint(bench: Path, tmp_path: Path) -> No
         train_from_config(tiny(bench, tmp_path / "resumed", epochs=4))
 
 
+@pytest.mark.slow
 def test_training_interrupted_mid_run_resumes_to_the_same_weights(bench: Path, tmp_path: Path) -> None:
     """A kill in epoch 2 (after epoch 1's checkpoint) and a resume give the uninterrupted run's weights, byte for byte."""
     straight = train_from_config(tiny(bench, tmp_path / "straight", epochs=3))
@@ -93,6 +96,7 @@ def test_training_interrupted_mid_run_resumes_to_the_same_weights(bench: Path, t
     del straight
 
 
+@pytest.mark.slow
 def test_predict_writes_both_formats_and_resumes(bench: Path, tmp_path: Path) -> None:
     model = train_from_config(tiny(bench, tmp_path / "m"))
     out = tmp_path / "pred" / "predictions.jsonl"
@@ -190,6 +194,7 @@ def test_object_head_learns_the_build_objects(bench: Path, tmp_path: Path) -> No
     assert load_model(str(tmp_path / "o")).answer(batch) == model.answer(batch)
 
 
+@pytest.mark.slow
 def test_object_settings_are_checked(bench: Path, tmp_path: Path) -> None:
     with_objects = train_from_config(tiny(bench, tmp_path / "with"))
     without = train_from_config(tiny(bench, tmp_path / "without", objects="none"))
@@ -261,6 +266,7 @@ def test_api_failures_are_reported_and_retried_not_scored(bench: Path, tmp_path:
     assert out.read_text() == "" and (tmp_path / "generated_predictions.jsonl").read_text() == ""
 
 
+@pytest.mark.slow
 def test_predict_refuses_to_resume_with_another_model_or_split(bench: Path, tmp_path: Path) -> None:
     one = train_from_config(tiny(bench, tmp_path / "one"))
     two = train_from_config(tiny(bench, tmp_path / "two", width=16))
@@ -387,6 +393,7 @@ def test_found_objects_and_their_glimpses() -> None:
     assert BaselineConfig.from_dict({"architecture": "sarlang-baseline-v3", "encoder": "efficientnet-lite0"}).glimpse_size == 0
 
 
+@pytest.mark.slow
 def test_a_locked_grid_trunk_is_computed_once(bench: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               caplog: pytest.LogCaptureFixture) -> None:
     """frozen_blocks 12 freezes every block under the grid: each picture's trunk features are
@@ -497,6 +504,7 @@ def test_the_decoder_can_write_a_category_name_by_pointing_at_its_token() -> Non
         BaselineConfig.from_dict({"glimpse_views": 3})
 
 
+@pytest.mark.slow
 def test_glimpses_are_classified_in_their_dihedral_views() -> None:
     """glimpse_views 8: the class probabilities of a glimpse are the mean over its eight turned and
     mirrored views, so they do not change when the glimpse is turned or mirrored."""

@@ -15,6 +15,7 @@ from sarlang.errors import InputError  # noqa: E402
 from sarlang.models import towers  # noqa: E402
 
 
+@pytest.mark.slow
 def test_the_image_tower_is_imagenet_efficientnet_lite0_loaded_with_strict_keys() -> None:
     from efficientnet_lite_pytorch import EfficientNet
 
