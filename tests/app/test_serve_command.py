@@ -153,22 +153,26 @@ def test_the_questionnaire_as_typed(tiny_model: dict[str, Path], tmp_path: Path)
 
         def participate(who: str, results: list) -> None:
             client = gradio_client.Client(url, verbose=False)
+            from PIL import Image
+
             out = client.predict(who, "non-expert", api_name="/start")
             for _ in range(6):
                 if not out[1]:
                     break
+                with Image.open(out[0]) as shown:  # the picture arrived whole (gradio once rewrote a shared cache file)
+                    shown.load()
                 record_id = by_question[out[1]]
                 out = client.predict(f"{who}:{truth[record_id]}", api_name="/submit")
             results.append(out)
 
         results: list = []
-        threads = [threading.Thread(target=participate, args=(who, results)) for who in ("Zoë", "p02", "p02")]
+        threads = [threading.Thread(target=participate, args=(who, results)) for who in ("Zoë", "p02", "p02", "p03")]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=240)
-        assert len(results) == 3
-        for who in ("Zoë", "p02"):
+        assert len(results) == 4
+        for who in ("Zoë", "p02", "p03"):
             rows = [json.loads(line) for line in (tmp_path / "answers" / f"{who}.jsonl").read_text(encoding="utf-8").splitlines()]
             assert sorted(r["id"] for r in rows) == sorted(truth) and len({r["id"] for r in rows}) == 6
             assert all(r["participant"] == who and r["prediction"].startswith(f"{who}:") for r in rows)
@@ -176,7 +180,7 @@ def test_the_questionnaire_as_typed(tiny_model: dict[str, Path], tmp_path: Path)
         for bad in ("../escape", "/tmp/x", "a/b", ".hidden", "..", "x" * 65):
             out = client.predict(bad, "non-expert", api_name="/start")
             assert "participant id is" in out[-1], (bad, out[-1])
-        assert sorted(p.name for p in (tmp_path / "answers").iterdir()) == ["Zoë.jsonl", "p02.jsonl"]
+        assert sorted(p.name for p in (tmp_path / "answers").iterdir()) == ["Zoë.jsonl", "p02.jsonl", "p03.jsonl"]
         assert not (tmp_path / "escape.jsonl").exists()
 
 

@@ -306,3 +306,25 @@ def test_text_search_over_a_build_with_sar_clip(tiny_model: dict[str, Path], bro
         assert shown >= 8 and _remote_requests(browser) == []
     finally:
         page.close()
+
+
+def test_pictures_are_handed_to_gradio_as_files_written_once(tmp_path: Path) -> None:
+    """gradio rewrites the cache file of an array or PIL image on every request (a visitor
+    fetching it meanwhile once got it cut); the pages hand it files written once instead, which
+    gradio copies into its cache atomically and then reuses."""
+    pytest.importorskip("gradio", reason="gradio is not installed (the app extra)")
+    from gradio import processing_utils
+    from PIL import Image
+
+    from sarlang.app.web import picture_file
+
+    pixels = (np.arange(64 * 48 * 3) % 251).astype(np.uint8).reshape(64, 48, 3)
+    first = Path(picture_file(pixels, tmp_path))
+    stamp = first.stat().st_mtime_ns, first.stat().st_ino
+    assert Path(picture_file(Image.fromarray(pixels), tmp_path)) == first  # same pixels, same file, not written again
+    assert (first.stat().st_mtime_ns, first.stat().st_ino) == stamp
+    assert np.array_equal(np.asarray(Image.open(first)), pixels)
+    cache = tmp_path / "cache"
+    copied = Path(processing_utils.save_file_to_cache(first, str(cache)))
+    again = copied.stat().st_mtime_ns, copied.stat().st_ino
+    assert Path(processing_utils.save_file_to_cache(first, str(cache))).stat().st_ino == again[1]

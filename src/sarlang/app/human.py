@@ -182,11 +182,14 @@ def shown(path: str) -> Any:
 
 def make_questionnaire(survey: Questionnaire) -> Any:
     """The gradio Blocks of the questionnaire (see the module docstring)."""
-    from sarlang.app.web import as_markdown_text, guarded
+    import tempfile
+
+    from sarlang.app.web import as_markdown_text, guarded, picture_file
     from sarlang.files import require
 
     gr = require("gradio", "app", "the web demo (gradio)")
     total = len(survey.questions)
+    work = Path(tempfile.mkdtemp(prefix="sarlang-questionnaire-"))
 
     def page(participant: str, expertise: str, note: str = "") -> tuple[Any, ...]:
         who = participant_id(participant)
@@ -197,7 +200,7 @@ def make_questionnaire(survey: Questionnaire) -> Any:
             return (None, "", "", f"All {counted(total, 'question')} answered — thank you, {as_markdown_text(who)}. Your answers are saved.",
                     None, gr.update(interactive=False), note)
         state = {"participant": who, "expertise": expertise, "id": record.id, "shown": time.time()}
-        return (shown(survey.image_of(record)), as_markdown_text(record.question), "", f"Question {done + 1} of {total}", state,
+        return (picture_file(shown(survey.image_of(record)), work), as_markdown_text(record.question), "", f"Question {done + 1} of {total}", state,
                 gr.update(interactive=True), note)
 
     def submit(state: dict | None, answer: str) -> tuple[Any, ...]:
@@ -228,4 +231,7 @@ def make_questionnaire(survey: Questionnaire) -> Any:
         start.click(guarded(page, failed), [participant, expertise], outputs, api_name="start")
         send.click(guarded(submit, failed), [state, answer], outputs, api_name="submit")
         answer.submit(guarded(submit, failed), [state, answer], outputs, api_name=False)
+    import shutil
+
+    demo.sarlang_cleanup = [lambda: shutil.rmtree(work, ignore_errors=True)]
     return demo

@@ -91,9 +91,33 @@ def _digest(path: Path, *settings: str) -> str:
     return sha.hexdigest()[:24]
 
 
+def picture_file(pixels: Any, folder: str | Path) -> str:
+    """A picture (uint8 array or PIL image) as a PNG in ``folder`` named by its pixels, written
+    once and atomically, for a page to show by path.
+
+    The page hands gradio files, not arrays: gradio writes an array or PIL image it is given to
+    a cache file named by its content, again on every request, so a visitor fetching that file
+    while another visitor's request rewrites it gets it cut (seen with two participants shown
+    the same picture at once); a file path is copied into the cache once, atomically.
+    """
+    from sarlang.sar.io import write_png
+
+    array = np.ascontiguousarray(np.asarray(pixels.convert("RGB")) if hasattr(pixels, "convert") else pixels, dtype=np.uint8)
+    digest = hashlib.sha256(str(array.shape).encode() + array.tobytes()).hexdigest()[:24]
+    path = Path(folder) / f"shown-{digest}.png"
+    if not path.exists():
+        write_png(path, array)
+    return str(path)
+
+
 def _keep_newest(folder: Path, kept: int) -> None:
-    pictures = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime)
-    for old in pictures[: max(0, len(pictures) - kept)]:
+    pictures = []
+    for p in folder.glob("*.png"):
+        try:
+            pictures.append((p.stat().st_mtime, p))
+        except OSError:  # removed by another request meanwhile
+            pass
+    for _, old in sorted(pictures)[: max(0, len(pictures) - kept)]:
         old.unlink(missing_ok=True)
 
 
@@ -375,7 +399,9 @@ def make_app(model: str | Sequence[str] | None = None, clip: str | None = None, 
         else:
             return None, None, "", None, "Upload a SAR raster or pick one of the build's images."
         found = preview_raster(source, recipe, units, work, max_mb, name=name)
-        return found.raw, found.processed, describe_preview(found.info), found.info | {"path": found.path}, ""
+        shown = (picture_file(found.raw, work), picture_file(found.processed, work))
+        _keep_newest(work, KEPT_PICTURES)
+        return *shown, describe_preview(found.info), found.info | {"path": found.path}, ""
 
     def show_failed(message: str) -> tuple[Any, Any, str, Any, str]:
         return None, None, "", None, f"⚠️ {as_markdown_text(message)}"
@@ -394,7 +420,7 @@ def make_app(model: str | Sequence[str] | None = None, clip: str | None = None, 
         gallery = []
         for path, score in hits:
             with Image.open(path) as picture:
-                gallery.append((picture.convert("RGB"), f"{shown_names.get(path, Path(path).name)} ({score:.3f})"))
+                gallery.append((picture_file(picture, work), f"{shown_names.get(path, Path(path).name)} ({score:.3f})"))
         return gallery, f"{counted(len(hits), 'image')} most like “{as_markdown_text(text.strip())}”"
 
     with gr.Blocks(title="sarlang — SAR vision-language demo", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
