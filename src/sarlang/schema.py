@@ -26,7 +26,18 @@ APPLICATIONS: tuple[str, ...] = (
     "object_positioning",
     "others",
     "visual_grounding",
+    "change_detection",
+    "change_classification",
+    "change_counting",
+    "change_extent",
+    "change_positioning",
+    "change_region_referring",
 )
+#: Applications of a bi-temporal pair (two images of one place, earlier first; DeltaVLM's
+#: questions): has anything changed (yes/no), what changed (a category of change), how many
+#: objects appeared or left, what share of the area changed (binned), where most of it is, what
+#: happened inside a box. Captions of changes are ``image_description`` records of a pair.
+CHANGE_APPLICATIONS: tuple[str, ...] = tuple(a for a in APPLICATIONS if a.startswith("change_"))
 #: Applications answered with boxes.
 BOX_APPLICATIONS: tuple[str, ...] = ("visual_grounding",)
 #: Applications scored by the VQA rules (not captions, not boxes).
@@ -76,6 +87,10 @@ class Record:
     caption_kind: str | None = field(default=None, kw_only=True)
     split: str = field(default="", kw_only=True)
     source: str = field(default="", kw_only=True)
+    #: Every image the record shows, in time order, when it shows several (a bi-temporal pair:
+    #: the earlier date first, which is also ``image``); empty for a record of one image. Left
+    #: out of the JSON when empty; before ``provenance``, which every writer puts last.
+    images: tuple[str, ...] = field(default=(), kw_only=True)
     provenance: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -85,13 +100,30 @@ class Record:
             )
         if self.caption_kind is not None and self.caption_kind not in CAPTION_KINDS:
             raise SchemaError(f"unknown caption_kind '{self.caption_kind}' (expected concise or detailed)")
+        if self.images and (len(self.images) < 2 or self.images[0] != self.image):
+            raise SchemaError("field 'images' lists two or more images, the first being 'image'")
 
     @property
     def is_caption(self) -> bool:
         return self.application == "image_description"
 
+    @property
+    def all_images(self) -> tuple[str, ...]:
+        """The images the record shows, in order: ``images``, or ``(image,)``."""
+        return self.images or ((self.image,) if self.image else ())
+
+    @property
+    def is_pair(self) -> bool:
+        """Whether the record shows a bi-temporal pair (two images of one place)."""
+        return len(self.images) == 2
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.images:
+            del data["images"]
+        else:
+            data["images"] = list(self.images)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
@@ -117,7 +149,16 @@ class Record:
             split=str(data.get("split") or ""),
             source=str(data.get("source") or ""),
             provenance=provenance,
+            images=_images(data.get("images")),
         )
+
+
+def _images(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SchemaError("field 'images' must be a list of image paths")
+    return tuple(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,3 +337,24 @@ class Scene:
     captions: list[str] = field(default_factory=list)
     id: str = ""
     group: str = ""
+    #: A bi-temporal pair: ``image`` is the earlier date, ``later_image`` the later one (the same
+    #: size, co-registered); ``dates`` names both as the source gives them (they sort in time order).
+    later_image: str = ""
+    dates: tuple[str, ...] = ()
+    #: Objects at the later date, and whether each date's objects are labelled at all (a pair
+    #: labelled at one date only gives no appeared/left answers).
+    later_objects: list[SceneObject] = field(default_factory=list)
+    object_dates: tuple[bool, bool] = (False, False)
+    #: The reference change map (bool, rows x columns; True = changed), None when not known, and
+    #: the labelled changes, each a :class:`SceneObject` whose category says what changed
+    #: ("flooded area", "new building") with its box and mask.
+    change_map: Any = None
+    changes: list[SceneObject] = field(default_factory=list)
+    later_pixels: SarImage | None = None
+    #: What made the later date, when a simulator did (changes applied, misregistration, calibration offset).
+    pair_notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_pair(self) -> bool:
+        """Whether the scene is a bi-temporal pair (two images of one place)."""
+        return bool(self.later_image) or self.later_pixels is not None

@@ -91,6 +91,8 @@ def test_one_parquet_schema_for_the_build_and_the_hf_export(built: Path, tmp_pat
     for row, line in zip(rows, lines):
         record = json.loads(line)
         assert json.loads(row.pop("provenance")) == record.pop("provenance")
+        # a pair's images as JSON text; "" for a record of one image (its JSON has no images)
+        assert row.pop("images") == (json.dumps(record.pop("images"), ensure_ascii=False) if "images" in record else "")
         assert row == record
     train = [r for r in rows if r["split"] == "train"]
     assert export_table.column("provenance").to_pylist() == [r["provenance"] for r in pq.read_table(built / "records.parquet").to_pylist() if r["split"] == "train"]

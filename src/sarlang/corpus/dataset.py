@@ -86,7 +86,14 @@ def _fingerprint(plan: list[tuple[str, CorpusContext, list[Scene]]], options: Bu
             digest.update(json.dumps([kind, scene.id, scene.image, scene.width, scene.height, scene.gsd, scene.sensor, scene.split,
                                       scene.group, scene.captions, scene.optical_image, list(scene.landcover_classes), objects,
                                       file_stats.get(scene.image)], sort_keys=True, default=str).encode())
-            for array in [o.mask for o in scene.objects] + [scene.landcover]:
+            arrays = [o.mask for o in scene.objects] + [scene.landcover]
+            if scene.is_pair:  # the later date, its objects, the change map and the labelled changes
+                later = [(o.category, [float(v) for v in o.box]) for o in scene.later_objects]
+                changes = [(c.category, [float(v) for v in c.box]) for c in scene.changes]
+                digest.update(json.dumps([scene.later_image, file_stats.get(scene.later_image), list(scene.dates), later,
+                                          list(scene.object_dates), changes, scene.pair_notes], sort_keys=True, default=str).encode())
+                arrays += [scene.change_map] + [c.mask for c in scene.changes]
+            for array in arrays:
                 if array is not None:
                     digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()

@@ -39,15 +39,21 @@ def _record_encoder() -> Callable[[dict[str, Any], str], str]:
     """
     parts = []
     for f in fields(Record):
+        if f.name == "images":
+            continue  # written only when the record shows several images (Record.to_dict's rule)
         if f.name == "provenance":
+            parts[-1] += "{images(row)}"  # the images of a pair, when there are (before provenance, as Record orders them)
             value = "provenance_json"
         elif f.default is None:
             value = f'"null" if row["{f.name}"] is None else quote(row["{f.name}"])'
         else:
             value = f'quote(row["{f.name}"])'
         parts.append(f'"{f.name}": {{{value}}}')
+    def images(row: dict[str, Any]) -> str:
+        return ', "images": ' + _ENCODE(list(row["images"])) if row.get("images") else ""
+
     source = "lambda row, provenance_json: f'{{" + ", ".join(parts) + "}}'"
-    return eval(source, {"quote": _QUOTE})  # noqa: S307 - evaluates our own template, written from the dataclass
+    return eval(source, {"quote": _QUOTE, "images": images})  # noqa: S307 - evaluates our own template, written from the dataclass
 
 
 #: ``json.dumps(row, ensure_ascii=False)`` for a generated record (provenance encoded once per
@@ -81,11 +87,31 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
             "provenance": {**provenance, **extra} if extra else provenance,
         })
 
+    if scene.is_pair:
+        return _pair_rows(scene, rows, add, provenance, options, rng, out_dir)
     if options.captions:
         add("image_description", "image_description.concise", CONCISE_PROMPT, concise_caption(scene, context.categories, rng), "concise")
         add("image_description", "image_description.detailed", DETAILED_PROMPT, detailed_caption(scene, context.categories, rng), "detailed")
     for qa in scene_questions(scene, context, rng):
         add(qa.application, qa.question_type, qa.question, qa.answer, extra=qa.extra)
+    return rows
+
+
+def _pair_rows(scene: Scene, rows: list[dict[str, Any]], add: Callable[..., None], provenance: dict[str, Any], options: BuildOptions,
+               rng: random.Random, out_dir: Path) -> list[dict[str, Any]]:
+    """The change records of a bi-temporal pair (:mod:`sarlang.corpus.change`), naming both images."""
+    from sarlang.corpus import change
+
+    provenance.update(change.pair_provenance(scene))
+    if options.captions:
+        concise, detailed = change.pair_captions(scene, rng, options.nine_regions)
+        add("image_description", "change_description.concise", change.CONCISE_CHANGE_PROMPT, concise, "concise")
+        add("image_description", "change_description.detailed", change.DETAILED_CHANGE_PROMPT, detailed, "detailed")
+    for qa in change.pair_questions(scene, rng, options.nine_regions):
+        add(qa.application, qa.question_type, qa.question, qa.answer, extra=qa.extra)
+    images = [os.path.relpath(scene.image, out_dir), os.path.relpath(scene.later_image, out_dir)]
+    for row in rows:
+        row["images"] = images
     return rows
 
 

@@ -65,7 +65,7 @@ def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], f
             rejects.append(Reject(item.image, 0, "duplicate image id within the source (the first is kept)", id=item.id))
             continue
         seen.add(key)
-        item.pixels = None  # written to disk already; keep memory bounded
+        item.pixels = item.later_pixels = None  # written to disk already; keep memory bounded
         if group_by and not item.group:
             item.group = name_group(group_by, item.image)
         scenes.append(item)
@@ -82,8 +82,17 @@ def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], f
                                               "all are rejected", id=s.id))
         scenes = [s for s in scenes if not (s.image and os.path.realpath(s.image) in twice)]
     checks = ordered_map(_check_image, [(s.image, s.width, s.height) for s in scenes], chunksize=8)
+    later_checks = ordered_map(_check_image, [(s.later_image, s.width, s.height) for s in scenes if s.is_pair], chunksize=8)
+    later = iter(later_checks)
     kept: list[Scene] = []
     for scene, (reason, size, mtime_ns) in zip(scenes, checks):
+        if scene.is_pair:  # both dates are opened, decoded and measured
+            later_reason, later_size, later_mtime = next(later)
+            if reason is None and later_reason is not None:
+                reason = f"the later date: {later_reason}"
+            elif reason is None:
+                reason = pair_disagreement(scene)
+                file_stats[scene.later_image] = (later_size, later_mtime)
         if reason is not None:
             rejects.append(Reject(scene.image, 0, reason, id=scene.id))
             continue
@@ -94,11 +103,26 @@ def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], f
     return kept
 
 
+def pair_disagreement(scene: Scene) -> str | None:
+    """Why a pair's labels disagree with its pixels or with each other, or None: a change map
+    (or labelled changes) saying part of the place changed while the two dates are the same
+    picture, or objects coming or going where the map shows no change
+    (:func:`sarlang.corpus.change.pair_disagreement`)."""
+    import filecmp
+
+    from sarlang.corpus import change
+
+    changed = bool(scene.changes) or (scene.change_map is not None and bool(scene.change_map.any()))
+    if changed and filecmp.cmp(scene.image, scene.later_image, shallow=False):
+        return "the change map marks changed pixels, but both dates are the same picture"
+    return change.pair_disagreement(scene)
+
+
 def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects: list[Reject],
            file_stats: dict[str, tuple[int, int]]) -> list[Scene]:
     """Scenes larger than ``tile`` pixels replaced by their tiles (written to ``out_dir/tiles``), in order."""
     large = [i for i, s in enumerate(scenes) if s.width > tile or s.height > tile]
-    results = dict(zip(large, ordered_map(_tile_one, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
+    results = dict(zip(large, ordered_map(_tile_any, [(scenes[i], str(out_dir / "tiles"), tile, overlap) for i in large])))
     kept: list[Scene] = []
     for i, scene in enumerate(scenes):
         if i not in results:
@@ -110,10 +134,64 @@ def _tiled(scenes: list[Scene], out_dir: Path, tile: int, overlap: int, rejects:
             continue
         rejects.extend(Reject(scene.image, 0, reason, id=tile_id) for tile_id, reason in tile_rejects)
         for t in tiles:
-            stat = os.stat(t.image)
-            file_stats[t.image] = (stat.st_size, stat.st_mtime_ns)
+            for image in (t.image, t.later_image):
+                if image:
+                    stat = os.stat(image)
+                    file_stats[image] = (stat.st_size, stat.st_mtime_ns)
         kept.extend(tiles)
     return kept
+
+
+#: Windows of a block share a split (see :func:`sarlang.sar.tiling.tile_pair`).
+PAIR_BLOCK = 2
+
+
+def _tile_any(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:
+    return _tile_pair(item) if item[0].is_pair else _tile_one(item)
+
+
+def _tile_pair(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:
+    """The windows of a pair (both dates written as PNG, one stretch for both; unchanged files not rewritten)."""
+    import dataclasses
+    import hashlib
+
+    from sarlang.sar.io import read_sar
+    from sarlang.sar.recipes import BUILTIN_RECIPES, apply_pair_recipe
+    from sarlang.sar.tiling import tile_pair
+    from sarlang.schema import SarImage
+
+    scene, folder, tile, _ = item  # windows of a pair never overlap (a window of another block would share pixels)
+    try:
+        first, second = read_sar(scene.image), read_sar(scene.later_image)
+        if first.units != "display8" or second.units != "display8":
+            one, two, _ = apply_pair_recipe(first, second, dataclasses.replace(BUILTIN_RECIPES["sarlang"], channels=1))
+            first, second = SarImage(one, "display8"), SarImage(two, "display8")
+        whole = dataclasses.replace(scene, pixels=first, later_pixels=second, group=scene.group or scene.id or scene.image)
+        tile_rejects: list[tuple[str, str]] = []
+        tiles = tile_pair(whole, tile, PAIR_BLOCK, rejects=tile_rejects)
+    except SarlangError as exc:
+        return [], [], str(exc)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    origin = hashlib.sha1(os.path.realpath(scene.image).encode("utf-8")).hexdigest()[:8]
+    for t in tiles:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + f"-{origin}"
+        t.image = _write_tile(Path(folder) / f"{stem}_1.png", t.pixels.data)
+        t.later_image = _write_tile(Path(folder) / f"{stem}_2.png", t.later_pixels.data)
+        t.pixels = t.later_pixels = None
+    return tiles, tile_rejects, ""
+
+
+def _write_tile(path: Path, pixels: Any) -> str:
+    """A tile's picture as PNG, not rewritten when the file holds it already."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    if not path.exists() or path.read_bytes() != buffer.getvalue():
+        atomic_write_bytes(path, buffer.getvalue())
+    return str(path)
 
 
 def _tile_one(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tuple[str, str]], str]:

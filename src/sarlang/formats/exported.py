@@ -29,14 +29,16 @@ from sarlang.files import read_bytes
 from sarlang.schema import APPLICATIONS, Record, Reject, SchemaError
 
 
-def _record(rid: str, image: str, question: str, answer: str, application: str = "", question_type: str = "",
+def _record(rid: str, image: str | list[str], question: str, answer: str, application: str = "", question_type: str = "",
             split: str = "", source: str = "") -> Record:
+    images = tuple(str(i) for i in image) if isinstance(image, list) and len(image) > 1 else ()
+    image = str(image[0]) if isinstance(image, list) and image else ("" if isinstance(image, list) else image)
     question = unwrap_question(strip_image_tags(question))
     if application not in APPLICATIONS:
         application, question_type = infer_application(question)
     kind = caption_kind_from_prompt(question) if application == "image_description" else None
     return Record(id=rid, image=image, application=application, question=question, answer=answer.strip(),
-                  question_type=question_type, caption_kind=kind, split=split, source=source)
+                  question_type=question_type, caption_kind=kind, split=split, source=source, images=images)
 
 
 def read_llava_json(path: Path, data: list[Any]) -> tuple[list[Record], list[Reject]]:
@@ -59,7 +61,8 @@ def read_llava_json(path: Path, data: list[Any]) -> tuple[list[Record], list[Rej
                 turn += 1
                 rid = str(item.get("id", f"{path.stem}:{index}")) + (f":{turn}" if turn > 1 else "")
                 if message["value"].strip():
-                    records.append(_record(rid, str(item.get("image", "")), question, message["value"], source="llava"))
+                    shown = item.get("image", "")
+                    records.append(_record(rid, shown if isinstance(shown, list) else str(shown), question, message["value"], source="llava"))
                 else:
                     rejects.append(Reject(source, index, f"turn {turn}: empty answer", id=rid))
                 question = None
@@ -83,7 +86,15 @@ def read_vlmevalkit_tsv(path: Path) -> tuple[list[Record], list[Reject]]:
         if not (row.get("answer") or "").strip():
             rejects.append(Reject(source, number, "empty answer", id=str(row.get("index", ""))))
             continue
-        records.append(_record(str(row["index"]), row.get("image_path") or "", row.get("question") or "", row["answer"],
+        path = row.get("image_path") or ""
+        if path.startswith("[") and path.endswith("]"):  # a pair: the list text VLMEvalKit's multi-image rows hold
+            import ast
+
+            try:
+                path = [str(p) for p in ast.literal_eval(path)]
+            except (ValueError, SyntaxError):
+                pass
+        records.append(_record(str(row["index"]), path, row.get("question") or "", row["answer"],
                                row.get("category") or "", row.get("l2-category") or "", row.get("split") or "", "vlmevalkit"))
     return records, rejects
 

@@ -127,7 +127,8 @@ def records_table(rows: list[dict[str, Any]]) -> Any:
             if text is None:
                 text = encoded[id(p)] = provenance_text(p)
         provenance.append(text)
-    data = {c: [r.get(c) for r in rows] for c in RECORD_COLUMNS if c != "provenance"}
+    data = {c: [r.get(c) for r in rows] for c in RECORD_COLUMNS if c not in ("provenance", "images")}
+    data["images"] = [json.dumps(list(r["images"]), ensure_ascii=False) if r.get("images") else "" for r in rows]
     data["provenance"] = provenance
     return pa.table(data, schema=_parquet_schema())
 
@@ -148,16 +149,20 @@ def write_records_parquet(jsonl: Path, parquet: Path) -> str:
     if jsonl.stat().st_size == 0:
         parquet.unlink(missing_ok=True)
         return "not written: no records"
-    plain = pa.schema([(name, pa.string()) for name in RECORD_COLUMNS if name != "provenance"])
+    plain = pa.schema([(name, pa.string()) for name in RECORD_COLUMNS if name not in ("provenance", "images")])
     options = pajson.ParseOptions(explicit_schema=plain, unexpected_field_behavior="ignore", newlines_in_values=False)
     table = pajson.read_json(jsonl, read_options=pajson.ReadOptions(block_size=1 << 24), parse_options=options)
     checked: dict[str, bool] = {}
     provenance: list[str] = []
+    images: list[str] = []
     with jsonl.open("r", encoding="utf-8") as handle:
         for line in handle:
             line = line.rstrip("\n")
             if not line.strip():
                 continue
+            # a pair's images (JSON text in the table), from the parsed line: rare enough to parse
+            listed = json.loads(line).get("images") if "\"images\": [" in line else None
+            images.append(json.dumps(listed, ensure_ascii=False) if listed else "")
             at = line.rfind(_PROVENANCE_MARK)
             text = line[at + len(_PROVENANCE_MARK) : -1] if at >= 0 and line.endswith("}") else ""
             ok = checked.get(text)
@@ -169,7 +174,8 @@ def write_records_parquet(jsonl: Path, parquet: Path) -> str:
                     ok = False
                 checked[text] = ok
             provenance.append(text if ok else provenance_text(json.loads(line).get("provenance")))
-    table = table.select([n for n in RECORD_COLUMNS if n != "provenance"]).append_column("provenance", pa.array(provenance, pa.string()))
+    table = table.select([n for n in RECORD_COLUMNS if n not in ("provenance", "images")])
+    table = table.append_column("images", pa.array(images, pa.string())).append_column("provenance", pa.array(provenance, pa.string()))
     with atomic_path(parquet) as tmp:
         pq.write_table(table, tmp)
     return parquet.name

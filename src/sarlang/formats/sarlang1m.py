@@ -11,7 +11,12 @@ The files carry no application label, so it is inferred from the question's word
 0. a box convention stated (``as [x, y, w, h] in pixels`` and the others of
    :data:`sarlang.formats.boxes.CONVENTION_HINTS`), "answer with its box", "give its box", "give
    the boxes of" (a question answered with boxes, as ``sarlang build --grounding`` asks them)
-   -> ``visual_grounding``
+   -> ``visual_grounding``; then the wordings of a bi-temporal pair's records
+   (:mod:`sarlang.corpus.change`): "describe the changes" -> ``image_description``, "how much
+   of the area changed" -> ``change_extent``, "how many ... appeared/left ... two images" ->
+   ``change_counting``, "what happened in the region [" -> ``change_region_referring``, "most
+   of the change" -> ``change_positioning``, "what changed" -> ``change_classification``, "has
+   anything changed" / "is there any change" -> ``change_detection``
 1. "shape", "direction", "oriented", "orientation" (an attribute of an object, even one given
    by its box) -> ``others``
 2. "more ... than", "fewer ... than", "more numerous" (a comparison of two categories) -> ``others``
@@ -53,6 +58,14 @@ _BOX_ANSWER = re.compile("|".join([*(re.escape(hint.lower()) for hint in CONVENT
                                     r"\banswer with (?:its|their) box", r"\bgive (?:its|their) box", r"\bgive the boxes of\b"]))
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("visual_grounding", "boxes", _BOX_ANSWER),
+    # the questions of a bi-temporal pair (sarlang.corpus.change), before the single-image rules they resemble
+    ("image_description", "describe_changes", re.compile(r"\bdescribe the changes?\b")),
+    ("change_extent", "change_extent", re.compile(r"\bhow much of the (?:area|image) changed\b")),
+    ("change_counting", "change_counting", re.compile(r"\bhow many\b.*\b(?:appeared|left|arrived|disappeared|came)\b.*\btwo (?:images|dates)\b")),
+    ("change_region_referring", "change_region", re.compile(r"\b(?:what happened|what changed) in the (?:region|area) \[")),
+    ("change_positioning", "change_where", re.compile(r"\bmost of the change\b")),
+    ("change_classification", "change_what", re.compile(r"^\s*(?:what changed|what kind of change)\b")),
+    ("change_detection", "change_any", re.compile(r"\bhas anything changed\b|\bis there any change\b|\bany change between\b")),
     ("others", "attribute", re.compile(r"\bshape\b|\bdirection\b|\boriented\b|\borientation\b")),
     ("others", "comparison", re.compile(r"\bmore\b.*\bthan\b|\bfewer\b.*\bthan\b|\bmore numerous\b")),
     ("region_referring", "box", re.compile(r"\[\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*,\s*-?\d+(?:\.\d+)?\s*\]")),
@@ -161,6 +174,7 @@ def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
             rejects.append(Reject(source, index, "conversation without 'messages'"))
             continue
         image = str(images[0]) if isinstance(images, list) and images else ""
+        every = tuple(str(i) for i in images) if isinstance(images, list) and len(images) > 1 else ()
         turn = 0
         question = None
         for message in messages:
@@ -188,6 +202,7 @@ def read_sarlang_json(path: Path) -> tuple[list[Record], list[Reject]]:
                             caption_kind=caption_kind_from_prompt(question) if application == "image_description" else None,
                             source="sarlang1m",
                             provenance={"file": path.name, "conversation": index, "turn": turn},
+                            images=every,
                         )
                     )
                 question = None

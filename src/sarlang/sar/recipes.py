@@ -222,3 +222,49 @@ def apply_recipe(image: SarImage, recipe: Recipe, check_window: bool = True) -> 
     grey = linear_stretch(scaled, low, high)
     return to_channels(grey, recipe.channels), resolved
 
+
+
+def apply_pair_recipe(earlier: SarImage, later: SarImage, recipe: Recipe) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The two dates of a pair through one recipe made pair-wide, so one backscatter gets one grey
+    at both dates (per-image percentiles would stretch a flooded date differently and hide or
+    invent change): the looks are estimated on the earlier date and used for both, and a
+    percentile stretch takes its limits from the pixels of both dates together.
+
+    Returns:
+        (earlier picture, later picture, what was resolved: looks, their rule, the shared limits).
+
+    Raises:
+        SarlangError: dates of different sizes, or what :func:`apply_recipe` refuses.
+    """
+    from dataclasses import replace
+
+    from sarlang.sar.filters import estimate_looks, filter_parameters, speckle_filter
+    from sarlang.sar.scaling import finite_percentiles, to_intensity
+
+    if earlier.shape != later.shape:
+        raise SarlangError(f"the dates of a pair differ in size: {earlier.shape} and {later.shape}")
+
+    def as_intensity(image: SarImage) -> SarImage:
+        if image.units == "display8":
+            image = image.with_data(np.asarray(image.data, dtype=np.float32), recipe.display8_as)
+        return to_intensity(image)
+
+    first, second = as_intensity(earlier), as_intensity(later)
+    params = dict(recipe.filter_params)
+    resolved: dict[str, Any] = {"input_units": [earlier.units, later.units], "pair_wide": True}
+    if recipe.speckle_filter is not None and "looks" in filter_parameters(recipe.speckle_filter) and params.get("looks") is None:
+        found = estimate_looks(first.data)
+        params["looks"], resolved["looks_estimated"], resolved["looks_rule"] = found.looks, found.looks, found.rule
+    fixed = replace(recipe, filter_params=params)
+    if recipe.stretch == "percentile":
+        scaled = []
+        for image in (first, second):
+            if recipe.speckle_filter is not None:
+                image = speckle_filter(image, recipe.speckle_filter, **params)
+            scaled.append(np.ravel(in_scale(image, recipe.scale)))
+        low, high = finite_percentiles(np.concatenate(scaled), recipe.low, recipe.high)
+        fixed = replace(fixed, stretch="window", low=low, high=high if high > low else low + 1e-6)
+    one, _ = apply_recipe(first, fixed, check_window=recipe.stretch == "window")
+    two, extra = apply_recipe(second, fixed, check_window=False)
+    resolved.update({"stretch_limits": extra["stretch_limits"], "stretch_units": extra["stretch_units"]})
+    return one, two, resolved

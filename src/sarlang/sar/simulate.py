@@ -122,28 +122,14 @@ class _Builder:
         return not (self.bright[mask] > 0).any()
 
 
-def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: str | None = None) -> Scene:
-    """One labelled synthetic SAR scene (see the module docstring).
+def scene_backscatter(seed: int, config: SimulationConfig | None = None) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray, list[SceneObject]]:
+    """Steps 1 to 3 of the module docstring, before speckle: (the scene's random generator, its
+    noise-free intensity with objects, the land-cover backscatter alone, the land-cover raster,
+    the objects). :func:`simulate_scene` draws the speckle from the same generator next;
+    :mod:`sarlang.sar.simulate_change` changes the backscatter for a later date.
 
-    Parameters
-    ----------
-    seed:
-        The scene's seed: the same seed and config give the same scene.
-    config:
-        Size in pixels, ground sampling distance in metres, looks (:class:`SimulationConfig`).
-    scene_id:
-        The scene's id (default from the seed).
-
-    Returns
-    -------
-    Scene
-        The scene with its pixels in linear intensity, its objects (boxes in pixels, masks) and
-        its land-cover raster.
-
-    Raises
-    ------
-    SarlangError
-        A scene too small for its contents.
+    Raises:
+        SarlangError: a scene too small for its contents, or a gsd or looks that is not positive.
     """
     c = config or SimulationConfig()
     if c.height < 16 or c.width < 16:
@@ -198,6 +184,35 @@ def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: 
     _add_cars(b, (cover == LANDCOVER_CLASSES.index("road")) | apron, rng)
     _add_tanks(b, cover == LANDCOVER_CLASSES.index("bare soil"), rng)
     intensity = sigma0 + b.bright
+    return rng, intensity, sigma0, cover, b.objects
+
+
+def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: str | None = None) -> Scene:
+    """One labelled synthetic SAR scene (see the module docstring).
+
+    Parameters
+    ----------
+    seed:
+        The scene's seed: the same seed and config give the same scene.
+    config:
+        Size in pixels, ground sampling distance in metres, looks (:class:`SimulationConfig`).
+    scene_id:
+        The scene's id (default from the seed).
+
+    Returns
+    -------
+    Scene
+        The scene with its pixels in linear intensity, its objects (boxes in pixels, masks) and
+        its land-cover raster.
+
+    Raises
+    ------
+    SarlangError
+        A scene too small for its contents.
+    """
+    c = config or SimulationConfig()
+    rng, intensity, _, cover, objects = scene_backscatter(seed, c)
+    shape = (c.height, c.width)
 
     # 4. speckle
     speckle = rng.gamma(c.looks, 1.0 / c.looks, size=shape)
@@ -207,7 +222,7 @@ def simulate_scene(seed: int, config: SimulationConfig | None = None, scene_id: 
         image="",
         width=c.width,
         height=c.height,
-        objects=b.objects,
+        objects=objects,
         gsd=c.gsd,
         sensor="the sarlang simulator (C-band, VV)",
         source="simulate",

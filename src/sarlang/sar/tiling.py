@@ -193,3 +193,69 @@ def _clip(obj: SceneObject, r: int, c: int, th: int, tw: int, min_visible: float
     if truncated:
         attributes["truncated"] = True
     return SceneObject(obj.category, (x0 - c, y0 - r, x1 - x0, y1 - y0), mask, attributes)
+
+
+def tile_pair(scene: Scene, tile_size: int, block: int = 2, min_visible: float = 0.5, min_size: float = 2.0,
+              rejects: list[tuple[str, str]] | None = None) -> list[Scene]:
+    """Windows of a bi-temporal pair: both dates, the change map, the labelled changes and each
+    date's objects cut on one grid of ``tile_size`` windows (no overlap; a last row and column
+    aligned to the border), at the native resolution.
+
+    A pair's windows are split by *block*: each window's group is the block of ``block`` x
+    ``block`` windows its first pixel lies in, so all windows of a block share a split and a
+    window never overlaps one of another block (the border-aligned last window shares the block
+    of the window it overlaps). A change region cut by a window keeps the part inside (when at
+    least 4 pixels); objects follow :func:`tile_scene`'s rules, and a window whose border cuts an
+    object of either date to a sliver is left out (reported in ``rejects``).
+
+    Raises:
+        SarlangError: a scene that is not a pair with both dates' pixels in memory, or a bad size.
+    """
+    if scene.pixels is None or scene.later_pixels is None:
+        raise SarlangError("tiling a pair needs both dates' pixels in memory (Scene.pixels, Scene.later_pixels)")
+    if tile_size < 8 or block < 1:
+        raise SarlangError(f"tile size {tile_size} must be at least 8 and the block at least 1 window")
+    first, second = np.asarray(scene.pixels.data), np.asarray(scene.later_pixels.data)
+    height, width = first.shape[:2]
+    change_map = None if scene.change_map is None else np.asarray(scene.change_map, dtype=bool)
+    span = tile_size * block
+    tiles: list[Scene] = []
+    for r in tile_starts(height, tile_size, tile_size):
+        for c in tile_starts(width, tile_size, tile_size):
+            th, tw = min(tile_size, height - r), min(tile_size, width - c)
+            tile_id = f"{scene.id or 'pair'}_r{r}_c{c}"
+            dates = []
+            for objects in (scene.objects, scene.later_objects):
+                clipped = [(obj, _clip(obj, r, c, th, tw, min_visible)) for obj in objects]
+                slivers = [obj for obj, o in clipped if o is None and _overlaps(obj, r, c, th, tw) and max(obj.box[2], obj.box[3]) >= min_size]
+                dates.append(([o for _, o in clipped if o is not None and max(o.box[2], o.box[3]) >= min_size], slivers))
+            slivers = dates[0][1] + dates[1][1]
+            if slivers and rejects is not None:
+                rejects.append((tile_id, f"the window border cuts {len(slivers)} object(s) ({slivers[0].category}) leaving less than "
+                                         f"{min_visible:.0%} inside: its labels would be incomplete"))
+                continue
+            changes = [part for part in (_crop_change(ch, r, c, th, tw) for ch in scene.changes) if part is not None]
+            tiles.append(Scene(
+                image="", width=tw, height=th, objects=dates[0][0], gsd=scene.gsd, sensor=scene.sensor, source=scene.source, split=scene.split,
+                pixels=scene.pixels.with_data(first[r : r + th, c : c + tw].copy()), id=tile_id,
+                group=f"{scene.group or scene.id}:block{r // span}-{c // span}", dates=scene.dates, later_objects=dates[1][0],
+                object_dates=scene.object_dates, change_map=None if change_map is None else change_map[r : r + th, c : c + tw].copy(),
+                changes=changes, later_pixels=scene.later_pixels.with_data(second[r : r + th, c : c + tw].copy()), pair_notes=dict(scene.pair_notes),
+            ))
+    return tiles
+
+
+def _crop_change(change: SceneObject, r: int, c: int, th: int, tw: int) -> SceneObject | None:
+    """The part of a labelled change region inside a window (None when under 4 pixels)."""
+    x, y, w, h = (int(round(v)) for v in change.box)
+    mask = np.ones((h, w), dtype=bool) if change.mask is None else np.asarray(change.mask, dtype=bool)
+    y0, y1, x0, x1 = max(y, r), min(y + h, r + th), max(x, c), min(x + w, c + tw)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    part = mask[y0 - y : y1 - y, x0 - x : x1 - x]
+    if part.sum() < 4:
+        return None
+    rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+    part = part[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    box = (float(x0 - c + cols[0]), float(y0 - r + rows[0]), float(part.shape[1]), float(part.shape[0]))
+    return SceneObject(change.category, box, part.copy(), {**change.attributes, "pixels": int(part.sum())})

@@ -35,11 +35,33 @@ EXPORTS = Plugins("export format", "sarlang.formats.exports", "export", "sarlang
 
 Prompt = Callable[[Record], str]
 
-def _image_path(record: Record, build_dir: Path, out_dir: Path, absolute: bool) -> str:
-    if not record.image:
-        return ""
-    source = (build_dir / record.image).resolve()
-    return str(source) if absolute else os.path.relpath(source, out_dir.resolve())
+class ImagePaths:
+    """The image paths a format writes for a record, as the export chose them (absolute, or
+    relative to the output folder): ``paths(record)`` is the record's (first) image, as every
+    format writes it; ``paths.every(record)`` all of them in order (a bi-temporal pair: two),
+    for the formats that show a model several images."""
+
+    def __init__(self, build_dir: Path, out_dir: Path, absolute: bool) -> None:
+        self.build_dir, self.out_dir, self.absolute = build_dir, out_dir, absolute
+
+    def _path(self, image: str) -> str:
+        if not image:
+            return ""
+        source = (self.build_dir / image).resolve()
+        return str(source) if self.absolute else os.path.relpath(source, self.out_dir.resolve())
+
+    def __call__(self, record: Record) -> str:
+        return self._path(record.image)
+
+    def every(self, record: Record) -> list[str]:
+        return [self._path(image) for image in record.all_images]
+
+
+def image_list(image: Callable[[Record], str], record: Record) -> list[str]:
+    """Every image path of a record through an export's ``image`` callable (one path when it is a
+    plain function, as a third-party caller may pass)."""
+    every = getattr(image, "every", None)
+    return every(record) if every is not None else [image(record)]
 
 
 def _by_split(records: list[Record]) -> dict[str, list[Record]]:
@@ -64,9 +86,12 @@ def existing_index(path: Path) -> dict[str, Any]:
     return index
 
 
-def messages(r: Record, path: str, text: str) -> dict[str, Any]:
-    """One ShareGPT/SARLANG-1M conversation: the image tag and ``text``, then the answer."""
-    return {"messages": [{"role": "user", "content": "<image>" + text}, {"role": "assistant", "content": r.answer}], "images": [path]}
+def messages(r: Record, path: str | list[str], text: str) -> dict[str, Any]:
+    """One ShareGPT/SARLANG-1M conversation: one image tag per image (a pair's two, in time order)
+    and ``text``, then the answer."""
+    paths = [path] if isinstance(path, str) else list(path)
+    return {"messages": [{"role": "user", "content": "<image>" * len(paths) + text}, {"role": "assistant", "content": r.answer}],
+            "images": paths}
 
 
 def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
@@ -132,13 +157,14 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in bad])
         written.append("rejects.jsonl")
     for split, group in _by_split(records).items():
-        written += export(split, group, lambda r: _image_path(r, base, out, absolute_paths), out,
-                                  lambda r: prompt_for(r, prompt_template))
+        written += export(split, group, ImagePaths(base, out, absolute_paths), out, lambda r: prompt_for(r, prompt_template))
     atomic_write_json(out / f"export_{fmt}.json", {
         "format": fmt, "records": str(records_path.resolve()), "image_paths": "absolute" if absolute_paths else "relative",
         "vqa_prompt": prompt_template if shows_prompt else None,
         "caption_prompt": "each caption record's own prompt" if shows_prompt else None,
         "box_convention": convention or "as built",
+        "pairs": (getattr(inspect.getmodule(export), "PAIRS", "only the first image of a pair (this format shows one image)")
+                  if any(r.is_pair for r in records) else None),
         "sarlang_version": __version__,
     })
     return sorted(set(written + [f"export_{fmt}.json"]))

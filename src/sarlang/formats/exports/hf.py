@@ -7,8 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_path, require
-from sarlang.formats.exports import Prompt
+from sarlang.formats.exports import Prompt, image_list
 from sarlang.schema import Record
+
+#: What a bi-temporal pair becomes (recorded in export_<format>.json).
+PAIRS = "both images, earlier first: the images column holds their paths as a JSON list"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -23,6 +26,8 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     for r in records:
         row = r.to_dict()
         row["image"] = image(r)
+        if r.is_pair:
+            row["images"] = image_list(image, r)
         rows.append(row)
     path = out / "data" / f"{split}-00000-of-00001.parquet"
     with atomic_path(path) as tmp:

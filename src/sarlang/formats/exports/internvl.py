@@ -15,11 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json, atomic_write_text
-from sarlang.formats.exports import Prompt, existing_index
+from sarlang.formats.exports import Prompt, existing_index, image_list
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
+#: What a bi-temporal pair becomes (InternVL's multi-image layout).
+PAIRS = "both images, earlier first: image is a list and the prompt names Image-1 and Image-2"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -32,11 +34,12 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     """
     meta_path = out / "internvl_meta.json"
     meta = existing_index(meta_path)  # read first: a broken index stops the export before it writes
-    lines = [
-        json.dumps({"id": r.id, "image": image(r), "conversations": [
-            {"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]}, ensure_ascii=False)
-        for r in records
-    ]
+    lines = []
+    for r in records:
+        paths = image_list(image, r)
+        tags = "".join(f"Image-{k + 1}: <image>\n" for k in range(len(paths))) if len(paths) > 1 else "<image>\n"
+        lines.append(json.dumps({"id": r.id, "image": paths[0] if len(paths) == 1 else paths, "conversations": [
+            {"from": "human", "value": tags + prompt(r)}, {"from": "gpt", "value": r.answer}]}, ensure_ascii=False))
     atomic_write_text(out / f"internvl_{split}.jsonl", "".join(line + "\n" for line in lines))
     meta[f"sarlang_{split}"] = {"root": str(out.resolve()), "annotation": str((out / f"internvl_{split}.jsonl").resolve()),
                                 "data_augment": False, "repeat_time": 1, "length": len(lines)}

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json
-from sarlang.formats.exports import Prompt
+from sarlang.formats.exports import Prompt, image_list
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
 #: LLaVA-1.5's referring data write boxes as [x1, y1, x2, y2] fractions of the image
 BOX_CONVENTION = "norm"
+#: What a bi-temporal pair becomes (LLaVA-OneVision's multi-image layout).
+PAIRS = "both images, earlier first: image is a list and the prompt holds one <image> per image"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -21,6 +23,10 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
 
     Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
-    rows = [{"id": r.id, "image": image(r), "conversations": [{"from": "human", "value": "<image>\n" + prompt(r)}, {"from": "gpt", "value": r.answer}]} for r in records]
+    rows = []
+    for r in records:
+        paths = image_list(image, r)
+        rows.append({"id": r.id, "image": paths[0] if len(paths) == 1 else paths,
+                     "conversations": [{"from": "human", "value": "<image>\n" * len(paths) + prompt(r)}, {"from": "gpt", "value": r.answer}]})
     atomic_write_json(out / f"llava_{split}.json", rows)
     return [f"llava_{split}.json"]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_path, atomic_write_text, require
-from sarlang.formats.exports import Prompt
+from sarlang.formats.exports import Prompt, image_list
 from sarlang.formats.predictions import task_of
 from sarlang.schema import VQA_APPLICATIONS, VQA_MODES, Record
 
@@ -24,7 +24,9 @@ from sarlang.schema import VQA_APPLICATIONS, VQA_MODES, Record
 SHOWS_PROMPT = True
 
 #: Parquet columns of a task's documents.
-COLUMNS = ("id", "image", "application", "question_type", "question", "prompt", "answer", "split")
+COLUMNS = ("id", "image", "images", "application", "question_type", "question", "prompt", "answer", "split")
+#: What a bi-temporal pair becomes (recorded in export_<format>.json).
+PAIRS = "both images, earlier first: the images column (JSON list) and doc_to_visual returns both"
 
 #: ``utils.py`` of every task folder (it imports sarlang's rules when lmms-eval runs it).
 UTILS = Path(__file__).parent / "templates" / "lmms_eval_utils.py.tmpl"
@@ -79,7 +81,9 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
         return []
     rows = {c: [] for c in COLUMNS}
     for r in questions:
-        for column, value in zip(COLUMNS, (r.id, image(r), r.application, r.question_type, r.question, prompt(r), r.answer, r.split)):
+        paths = image_list(image, r)
+        every = json.dumps(paths, ensure_ascii=False) if len(paths) > 1 else ""
+        for column, value in zip(COLUMNS, (r.id, image(r), every, r.application, r.question_type, r.question, prompt(r), r.answer, r.split)):
             rows[column].append(value)
     data = out / "data" / f"{split}.parquet"
     with atomic_path(data) as tmp:

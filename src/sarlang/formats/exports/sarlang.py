@@ -8,8 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json, atomic_write_text
-from sarlang.formats.exports import Prompt, csv_text, messages
+from sarlang.formats.exports import Prompt, csv_text, image_list, messages
 from sarlang.schema import Record
+
+#: What a bi-temporal pair becomes (recorded in export_<format>.json).
+PAIRS = "both images in <split>.json (two <image> tags); the CSVs, one image per row, name the earlier date only"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -23,5 +26,5 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     if questions:
         atomic_write_text(out / f"VQA_{split}.csv", csv_text([["Image Name", "Question", "Answer"]] + [[image(r), r.question, r.answer] for r in questions]))
         written.append(f"VQA_{split}.csv")
-    atomic_write_json(out / f"{split}.json", [messages(r, image(r), r.question) for r in records])
+    atomic_write_json(out / f"{split}.json", [messages(r, image_list(image, r), r.question) for r in records])
     return written + [f"{split}.json"]

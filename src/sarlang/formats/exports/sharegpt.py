@@ -8,13 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json
-from sarlang.formats.exports import Prompt, existing_index, messages
+from sarlang.formats.exports import Prompt, existing_index, image_list, messages
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
 #: LLaMA-Factory trains Qwen2.5-VL's grounding on its JSON boxes in pixels
 BOX_CONVENTION = "qwen2.5"
+#: What a bi-temporal pair becomes (recorded in export_<format>.json).
+PAIRS = "both images, earlier first: two <image> tags and two entries of images"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -27,7 +29,7 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     """
     info_path = out / "dataset_info.json"
     info = existing_index(info_path)  # read first: a broken index stops the export before it writes
-    atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image(r), prompt(r)) for r in records])
+    atomic_write_json(out / f"sharegpt_{split}.json", [messages(r, image_list(image, r), prompt(r)) for r in records])
     info[f"sarlang_{split}"] = {
         "file_name": f"sharegpt_{split}.json",
         "formatting": "sharegpt",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_text
-from sarlang.formats.exports import Prompt, csv_text
+from sarlang.formats.exports import Prompt, csv_text, image_list
 from sarlang.schema import Record
 
 #: The dataset class file written beside the TSVs.
@@ -18,6 +18,8 @@ DATASET_CLASS = Path(__file__).parent / "templates" / "vlmevalkit_dataset.py.tmp
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
 SHOWS_PROMPT = True
+#: What a bi-temporal pair becomes (recorded in export_<format>.json).
+PAIRS = "both images, earlier first: image_path holds the list ['earlier', 'later'], as VLMEvalKit's multi-image datasets do"
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -27,7 +29,9 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     """
     # a cell holding a tab, a quote or a line break (\r too, where pandas would start a row) is quoted
     rows = [["index", "image_path", "question", "answer", "category", "l2-category", "split"]]
-    rows += [[str(index), image(r), prompt(r), r.answer, r.application, r.question_type, r.split] for index, r in enumerate(records)]
+    # a pair's two paths as the list text VLMEvalKit's multi-image datasets hold (its toliststr reads it)
+    rows += [[str(index), image(r) if not r.is_pair else repr(image_list(image, r)), prompt(r), r.answer, r.application, r.question_type, r.split]
+             for index, r in enumerate(records)]
     atomic_write_text(out / f"SARLANG_{split}.tsv", csv_text(rows, delimiter="\t"))
     # the class lists every TSV of the folder, this split's and those written before
     names = sorted(p.stem for p in out.glob("SARLANG_*.tsv"))
