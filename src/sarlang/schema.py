@@ -351,6 +351,8 @@ class Scene:
     change_map: Any = None
     changes: list[SceneObject] = field(default_factory=list)
     later_pixels: SarImage | None = None
+    #: The change map as a picture on disk (255 = changed), which records name for scoring maps.
+    change_map_image: str = ""
     #: What made the later date, when a simulator did (changes applied, misregistration, calibration offset).
     pair_notes: dict[str, Any] = field(default_factory=dict)
 

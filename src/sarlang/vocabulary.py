@@ -111,3 +111,42 @@ def extract_numbers(normalized: str) -> list[float]:
 def is_number_token(token: str) -> bool:
     """Whether a token belongs to a written number (digits, a number word, a scale, or "and" between them)."""
     return bool(_NUMBER_TOKEN.match(token)) or token in _UNITS or token in _TENS or token in _SCALES or token == "and"
+
+
+#: The position words of object positioning (SARLANG-1M's), and the nine cells of ``--nine-regions``.
+POSITION_WORDS = ("top", "center", "bottom", "left", "right")
+NINE_CELLS = (("top left", "top", "top right"), ("left", "center", "right"), ("bottom left", "bottom", "bottom right"))
+
+
+def position_of(x: float, y: float, width: int, height: int, nine: bool) -> str:
+    """The position word of a point (x, y in pixels) on a 3x3 grid of the image: the middle cell is
+    ``center``, any other cell ``top``/``bottom`` or ``left``/``right``, whichever way the point
+    lies farther from the image centre; with ``nine``, the cell itself (``top left`` ... ``bottom right``)."""
+    col = min(2, int(3 * x / width)) if width else 1
+    row = min(2, int(3 * y / height)) if height else 1
+    if nine:
+        return NINE_CELLS[row][col]
+    if row == 1 and col == 1:
+        return "center"
+    du, dv = x / width - 0.5, y / height - 0.5
+    if abs(dv) >= abs(du):
+        return "top" if dv < 0 else "bottom"
+    return "left" if du < 0 else "right"
+
+
+#: Share of a bi-temporal pair's area that must change for the pair to count as changed.
+CHANGE_SHARE = 0.005
+#: The bins of a pair's changed share, (upper bound, answer), and the question that lists them.
+EXTENT_BINS = ((CHANGE_SHARE, "none"), (0.05, "small"), (0.15, "moderate"), (0.30, "large"), (1.01, "very large"))
+EXTENT_QUESTION = ("How much of the area changed between the two images: none, small (under 5%), moderate (5-15%), "
+                   "large (15-30%) or very large (over 30%)?")
+#: How a caption says each cause of change happened; any other cause (a source's ``change=``) is said as it is.
+CAUSE_PHRASES = {"flooded area": "an area was flooded", "receded flood water": "flood water receded", "new building": "a new building appeared",
+                 "harvested field": "a field was harvested", "ships": "ships came or went"}
+#: The caption of a pair where nothing changed.
+NO_CHANGE = "No significant change between the two images."
+
+
+def extent_bin(share: float) -> str:
+    """The answer to :data:`EXTENT_QUESTION` for a changed share of the area (a fraction)."""
+    return next(name for top, name in EXTENT_BINS if share < top)

@@ -14,7 +14,7 @@ from sarlang.eval.judges import DEFAULT_EMBEDDING_THRESHOLD, SARLANG_JUDGE_MODEL
 from sarlang.eval.judges import JUDGES
 from sarlang.eval.caption_metrics import CAPTION_METRICS, DEFAULT_METRICS
 from sarlang.formats.predictions import format_names
-from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, progress_bar, user_errors
+from sarlang.cli.common import JsonOpt, app, check_outputs, console, err_console, examples, progress_bar, user_errors
 from sarlang.cli.common import examples
 from sarlang.vocabulary import counted
 
@@ -310,6 +310,55 @@ def eval_all(
                            hint="; ".join(skipped))
     if skipped:
         console.print("not scored: " + "; ".join(skipped), highlight=False)
+
+
+@eval_app.command(
+    "change",
+    epilog=examples("sarlang eval change pred.jsonl --records ottawa_build/ --json change.json",
+                    note="the change maps are read from pred_change_maps/, where sarlang predict writes them"),
+)
+@user_errors
+def eval_change(
+    file: FileArg,
+    records: Annotated[Path, typer.Option("--records", help="The build of the pairs (its records name each pair's reference change map).")],
+    maps: Annotated[Path | None, typer.Option("--maps", help="Folder of predicted change maps, <record id>.png (default: <predictions stem>_change_maps).")] = None,
+    mode: Annotated[VqaMode, typer.Option("--mode", help="VQA rules of the change questions (strict or official).")] = VqaMode.strict,
+    meteor: Annotated[bool, typer.Option("--meteor/--no-meteor", help="Compute METEOR of the change captions (needs Java).")] = True,
+    json_out: JsonOpt = None,
+) -> None:
+    """Score change over time: change maps (false and missed alarms, overall error, PCC, Kappa, F1,
+    IoU), change captions (pairs that changed and pairs that did not, apart) and change questions."""
+    from sarlang.eval.change import score_change
+    from sarlang.eval.tables import rich_table
+    from sarlang.files import atomic_write_json, json_safe
+
+    check_outputs({"--json file": json_out})
+    result = score_change(file, records, maps, mode.value, meteor)
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v * 100:.1f}"
+
+    if "maps" in result:
+        m = result["maps"]["pooled"]
+        console.print(rich_table(f"change maps — {counted(result['maps']['pairs'], 'pair')}, pooled",
+                                 ["false alarms", "missed alarms", "overall error", "PCC %", "Kappa", "F1 %", "IoU %", "mean Kappa"],
+                                 [[str(m["false_alarms"]), str(m["missed_alarms"]), str(m["overall_error"]), pct(m["pcc"]),
+                                   "–" if m["kappa"] is None else f"{m['kappa']:.3f}", pct(m["f1"]), pct(m["iou"]),
+                                   "–" if result["maps"]["mean_kappa"] is None else f"{result['maps']['mean_kappa']:.3f}"]]))
+    for name, part in result.get("captions", {}).items():
+        scores = part["scores"]
+        console.print(rich_table(f"change captions — pairs that {'changed' if name == 'changed' else 'did not change'} ({part['n']})",
+                                 ["Bleu_4", "METEOR", "ROUGE_L", "CIDEr"], [[pct(scores.get(k)) for k in ("Bleu_4", "METEOR", "ROUGE_L", "CIDEr")]]))
+    if "questions" in result:
+        q = result["questions"]
+        rows = [[a, pct(v["accuracy"]), f"{v['correct']}/{v['n']}"] for a, v in q["by_application"].items()]
+        rows.append(["overall", pct(q["overall"]["accuracy"]), f"{q['overall']['correct']}/{q['overall']['n']}"])
+        console.print(rich_table(f"change questions — mode {q['mode']}", ["application", "accuracy %", "correct/n"], rows))
+    for note in result["notes"]:
+        console.print(f"[dim]{escape(note)}[/]", highlight=False, markup=True)
+    if json_out is not None:
+        atomic_write_json(json_out, json_safe(result))
+        console.print(f"scores written to {json_out}", highlight=False)
 
 
 @eval_app.command(

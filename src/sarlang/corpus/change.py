@@ -35,19 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.corpus.vqa import QA, fmt_box, position_of
+from sarlang.corpus.vqa import QA, fmt_box
 from sarlang.schema import Scene, SceneObject
-from sarlang.vocabulary import article, plural
+from sarlang.vocabulary import CAUSE_PHRASES, CHANGE_SHARE, EXTENT_QUESTION, NO_CHANGE, extent_bin, plural, position_of
 
-#: Share of a pair's area that must change for the pair to count as changed.
-CHANGE_SHARE = 0.005
 #: Box overlap at which an object of one date is the same object at the other.
 MATCH_IOU = 0.3
-#: The bins of the changed share, (upper bound, answer).
-EXTENT_BINS = ((CHANGE_SHARE, "none"), (0.05, "small"), (0.15, "moderate"), (0.30, "large"), (1.01, "very large"))
-EXTENT_QUESTION = ("How much of the area changed between the two images: none, small (under 5%), moderate (5-15%), "
-                   "large (15-30%) or very large (over 30%)?")
-NO_CHANGE = "No significant change between the two images."
 
 CONCISE_CHANGE_PROMPT = "Describe the changes between the two images in one sentence."
 DETAILED_CHANGE_PROMPT = "Describe the changes between the two images in detail."
@@ -86,10 +79,6 @@ def changed_share(scene: Scene) -> float | None:
     if scene.change_map is None:
         return None
     return float(np.asarray(scene.change_map, dtype=bool).mean())
-
-
-def extent_bin(share: float) -> str:
-    return next(name for top, name in EXTENT_BINS if share < top)
 
 
 def is_changed(scene: Scene) -> bool:
@@ -177,9 +166,7 @@ def _object_phrase(n: int, category: str) -> str:
 def _change_phrase(cause: str, share: float | None, where: str | None, detailed: bool) -> str:
     place = "" if not where else (" in the center" if where == "center" else f" in the {where} part")
     size = f", over {share:.0%} of the image" if detailed and share is not None and share >= 0.01 else ""
-    if cause == "harvested field":
-        return f"a field was harvested{place}{size}"
-    return f"{article(cause)} {cause} appeared{place}{size}"
+    return f"{CAUSE_PHRASES.get(cause, cause)}{place}{size}"
 
 
 def _positions(scene: Scene, objects: list[SceneObject], nine: bool) -> str:
@@ -196,7 +183,9 @@ def pair_captions(scene: Scene, rng: random.Random, nine: bool = False) -> tuple
         detailed = NO_CHANGE[:-1]
         if scene.dates and scene.dates[0] != "date 1":
             detailed += f" from {scene.dates[0]} to {scene.dates[1]}"
-        return NO_CHANGE, detailed + ": the differences are speckle, a slight misregistration or calibration, not change."
+        if scene.pair_notes:  # a simulated pair: what differs is known to be nuisance
+            return NO_CHANGE, detailed + ": the differences are speckle, a slight misregistration and a calibration offset, not change."
+        return NO_CHANGE, detailed + "."
     appeared, left = object_changes(scene)
     regions: dict[str, list[SceneObject]] = {}
     for change in scene.changes:
@@ -294,10 +283,15 @@ def pair_disagreement(scene: Scene) -> str | None:
     return None
 
 
-def pair_provenance(scene: Scene) -> dict[str, Any]:
-    """What a pair's records keep beside their answers: its dates, changed share, causes and (simulated) what made it."""
+def pair_provenance(scene: Scene, out_dir: Any = None) -> dict[str, Any]:
+    """What a pair's records keep beside their answers: its dates, changed share, causes, its
+    change map picture (relative to the build) and, simulated, what made it."""
+    import os
+
     share = changed_share(scene)
     out: dict[str, Any] = {"dates": list(scene.dates), "changed": is_changed(scene), "causes": causes(scene)}
+    if scene.change_map_image:
+        out["change_map"] = os.path.relpath(scene.change_map_image, out_dir) if out_dir is not None else scene.change_map_image
     if share is not None:
         out["changed_share"] = round(share, 5)
     if scene.pair_notes:

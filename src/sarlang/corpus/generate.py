@@ -102,7 +102,7 @@ def _pair_rows(scene: Scene, rows: list[dict[str, Any]], add: Callable[..., None
     """The change records of a bi-temporal pair (:mod:`sarlang.corpus.change`), naming both images."""
     from sarlang.corpus import change
 
-    provenance.update(change.pair_provenance(scene))
+    provenance.update(change.pair_provenance(scene, out_dir))
     if options.captions:
         concise, detailed = change.pair_captions(scene, rng, options.nine_regions)
         add("image_description", "change_description.concise", change.CONCISE_CHANGE_PROMPT, concise, "concise")

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sarlang.engines import ordered_map
 from sarlang.errors import SarlangError
 from sarlang.files import atomic_write_bytes
@@ -100,6 +102,10 @@ def collect_scenes(kind: str, path: str, out_dir: Path, rejects: list[Reject], f
         kept.append(scene)
     if tile:
         kept = _tiled(kept, out_dir, tile, overlap, rejects, file_stats)
+    for scene in kept:
+        if scene.is_pair and scene.change_map is not None and not scene.change_map_image:
+            scene.change_map_image = _write_tile(out_dir / "changes" / (re.sub(r"[^A-Za-z0-9._-]", "_", scene.id or Path(scene.image).stem) + ".png"),
+                                                 np.asarray(scene.change_map, dtype=np.uint8) * 255)
     return kept
 
 
@@ -177,6 +183,8 @@ def _tile_pair(item: tuple[Scene, str, int, int]) -> tuple[list[Scene], list[tup
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", t.id) + f"-{origin}"
         t.image = _write_tile(Path(folder) / f"{stem}_1.png", t.pixels.data)
         t.later_image = _write_tile(Path(folder) / f"{stem}_2.png", t.later_pixels.data)
+        if t.change_map is not None:
+            t.change_map_image = _write_tile(Path(folder) / f"{stem}_change.png", np.asarray(t.change_map, dtype=np.uint8) * 255)
         t.pixels = t.later_pixels = None
     return tiles, tile_rejects, ""
 

@@ -47,10 +47,8 @@ import numpy as np
 
 from sarlang.formats.prompts import GROUNDING_ALL_PROMPT
 from sarlang.schema import Scene, SceneObject
-from sarlang.vocabulary import article, plural
+from sarlang.vocabulary import article, plural, NINE_CELLS, POSITION_WORDS, position_of  # noqa: F401 (re-exported)
 
-POSITION_WORDS = ("top", "center", "bottom", "left", "right")
-NINE_CELLS = (("top left", "top", "top right"), ("left", "center", "right"), ("bottom left", "bottom", "bottom right"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,20 +112,6 @@ REASONING = (("more_than", "Are there more {as_} than {bs} in the image?"), ("wh
 
 def _pick(rng: random.Random, templates: tuple[tuple[str, str], ...]) -> tuple[str, str]:
     return templates[rng.randrange(len(templates))]
-
-
-def position_of(x: float, y: float, width: int, height: int, nine: bool) -> str:
-    """Position word of a point (see the module docstring)."""
-    col = min(2, int(3 * x / width)) if width else 1
-    row = min(2, int(3 * y / height)) if height else 1
-    if nine:
-        return NINE_CELLS[row][col]
-    if row == 1 and col == 1:
-        return "center"
-    du, dv = x / width - 0.5, y / height - 0.5
-    if abs(dv) >= abs(du):
-        return "top" if dv < 0 else "bottom"
-    return "left" if du < 0 else "right"
 
 
 def _shape(obj: SceneObject) -> str | None:

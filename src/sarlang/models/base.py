@@ -33,10 +33,14 @@ class VisionLanguageModel(ABC):
 
     failures: Sequence[str] = ()
     remote: bool = False
+    #: How many images one prompt may show the model: 2 for a model that answers about a
+    #: bi-temporal pair, whose batch items then give a tuple of two paths (earlier first).
+    images_per_prompt: int = 1
 
     @abstractmethod
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
-        """One answer per (image path, prompt); None where the model could give none (an API failure)."""
+    def answer(self, batch: Sequence[tuple[str | tuple[str, ...], str]]) -> list[str | None]:
+        """One answer per (image path, prompt) — for a pair, (tuple of both dates' paths, prompt);
+        None where the model could give none (an API failure)."""
 
     @abstractmethod
     def save(self, directory: str | Path) -> None:

@@ -67,8 +67,13 @@ class TrainingJob:
 
     @cached_property
     def examples(self) -> list[tuple[str, str, str]]:
-        """(image path, prompt, answer) of the records of the config's split (default train)."""
+        """(image path, prompt, answer) of the one-image records of the config's split (default train)."""
         return _examples(self.records_file, self.config.get("split", "train"), _template(self.config))
+
+    @cached_property
+    def pair_examples(self) -> list[tuple[tuple[str, ...], str, str]]:
+        """((earlier, later) paths, prompt, answer) of the split's bi-temporal pairs, for a trainer that learns change."""
+        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config), pairs=True)
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -77,7 +82,10 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return read_settings(path, "training config")
 
 
-def image_path(record: Record, records_file: Path) -> str:
+def image_path(record: Record, records_file: Path) -> str | tuple[str, ...]:
+    """What a model is shown of a record: its image's resolved path, or for a pair the tuple of both."""
+    if record.is_pair:
+        return tuple(str((records_file.parent / image).resolve()) for image in record.images)
     return str((records_file.parent / record.image).resolve())
 
 
@@ -130,7 +138,7 @@ def _chosen_records(records_file: Path, split: str | None, images_are: str) -> l
     chosen = [r for r in records if split is None or r.split == split]
     if not chosen:
         raise InputError(f"no records{f' of split {split}' if split else ''} in '{records_file}'")
-    missing = [image for image in dict.fromkeys(r.image for r in chosen) if not (records_file.parent / image).exists()]
+    missing = [image for image in dict.fromkeys(i for r in chosen for i in r.all_images) if not (records_file.parent / image).exists()]
     if missing:
         raise InputError(f"{len(missing)} {images_are} are missing, e.g. '{missing[0]}'", hint="image paths are relative to the records file")
     return chosen
@@ -143,9 +151,11 @@ def _template(config: dict[str, Any]) -> str:
     return check_template(template)
 
 
-def _examples(records_file: Path, split: str, template: str = VQA_PROMPT) -> list[tuple[str, str, str]]:
-    """(image path, prompt, answer) of the records of a split."""
-    return [(image_path(r, records_file), prompt_for(r, template), r.answer) for r in _chosen_records(records_file, split, "training images")]
+def _examples(records_file: Path, split: str, template: str = VQA_PROMPT, pairs: bool = False) -> list[tuple[Any, str, str]]:
+    """(image path, prompt, answer) of the records of a split: of one image each, or (``pairs``)
+    of the bi-temporal pairs, whose image is the tuple of both dates' paths."""
+    return [(image_path(r, records_file), prompt_for(r, template), r.answer) for r in _chosen_records(records_file, split, "training images")
+            if r.is_pair == pairs]
 
 
 def predict_records(
@@ -213,6 +223,9 @@ def predict_records(
                         "pass --restart to predict afresh, or write to another --out", keep=lambda row: isinstance(row, dict) and "id" in row)
     done = {str(row["id"]) for row in kept}
     todo = [r for r in chosen if r.id not in done]
+    # a model that sees one image cannot answer about a pair: those records are left, and said
+    pairs_left = [r for r in todo if r.is_pair and getattr(model, "images_per_prompt", 1) < 2]
+    todo = [r for r in todo if not (r.is_pair and getattr(model, "images_per_prompt", 1) < 2)]
     info = model.info()
     settings = {k: v for k, v in info.items() if k != "id"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +233,7 @@ def predict_records(
     jobs = [[(image_path(r, records_path), prompt_of(r)) for r in batch] for batch in batches]
     failures: list[str] = []
     with out_path.open("a", encoding="utf-8") as ours:
-        finished = len(chosen) - len(todo)
+        finished = len(chosen) - len(todo) - len(pairs_left)
         failed = 0
         # batches are answered on the current engine (here, or by Ray actors that each load the
         # model) and written in order, so the file is the same on every engine
@@ -232,7 +245,7 @@ def predict_records(
             ours.flush()
             finished += len(batch)
             if on_progress:
-                on_progress(finished, len(chosen))
+                on_progress(finished, len(chosen) - len(pairs_left))
     # LLaMA-Factory's file, in records order, rebuilt whole from ours (so a kill cannot unbalance them)
     predicted = {}
     for line in out_path.read_text(encoding="utf-8").split("\n"):  # not splitlines: answers may hold U+2028
@@ -243,8 +256,38 @@ def predict_records(
     from sarlang.files import atomic_write_jsonl
 
     atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
-    return {"predicted": len(todo) - failed, "failed": failed, "failures": failures[:5], "already_done": len(chosen) - len(todo),
+    maps = _write_change_maps(model, [r for r in todo if r.is_pair], records_path, out_path) if todo else 0
+    return {"predicted": len(todo) - failed, "failed": failed, "failures": failures[:5], "already_done": len(chosen) - len(todo) - len(pairs_left),
+            "pairs_left": len(pairs_left), "change_maps": maps,
             "out": str(out_path), "llamafactory": str(lf_path), **({"servers": model.served()} if hasattr(model, "served") else {})}
+
+
+def change_map_folder(out: str | Path) -> Path:
+    """Where ``predict`` writes a model's change maps beside its predictions ``out``: ``<out stem>_change_maps/``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_change_maps")
+
+
+def _write_change_maps(model: Any, pairs: list[Record], records_file: Path, out: Path) -> int:
+    """A model that draws change maps (``change_map((earlier, later)) -> bool array``) writes one
+    PNG per pair (255 = changed, the pair's size) into :func:`change_map_folder`, named after the
+    pair's change-detection record (or its first record); returns how many it wrote."""
+    draw = getattr(model, "change_map", None)
+    if draw is None or not pairs:
+        return 0
+    import numpy as np
+
+    from sarlang.sar.io import write_png
+
+    folder = change_map_folder(out)
+    by_pair: dict[tuple[str, ...], Record] = {}
+    for r in pairs:
+        if r.images not in by_pair or r.application == "change_detection":
+            by_pair[r.images] = r
+    for images, record in by_pair.items():
+        mask = np.asarray(draw(image_path(record, records_file)), dtype=bool)
+        write_png(folder / f"{record.id}.png", mask.astype(np.uint8) * 255)
+    return len(by_pair)
 
 
 def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | None], list[str]]:
@@ -300,8 +343,10 @@ def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[R
                 digest.update(f"{f.relative_to(model_source)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     stats: dict[str, str] = {}
     for r in chosen:
-        if r.image not in stats:
-            stat = os.stat(records_file.parent / r.image)
-            stats[r.image] = f"{stat.st_size}:{stat.st_mtime_ns}"
-        digest.update(json.dumps([r.id, r.image, prompt_of(r), stats[r.image]]).encode())
+        for image in r.all_images:
+            if image not in stats:
+                stat = os.stat(records_file.parent / image)
+                stats[image] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        shown = [r.image, stats[r.image]] if not r.is_pair else [list(r.images), [stats[i] for i in r.images]]
+        digest.update(json.dumps([r.id, *shown[:1], prompt_of(r), *shown[1:]]).encode())
     return digest.hexdigest()

@@ -5,6 +5,8 @@ for pixel. The later date starts from the same noise-free backscatter and, on a 
 ``change_probability`` of the pairs, gets one or more of the changes SAR analysts look for:
 
 ``flood``     land next to the water turns into water (a dark, smooth area: the "flooded area");
+``recede``    water next to the land turns into land (bright where it was dark: "receded flood water",
+              the change of the real Ottawa pair, May to August 1997);
 ``ships``     some ships leave and others arrive on open water (the objects of each date say which);
 ``building``  a new building on bare soil or vegetation (bright double-bounce: "new building");
 ``harvest``   a vegetated field becomes bare soil (about 5 dB darker: "harvested field").
@@ -33,8 +35,8 @@ from sarlang.sar.simulate import (CLASS_DB, CLASS_TEXTURE, LANDCOVER_CLASSES, OB
                                   _oriented_rect, _sample_point, _smooth_field, scene_backscatter)
 
 #: The changes a later date can get, and what each is called in labels, captions and answers.
-CHANGE_KINDS: tuple[str, ...] = ("flood", "ships", "building", "harvest")
-CAUSES: dict[str, str] = {"flood": "flooded area", "building": "new building", "harvest": "harvested field"}
+CHANGE_KINDS: tuple[str, ...] = ("flood", "recede", "ships", "building", "harvest")
+CAUSES: dict[str, str] = {"flood": "flooded area", "recede": "receded flood water", "building": "new building", "harvest": "harvested field"}
 
 
 @dataclass(frozen=True)
@@ -69,13 +71,17 @@ def _region(kind: str, rng: np.random.Generator, cover: np.ndarray, taken: np.nd
     shape = cover.shape
     area = shape[0] * shape[1]
     water = cover == LANDCOVER_CLASSES.index("water")
-    if kind == "flood":
+    if kind in ("flood", "recede"):
         if not water.any() or water.all():
             return None
-        reach = ndimage.distance_transform_edt(~water)
         field_ = _smooth_field(rng, shape, scale=min(shape) / 6)
-        land = np.isin(cover, [LANDCOVER_CLASSES.index(c) for c in ("bare soil", "vegetation")])
-        region = land & (reach <= min(shape) * rng.uniform(0.08, 0.2)) & (field_ > rng.uniform(-0.5, 0.3)) & ~taken
+        if kind == "flood":  # land within reach of the water
+            reach = ndimage.distance_transform_edt(~water)
+            ground = np.isin(cover, [LANDCOVER_CLASSES.index(c) for c in ("bare soil", "vegetation")])
+        else:  # water within reach of the land
+            reach = ndimage.distance_transform_edt(water)
+            ground = water
+        region = ground & (reach <= min(shape) * rng.uniform(0.08, 0.2)) & (field_ > rng.uniform(-0.5, 0.3)) & ~taken
         region = ndimage.binary_opening(region, iterations=1)
     else:
         allowed = {"building": ("bare soil", "vegetation"), "harvest": ("vegetation",)}[kind]
@@ -134,7 +140,7 @@ def simulate_pair(seed: int, config: PairConfig | None = None, pair_id: str | No
             region = _region(kind, rng, cover, taken | change_map, c.gsd)
             if region is None:
                 continue
-            target = {"flood": "water", "building": "urban", "harvest": "bare soil"}[kind]
+            target = {"flood": "water", "recede": "vegetation", "building": "urban", "harvest": "bare soil"}[kind]
             gain = _db(CLASS_DB[target] + (6.0 if kind == "building" else 0.0))
             intensity2[region] = gain * _texture(rng, target, shape)[region]
             change_map |= region
