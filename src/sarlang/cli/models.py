@@ -82,6 +82,13 @@ def predict_command(
     finally:
         loaded.close()
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+    if result.get("change_maps"):
+        from sarlang.models.run import change_map_folder
+
+        console.print(f"{counted(result['change_maps'], 'change map')} -> {change_map_folder(result['out'])}", highlight=False)
+    if result.get("pairs_left"):
+        console.print(f"[yellow]{counted(result['pairs_left'], 'record')} of bi-temporal pairs left unanswered[/]: this model sees one image "
+                      "per prompt (answer them with one that sees two: logratio:, a built-in model trained on pairs)", highlight=False, markup=True)
     if len(result.get("servers", [])) > 1:
         for server in result["servers"]:
             console.print(f"  {server['url']}: {server['answered']} answered, {server['failed_attempts']} failed attempts"
