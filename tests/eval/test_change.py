@@ -70,3 +70,44 @@ def test_build_predict_and_eval_change_as_typed(tmp_path: Path) -> None:
     assert result.returncode == 0 and "of bi-temporal pairs left unanswered" in result.stdout, result.stdout + result.stderr
     result = run_cli("eval", "change", str(tmp_path / "b.jsonl"), "--records", str(build))
     assert result.returncode == 2 and "is empty" in result.stderr and "Traceback" not in result.stderr  # nothing was predicted
+
+
+@pytest.mark.slow
+def test_the_built_in_model_learns_pairs_beside_single_images(tmp_path: Path) -> None:
+    """Trained on a build of single scenes and pairs, the built-in model sees two images for a
+    pair's questions (images_per_prompt 2), keeps it through save and load, and answers both kinds."""
+    pytest.importorskip("torch", reason="torch is not installed (the train extra)")
+    from sarlang.corpus.dataset import build_dataset
+    from sarlang.models.base import load_model
+    from sarlang.models.run import predict_records, train_from_config
+
+    build_dataset(["simulate:6,size=64,seed=1", "simulate-change:8,size=64"], tmp_path / "b")
+    model = train_from_config({"model": "baseline", "records": str(tmp_path / "b" / "records.jsonl"), "out": str(tmp_path / "m"), "epochs": 1,
+                               "batch_size": 16, "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch"})
+    assert model.config.pairs and model.images_per_prompt == 2
+    loaded = load_model(str(tmp_path / "m"))
+    assert loaded.images_per_prompt == 2
+    summary = predict_records(loaded, tmp_path / "b" / "records.jsonl", tmp_path / "p.jsonl", split=None)
+    from sarlang.formats.records import load_records
+
+    records, _ = load_records(tmp_path / "b")
+    assert summary["pairs_left"] == 0 and summary["predicted"] == len(records)
+    pair = next(r for r in records if r.is_pair)
+    images = tuple(str(tmp_path / "b" / i) for i in pair.images)
+    answers = loaded.answer([(images, pair.question), (str(tmp_path / "b" / pair.image), "Describe the content of this image in one sentence.")])
+    assert all(isinstance(a, str) for a in answers)
+    from sarlang.errors import InputError
+
+    single = _single_image_model(tmp_path)
+    assert single.images_per_prompt == 1 and not single.config.pairs
+    with pytest.raises(InputError, match="trained without bi-temporal pairs"):
+        single.answer([(images, pair.question)])
+
+
+def _single_image_model(tmp_path: Path):
+    from sarlang.corpus.dataset import build_dataset
+    from sarlang.models.run import train_from_config
+
+    build_dataset(["simulate:4,size=64,seed=2"], tmp_path / "s")
+    return train_from_config({"model": "baseline", "records": str(tmp_path / "s" / "records.jsonl"), "out": str(tmp_path / "sm"), "epochs": 1,
+                              "batch_size": 16, "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch"})

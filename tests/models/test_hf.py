@@ -65,3 +65,41 @@ def test_bad_lora_config_and_adapter(bench: Path, tmp_path: Path) -> None:
         train_from_config({"model": "lora", "base": "x", "records": str(bench / "records.jsonl"), "out": str(tmp_path / "x"), "rank_of_doom": 3})
     result = run_cli("merge", "--adapter", str(tmp_path), "--out", str(tmp_path / "m"), "--base", str(tmp_path))
     assert result.returncode == 2 and "not a LoRA adapter" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def pair_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three simulated bi-temporal pairs (64 pixels)."""
+    from sarlang.corpus.dataset import build_dataset
+
+    out = tmp_path_factory.mktemp("pairs")
+    build_dataset(["simulate-change:3,size=64"], out)
+    return out
+
+
+@pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_qwen2_5_vl, tiny_llava, tiny_idefics3, tiny_smolvlm],
+                         ids=["qwen2-vl", "qwen2.5-vl", "llava", "idefics3", "smolvlm"])
+@pytest.mark.slow
+def test_two_images_in_one_prompt(family, pair_bench: Path, tmp_path: Path) -> None:
+    """A pair's two dates go into one user turn (two image entries, both pictures to the
+    processor): predict answers every pair record, and LoRA learns from pairs."""
+    base = family(tmp_path / "base")
+    model = load_model(str(base))
+    assert model.images_per_prompt == 2
+    result = predict_records(model, pair_bench / "records.jsonl", tmp_path / "p.jsonl", split=None, batch_size=4)
+    lines = (tmp_path / "p.jsonl").read_text().splitlines()
+    assert result["pairs_left"] == 0 and result["predicted"] == len(lines) > 0
+    # the processor saw both pictures: one image's worth of tokens more than a single picture's prompt
+    from sarlang.models.hf import _conversation, _packed, _shown
+
+    record = json.loads((pair_bench / "records.jsonl").read_text().splitlines()[0])
+    paths = [str(pair_bench / p) for p in record["images"]]
+    rows = [_shown(paths, 32), _shown(paths[0], 32)]
+    texts = [model.processor.apply_chat_template(_conversation("What changed?", images=len(r)), add_generation_prompt=True, tokenize=False) for r in rows]
+    two, one = (model.processor(images=_packed(model.processor, [r]), text=[t], return_tensors="pt")["input_ids"].shape[1] for r, t in zip(rows, texts))
+    assert two > one
+    losses: list[float] = []
+    train_from_config({"model": "lora", "base": str(base), "records": str(pair_bench / "records.jsonl"), "out": str(tmp_path / "lora"),
+                       "max_steps": 2, "batch_size": 2, "gradient_accumulation": 1, "image_size": 32, "learning_rate": 0.01},
+                      on_progress=lambda step, total, loss: losses.append(loss))
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)

@@ -149,9 +149,9 @@ def _regions(scene: Scene, rng: random.Random, count: int = 2) -> list[QA]:
             top, n = counts.most_common(1)[0]
             if n < 0.6 * side_w * side_h * share:
                 continue  # two causes share the box: no single answer
-            found["changed"] = QA("change_region_referring", "change_region_referring.changed", question, names[top - 1])
+            found["changed"] = QA("change_region_referring", "change_region_referring.region", question, names[top - 1])
         elif share <= 0.02 and "unchanged" not in found:
-            found["unchanged"] = QA("change_region_referring", "change_region_referring.unchanged", question, "no change")
+            found["unchanged"] = QA("change_region_referring", "change_region_referring.region", question, "no change")
         if len(found) >= count:
             break
     return list(found.values())

@@ -77,11 +77,22 @@ def _nested_images(processor: Any) -> bool:
     return type(processor).__name__.startswith(("Idefics", "SmolVLM"))
 
 
-def _conversation(prompt: str, answer: str | None = None) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+def _conversation(prompt: str, answer: str | None = None, images: int = 1) -> list[dict[str, Any]]:
+    """One user turn showing ``images`` images (a pair's two, earlier first) before the prompt, and the answer when given."""
+    messages: list[dict[str, Any]] = [{"role": "user", "content": [*({"type": "image"} for _ in range(images)), {"type": "text", "text": prompt}]}]
     if answer is not None:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return messages
+
+
+def _shown(image: str | Sequence[str], image_size: int | None) -> list[Any]:
+    """The pictures of one prompt: one path, or a pair's paths (earlier first)."""
+    return [_load_image(p, image_size) for p in ([image] if isinstance(image, str) else image)]
+
+
+def _packed(processor: Any, rows: list[list[Any]]) -> list[Any]:
+    """Images as the processor takes them: one list per prompt (Idefics3, SmolVLM), or all in order (Qwen2-VL, LLaVA)."""
+    return rows if _nested_images(processor) else [image for row in rows for image in row]
 
 
 def _load_image(path: str, image_size: int | None) -> Any:
@@ -95,7 +106,11 @@ def _load_image(path: str, image_size: int | None) -> Any:
 
 
 class HFModel(VisionLanguageModel):
-    """A Hugging Face VLM (optionally with a LoRA adapter) behind sarlang's model interface."""
+    """A Hugging Face VLM (optionally with a LoRA adapter) behind sarlang's model interface.
+    A bi-temporal pair is shown as two images in one user turn, earlier first (the families
+    tested, Qwen2-VL, Qwen2.5-VL, SmolVLM and Idefics3, take several images in a prompt)."""
+
+    images_per_prompt = 2
 
     def __init__(self, path: str | Path, adapter: str | Path | None = None, image_size: int | None = 448, max_new_tokens: int = 64, device: str | None = None) -> None:
         torch, transformers = _require()
@@ -118,11 +133,12 @@ class HFModel(VisionLanguageModel):
         if tokenizer is not None:
             tokenizer.padding_side = "left"  # generation continues after the prompt
 
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+    def answer(self, batch: Sequence[tuple[Any, str]]) -> list[str]:
         torch, _ = _require()
-        images = [_load_image(path, self.image_size) for path, _ in batch]
-        texts = [self.processor.apply_chat_template(_conversation(prompt), add_generation_prompt=True, tokenize=False) for _, prompt in batch]
-        inputs = self.processor(images=[[i] for i in images] if _nested_images(self.processor) else images, text=texts, padding=True, return_tensors="pt").to(self.device)
+        rows = [_shown(image, self.image_size) for image, _ in batch]
+        texts = [self.processor.apply_chat_template(_conversation(prompt, images=len(row)), add_generation_prompt=True, tokenize=False)
+                 for row, (_, prompt) in zip(rows, batch)]
+        inputs = self.processor(images=_packed(self.processor, rows), text=texts, padding=True, return_tensors="pt").to(self.device)
         with torch.no_grad():
             output = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         new = output[:, inputs["input_ids"].shape[1] :]
@@ -228,10 +244,10 @@ def train_lora(
 
 def _training_batch(processor: Any, batch: Sequence[tuple[str, str, str]], image_size: int) -> Any:
     """Processor inputs with labels: prompt and padding masked (-100), answer tokens learned."""
-    images = [_load_image(path, image_size) for path, _, _ in batch]
-    prompts = [processor.apply_chat_template(_conversation(p), add_generation_prompt=True, tokenize=False) for _, p, _ in batch]
-    fulls = [processor.apply_chat_template(_conversation(p, a), tokenize=False) for _, p, a in batch]
-    packed = [[i] for i in images] if _nested_images(processor) else images
+    rows = [_shown(image, image_size) for image, _, _ in batch]
+    prompts = [processor.apply_chat_template(_conversation(p, images=len(row)), add_generation_prompt=True, tokenize=False) for row, (_, p, _) in zip(rows, batch)]
+    fulls = [processor.apply_chat_template(_conversation(p, a, images=len(row)), tokenize=False) for row, (_, p, a) in zip(rows, batch)]
+    packed = _packed(processor, rows)
     inputs = processor(images=packed, text=fulls, padding=True, return_tensors="pt")
     prompt_only = processor(images=packed, text=prompts, padding=True, return_tensors="pt")
     labels = inputs["input_ids"].clone()
@@ -299,5 +315,5 @@ def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = 
     if "base" not in job.config:
         raise InputError("a LoRA config needs 'base': the Hugging Face model to adapt")
     lora = LoraSettings.from_dict(job.settings)
-    adapter = train_lora(job.config["base"], job.examples, job.out, lora, on_progress=on_progress)
+    adapter = train_lora(job.config["base"], [*job.examples, *job.pair_examples], job.out, lora, on_progress=on_progress)
     return HFModel(job.config["base"], adapter=adapter, image_size=lora.image_size)

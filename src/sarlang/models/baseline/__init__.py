@@ -60,4 +60,4 @@ def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = 
     head learns from the build's ``objects.jsonl`` unless ``objects: none``."""
     config = BaselineConfig.from_dict(job.settings)
     objects = object_labels(job.config.get("objects", "auto"), job.records_file, job.root, {path for path, _, _ in job.examples})
-    return train(job.examples, job.out, config, on_progress=on_progress, objects=objects)
+    return train(job.examples, job.out, config, on_progress=on_progress, objects=objects, pair_examples=job.pair_examples)

@@ -46,6 +46,9 @@ class BaselineConfig:
     so the default is 1). ``box_sizes``: each category's median box (width and height in
     pixels of the original images), measured on the training labels; with it, grounding questions are
     answered by the object head (see :meth:`~sarlang.models.baseline.model.BaselineModel.answer`).
+    ``pairs`` (set by training when the records hold bi-temporal pairs): the model also answers
+    about two dates of one place, from both dates' memories and the log-ratio picture's (see
+    :func:`~sarlang.models.baseline.network.pair_memory`).
     """
 
     architecture: str = ARCHITECTURE
@@ -76,6 +79,7 @@ class BaselineConfig:
     copy_names: bool = True
     glimpse_views: int = 1
     box_sizes: list = field(default_factory=list)
+    pairs: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -154,6 +158,26 @@ def picture_of(grey: np.ndarray, size: int) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.fromarray(grey).resize((size, size), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+
+
+def ratio_picture(earlier: np.ndarray, later: np.ndarray, size: int) -> np.ndarray:
+    """The log-ratio of two 8-bit dates as a picture the encoder reads: ``20 log10`` of the
+    ratio of their 3x3 means (amplitude-like grey, dB), mapped from -20..+20 dB to 0..1 (0.5: no
+    change), resized to size x size. Radiometric change is what SAR change detection compares
+    (:mod:`sarlang.sar.change`); the network sees it beside both dates.
+
+    Raises:
+        InputError: dates of different sizes.
+    """
+    from PIL import Image
+    from scipy import ndimage
+
+    if earlier.shape != later.shape:
+        raise InputError(f"the dates of a pair differ in size: {earlier.shape[1]}x{earlier.shape[0]} and {later.shape[1]}x{later.shape[0]}")
+    a = ndimage.uniform_filter(earlier.astype(np.float32), 3) + 1.0
+    b = ndimage.uniform_filter(later.astype(np.float32), 3) + 1.0
+    ratio = np.clip(20.0 * np.log10(b / a) / 40.0 + 0.5, 0.0, 1.0)
+    return np.asarray(Image.fromarray(ratio.astype(np.float32), mode="F").resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def load_grey(path: str | Path) -> np.ndarray:

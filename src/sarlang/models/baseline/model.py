@@ -73,15 +73,58 @@ class BaselineModel(VisionLanguageModel):
     def _prompt_ids(self, prompt: str) -> list[int]:
         return [BOS, *self.vocab.encode(prompt)[: self.config.max_prompt_tokens], SEP]
 
-    def answer(self, batch: Sequence[tuple[str, str]]) -> list[str]:
-        """Greedy answers to (image path, prompt) pairs; each image is read and encoded once.
+    @property
+    def images_per_prompt(self) -> int:  # type: ignore[override]
+        """2 for a model trained on bi-temporal pairs (it answers about two dates), else 1."""
+        return 2 if self.config.pairs else 1
+
+    def answer(self, batch: Sequence[tuple[Any, str]]) -> list[str]:
+        """Greedy answers to (image path, prompt) pairs — for a bi-temporal pair, (both dates'
+        paths, prompt); each image (each pair) is read and encoded once.
 
         Raises:
-            InputError: an image that is missing or cannot be read.
+            InputError: an image that is missing or cannot be read, or a pair asked of a model
+                trained without pairs.
         """
+        pairs = [i for i, (image, _) in enumerate(batch) if not isinstance(image, str)]
+        if pairs and not self.config.pairs:
+            raise InputError("this built-in model was trained without bi-temporal pairs: it sees one image per question",
+                             hint="train it on a build with pairs (pairs:, changedet: or simulate-change: sources)")
+        singles = [i for i in range(len(batch)) if i not in set(pairs)]
+        out: list[str] = [""] * len(batch)
+        if singles:
+            for i, text in zip(singles, self._answer_singles([batch[i] for i in singles])):
+                out[i] = text
+        if pairs:
+            for i, text in zip(pairs, self._answer_pairs([batch[i] for i in pairs])):
+                out[i] = text
+        return out
+
+    def _answer_pairs(self, batch: Sequence[tuple[tuple[str, ...], str]]) -> list[str]:
+        """Answers about pairs: both dates and their log-ratio picture in the memory (see
+        :func:`~sarlang.models.baseline.network.pair_memory`)."""
         import torch
 
-        from sarlang.models.baseline.network import decode, mentions
+        from sarlang.models.baseline.config import ratio_picture
+
+        self.network.eval()
+        keys = list(dict.fromkeys(tuple(images) for images, _ in batch))
+        row = {key: i for i, key in enumerate(keys)}
+        greys = [(load_grey(a), load_grey(b)) for a, b in keys]
+        size = self.config.image_size
+        earlier = torch.from_numpy(np.stack([picture_of(a, size) for a, _ in greys]))[:, None]
+        later = torch.from_numpy(np.stack([picture_of(b, size) for _, b in greys]))[:, None]
+        ratios = torch.from_numpy(np.stack([ratio_picture(a, b, size) for a, b in greys]))[:, None]
+        prompts = [self._prompt_ids(p) for _, p in batch]
+        with torch.no_grad():
+            memory = self.network.encode_pairs(earlier, later, ratios, greys, self.config.glimpse_pixels, self.config.glimpse_size,
+                                               self.config.glimpse_views)
+            memory = memory[torch.tensor([row[tuple(images)] for images, _ in batch])]
+        return [self.vocab.decode(o) for o in self._greedy(memory, prompts)]
+
+    def _answer_singles(self, batch: Sequence[tuple[str, str]]) -> list[str]:
+        """Answers about single pictures (grounding questions from the object head)."""
+        import torch
 
         self.network.eval()
         # records of one image come together: read and encode each image of the batch once
@@ -91,15 +134,25 @@ class BaselineModel(VisionLanguageModel):
         originals = [load_grey(path) for path in paths]
         images = torch.from_numpy(np.stack([picture_of(grey, self.config.image_size) for grey in originals]))[:, None]
         prompts = [self._prompt_ids(p) for _, p in batch]
-        outputs: list[list[int]] = [[] for _ in batch]
         with torch.no_grad():
             memory, density = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size,
                                                   self.config.glimpse_views, with_density=True)
             boxed = self._box_answers(batch, prompts, density, [row[path] for path, _ in batch], originals)
             memory = memory[torch.tensor([row[path] for path, _ in batch])]
+        outputs = self._greedy(memory, prompts)
+        return [boxed.get(i, self.vocab.decode(o)) for i, o in enumerate(outputs)]
+
+    def _greedy(self, memory: Any, prompts: list[list[int]]) -> list[list[int]]:
+        """Greedy decoding of every prompt over its memory row: the answer tokens, EOS left out."""
+        import torch
+
+        from sarlang.models.baseline.network import decode, mentions
+
+        outputs: list[list[int]] = [[] for _ in prompts]
+        with torch.no_grad():
             marked = mentions(self.network, prompts)
             sequences = [list(p) for p in prompts]
-            active = list(range(len(batch)))
+            active = list(range(len(prompts)))
             for _ in range(self.config.max_answer_tokens):
                 if not active:
                     break
@@ -118,7 +171,7 @@ class BaselineModel(VisionLanguageModel):
                     outputs[i].append(token)
                     still.append(i)
                 active = still
-        return [boxed.get(i, self.vocab.decode(o)) for i, o in enumerate(outputs)]
+        return outputs
 
     def _box_answers(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
                      originals: list[np.ndarray]) -> dict[int, str]:

@@ -290,6 +290,8 @@ class BaselineNetwork(nn.Module):
             self.density_in = nn.Linear(classes, config.width)
             self.count_token = nn.Embedding(MAX_COUNT + 1, config.width)
             self.where = nn.Linear(config.width, config.width)
+        if config.pairs:
+            self.dates = nn.Embedding(3, config.width)  # earlier date, later date, their log-ratio
 
     def memory(self, cells: Any, density: Any) -> Any:
         """Memory for the decoder from the encoder's output: the grid cells (plus what the
@@ -334,6 +336,15 @@ class BaselineNetwork(nn.Module):
         memory = self.memory(cells, density)
         return (memory, density) if with_density else memory
 
+    def encode_pairs(self, earlier: Any, later: Any, ratios: Any, originals: Sequence[tuple[Any, Any]], glimpse_pixels: float,
+                     glimpse_size: int, views: int = 1) -> Any:
+        """Decoder memory of pairs for answering (:func:`pair_memory`): each date encoded as
+        :meth:`encode` encodes a picture, the log-ratio pictures (batch, 1, H, W) by the grid alone."""
+        first = self.encode(earlier, [o[0] for o in originals], glimpse_pixels, glimpse_size, views)
+        second = self.encode(later, [o[1] for o in originals], glimpse_pixels, glimpse_size, views)
+        cells, _ = self.encoder.from_grid(self.encoder.grid(ratios), None)
+        return pair_memory(self, first, cells, second)
+
     def glimpse_probabilities(self, crops: Any, views: int = 1) -> Any:
         """(n, classes) category probabilities of glimpses (n, 1, size, size), the mean over their
         first ``views`` dihedral views (upright, mirrored, half-turned, half-turned mirrored, then
@@ -342,6 +353,15 @@ class BaselineNetwork(nn.Module):
         every = [t.rot90(k, (-2, -1)) for k in (0, 2, 1, 3) for t in turned][:views]
         logits = self.encoder.glimpse_logits(torch.cat(every))
         return torch.softmax(logits, 1).reshape(len(every), len(crops), -1).mean(0)
+
+
+def pair_memory(net: Any, earlier: Any, ratio: Any, later: Any) -> Any:
+    """The decoder memory of bi-temporal pairs: the earlier date's memory, the log-ratio picture's
+    grid cells and the later date's memory, each marked with a learned date embedding. The later
+    date's category tokens stay last, where :func:`decode` finds the tokens it marks and points at;
+    the earlier date's stand before them, so "how many ships appeared?" compares two counts."""
+    dates = net.dates.weight
+    return torch.cat([earlier + dates[0], ratio + dates[2], later + dates[1]], 1)
 
 
 def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 
 from sarlang.errors import InputError, SarlangError
 from sarlang.files import atomic_path, require
-from sarlang.models.baseline.config import BaselineConfig, glimpse, load_grey, load_picture, picture_of
+from sarlang.models.baseline.config import BaselineConfig, glimpse, load_grey, load_picture, picture_of, ratio_picture
 from sarlang.models.baseline.text import EOS, PAD, Vocabulary
 from sarlang.schema import Reject
 
@@ -28,8 +28,15 @@ def train(
     config: BaselineConfig,
     on_progress: Callable[[int, int, float], None] | None = None,
     objects: dict[str, list[tuple]] | None = None,
+    pair_examples: Sequence[tuple[tuple[str, ...], str, str]] = (),
 ) -> BaselineModel:
     """Train on (image path, prompt, answer) triples; resumes from ``out_dir/checkpoint.pt``.
+
+    ``pair_examples`` ((earlier, later) paths, prompt, answer) teach the model bi-temporal
+    pairs too (``pairs`` in its config): their steps, a few pairs with all their questions each,
+    are shuffled among the image steps; a pair's memory is both dates' and their log-ratio
+    picture's (:func:`~sarlang.models.baseline.network.pair_memory`). Without pairs, training is
+    what it was, step for step.
 
     ``objects`` (image path -> (category, x, y, width, height) objects: box centres and sizes as
     fractions of the image width and height; the sizes may be left out without glimpses) turns
@@ -41,11 +48,14 @@ def train(
     torch = require("torch", "train", "the built-in model (torch)")
     from sarlang.models.baseline.model import BaselineModel
 
-    if not examples:
+    if not examples and not pair_examples:
         raise SarlangError("no training examples")
     paths = sorted({path for path, _, _ in examples})
+    pair_keys = sorted({tuple(images) for images, _, _ in pair_examples})
+    if pair_keys:
+        config = replace(config, pairs=True)
     unresolved_glimpses = config.glimpse_size == -1 and config.encoder != "scratch"
-    config = config.resolved(picture_sides(paths) if unresolved_glimpses else None)
+    config = config.resolved(picture_sides(paths or [k[0] for k in pair_keys]) if unresolved_glimpses else None)
     if objects and not config.categories:
         config = replace(config, categories=sorted({c for found in objects.values() for c, *_ in found}))
     if config.categories and not objects:
@@ -70,7 +80,8 @@ def train(
         vocab = Vocabulary(state["vocab"])
     else:
         state = None
-        vocab = Vocabulary.build([p for _, p, _ in examples] + [a for _, _, a in examples], config.min_count)
+        texts = [*examples, *pair_examples]
+        vocab = Vocabulary.build([p for _, p, _ in texts] + [a for _, _, a in texts], config.min_count)
     model = BaselineModel(config, vocab)
     net = model.network
     pictures = [picture_of(originals[path], config.image_size) if path in originals else load_picture(path, config.image_size) for path in paths]
@@ -81,6 +92,15 @@ def train(
     for path, prompt, answer in examples:
         by_image[index[path]].append((model._prompt_ids(prompt), vocab.encode(answer)[: config.max_answer_tokens] + [EOS]))
     labelled = [i for i, found in enumerate(image_maps) if found is not None]
+    # a pair's pictures (earlier, later, log-ratio) follow the single pictures, three per pair
+    first_pair = len(pictures)
+    for earlier, later in pair_keys:
+        a, b = load_grey(earlier), load_grey(later)
+        pictures += [picture_of(a, config.image_size), picture_of(b, config.image_size), ratio_picture(a, b, config.image_size)]
+    pair_index = {key: k for k, key in enumerate(pair_keys)}
+    by_pair: list[list[tuple[list[int], list[int]]]] = [[] for _ in pair_keys]
+    for images, prompt, answer in pair_examples:
+        by_pair[pair_index[tuple(images)]].append((model._prompt_ids(prompt), vocab.encode(answer)[: config.max_answer_tokens] + [EOS]))
     trunks = None
     if getattr(net.encoder, "locked", False):
         views = len(pictures) + 7 * len(labelled)
@@ -96,13 +116,16 @@ def train(
     found_in = [[o for o in (objects or {}).get(path, []) if o[0] in category_index] for path in paths]
     # a batch holds every question of a few images (about batch_size questions), so each image
     # is encoded once per batch; the object head learns from object_views other labelled images
-    per_batch = max(1, round(config.batch_size * len(paths) / len(examples)))
+    per_batch = max(1, round(config.batch_size * len(paths) / len(examples))) if examples else 1
+    per_pair_batch = max(1, round(config.batch_size * len(pair_keys) / len(pair_examples))) if pair_examples else 1
     # the pretrained tower learns slower than the layers that start from nothing
     tower = [p for name, p in net.named_parameters() if name.startswith("encoder.tower.") and p.requires_grad]
     rest = [p for name, p in net.named_parameters() if not name.startswith("encoder.tower.") and p.requires_grad]
     groups = [{"params": rest, "lr": config.learning_rate}] + ([{"params": tower, "lr": config.encoder_learning_rate}] if tower else [])
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(paths) / per_batch)
+    image_steps = math.ceil(len(paths) / per_batch)
+    pair_steps = math.ceil(len(pair_keys) / per_pair_batch)
+    steps_per_epoch = image_steps + pair_steps
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, steps_per_epoch // 2)) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     start_epoch = 0
@@ -115,26 +138,39 @@ def train(
     order_rng = np.random.default_rng(config.seed)
     for epoch in range(config.epochs):
         order = order_rng.permutation(len(paths))
+        pair_order = order_rng.permutation(len(pair_keys)) if pair_keys else np.zeros(0, dtype=int)
         if epoch < start_epoch:
             continue  # keep the shuffles of finished epochs so a resumed run sees the same order
         net.train()
         running = 0.0
-        for step in range(steps_per_epoch):
-            shown = order[step * per_batch : (step + 1) * per_batch]
-            rng = np.random.default_rng((config.seed, epoch, step))
-            views, viewed = [], []
-            if labelled and config.categories and config.object_loss_weight > 0:
-                viewed = rng.choice(labelled, size=min(config.object_views, len(labelled)), replace=False).tolist()
-                for i in viewed:
-                    turns, flip = int(rng.integers(4)), bool(rng.integers(2))
-                    picture, found = dihedral_view(pictures[i], image_maps[i], turns, flip)
-                    views.append((trunks.view(i, turns, flip) if trunks else picture, found))
-            batch = _Batch([trunks.view(i, 0, False) if trunks else pictures[i] for i in shown],
-                           [(row, *pair) for row, i in enumerate(shown) for pair in by_image[i]], views)
-            if glimpsing:
-                _add_glimpses(batch, [(originals.get(paths[i]), found_in[i]) for i in shown], [(originals[paths[i]], found_in[i]) for i in viewed],
-                              category_index, config, rng)
-            loss = _loss(net, batch, config.object_loss_weight)
+        kinds = ["image"] * image_steps + ["pair"] * pair_steps
+        if pair_steps:  # pair steps among the image steps, in an order of their own
+            kinds = [kinds[k] for k in np.random.default_rng((config.seed, epoch, 1)).permutation(len(kinds))]
+        image_step = pair_step = 0
+        for step, kind in enumerate(kinds):
+            if kind == "pair":
+                chosen = pair_order[pair_step * per_pair_batch : (pair_step + 1) * per_pair_batch]
+                pair_step += 1
+                shown_pictures = [trunks.view(first_pair + 3 * k + j, 0, False) if trunks else pictures[first_pair + 3 * k + j]
+                                  for j in range(3) for k in chosen]
+                loss = _pair_loss(net, shown_pictures, [(row, *q) for row, k in enumerate(chosen) for q in by_pair[k]], len(chosen))
+            else:
+                shown = order[image_step * per_batch : (image_step + 1) * per_batch]
+                rng = np.random.default_rng((config.seed, epoch, image_step))
+                image_step += 1
+                views, viewed = [], []
+                if labelled and config.categories and config.object_loss_weight > 0:
+                    viewed = rng.choice(labelled, size=min(config.object_views, len(labelled)), replace=False).tolist()
+                    for i in viewed:
+                        turns, flip = int(rng.integers(4)), bool(rng.integers(2))
+                        picture, found = dihedral_view(pictures[i], image_maps[i], turns, flip)
+                        views.append((trunks.view(i, turns, flip) if trunks else picture, found))
+                batch = _Batch([trunks.view(i, 0, False) if trunks else pictures[i] for i in shown],
+                               [(row, *pair) for row, i in enumerate(shown) for pair in by_image[i]], views)
+                if glimpsing:
+                    _add_glimpses(batch, [(originals.get(paths[i]), found_in[i]) for i in shown], [(originals[paths[i]], found_in[i]) for i in viewed],
+                                  category_index, config, rng)
+                loss = _loss(net, batch, config.object_loss_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -327,8 +363,6 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
     """
     import torch
 
-    from sarlang.models.baseline.network import decode, mentions
-
     shown = len(batch.images)
     pixels = torch.from_numpy(np.stack(batch.images + [view for view, _ in batch.views]))
     grid = net.encoder.grid(pixels[:, None]) if pixels.ndim == 3 else net.encoder.grid_from_trunk(pixels)
@@ -339,8 +373,42 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
         glimpse_loss = torch.nn.functional.cross_entropy(logits, torch.tensor(batch.labels))
     cells, density = net.encoder.from_grid(grid, glimpses)
     memory = net.memory(cells[:shown], None if density is None else density[:shown])
+    loss = _answer_loss(net, memory, batch.questions)
+    if batch.views and density is not None:
+        truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
+        guess = density[shown:]
+        loss = loss + object_weight * net.encoder.object_loss(guess, truth).mean()
+    if glimpse_loss is not None:
+        loss = loss + object_weight * glimpse_loss
+    return loss
+
+
+def _pair_loss(net: Any, pictures: list[np.ndarray], questions: list[tuple[int, list[int], list[int]]], pairs: int) -> Any:
+    """The answer loss of a step of pairs: ``pictures`` are every pair's earlier dates, then their
+    later dates, then their log-ratio pictures (or their locked trunk's features), one encoder pass."""
+    import torch
+
+    from sarlang.models.baseline.network import pair_memory
+
+    pixels = torch.from_numpy(np.stack(pictures))
+    grid = net.encoder.grid(pixels[:, None]) if pixels.ndim == 3 else net.encoder.grid_from_trunk(pixels)
+    cells, density = net.encoder.from_grid(grid, None)
+
+    def date(k: int) -> Any:
+        part = slice(k * pairs, (k + 1) * pairs)
+        return net.memory(cells[part], None if density is None else density[part])
+
+    return _answer_loss(net, pair_memory(net, date(0), cells[2 * pairs :], date(1)), questions)
+
+
+def _answer_loss(net: Any, memory: Any, questions: list[tuple[int, list[int], list[int]]]) -> Any:
+    """Cross-entropy on the answer tokens of (memory row, prompt ids, answer ids), each record weighing the same."""
+    import torch
+
+    from sarlang.models.baseline.network import decode, mentions
+
     total = torch.zeros(())
-    for group in _length_groups(batch.questions):
+    for group in _length_groups(questions):
         length = max(len(p) + len(a) for _, p, a in group)
         tokens = torch.full((len(group), length), PAD, dtype=torch.long)
         targets = torch.full((len(group), length), -100, dtype=torch.long)
@@ -353,14 +421,7 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
         log_probs = decode(net, memory[torch.tensor([image for image, _, _ in group])], tokens, mentions(net, [prompt for _, prompt, _ in group]))
         per_token = torch.nn.functional.nll_loss(log_probs.transpose(1, 2), targets, ignore_index=-100, reduction="none")
         total = total + (per_token.sum(1) / (targets != -100).sum(1)).sum()
-    loss = total / len(batch.questions)
-    if batch.views and density is not None:
-        truth = torch.from_numpy(np.stack([found for _, found in batch.views]))
-        guess = density[shown:]
-        loss = loss + object_weight * net.encoder.object_loss(guess, truth).mean()
-    if glimpse_loss is not None:
-        loss = loss + object_weight * glimpse_loss
-    return loss
+    return total / len(questions)
 
 
 def object_labels(setting: Any, records_file: Path, root: Path, images: set[str]) -> dict[str, list[tuple]] | None:
