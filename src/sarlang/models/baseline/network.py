@@ -292,6 +292,10 @@ class BaselineNetwork(nn.Module):
             self.where = nn.Linear(config.width, config.width)
         if config.pairs:
             self.dates = nn.Embedding(3, config.width)  # earlier date, later date, their log-ratio
+            # the change token: the share of the log-ratio beyond 3 dB (binned as the extent
+            # answers are) and where it lies, as the category tokens carry a count and a place
+            self.change_extent = nn.Embedding(len(CHANGE_BINS) + 1, config.width)
+            self.change_where = nn.Linear(config.width, config.width)
 
     def memory(self, cells: Any, density: Any) -> Any:
         """Memory for the decoder from the encoder's output: the grid cells (plus what the
@@ -343,7 +347,7 @@ class BaselineNetwork(nn.Module):
         first = self.encode(earlier, [o[0] for o in originals], glimpse_pixels, glimpse_size, views)
         second = self.encode(later, [o[1] for o in originals], glimpse_pixels, glimpse_size, views)
         cells, _ = self.encoder.from_grid(self.encoder.grid(ratios), None)
-        return pair_memory(self, first, cells, second)
+        return pair_memory(self, first, cells, second, ratios)
 
     def glimpse_probabilities(self, crops: Any, views: int = 1) -> Any:
         """(n, classes) category probabilities of glimpses (n, 1, size, size), the mean over their
@@ -355,13 +359,34 @@ class BaselineNetwork(nn.Module):
         return torch.softmax(logits, 1).reshape(len(every), len(crops), -1).mean(0)
 
 
-def pair_memory(net: Any, earlier: Any, ratio: Any, later: Any) -> Any:
+#: Upper bounds of the change token's bins of changed share (the extent answers' bins).
+CHANGE_BINS = (0.005, 0.05, 0.15, 0.30)
+#: Where the log-ratio picture (0.5 = no change, 40 dB full range) counts as changed: 3 dB.
+CHANGE_DB = 3.0
+
+
+def change_token(net: Any, ratios: Any) -> Any:
+    """(batch, 1, width): what the log-ratio pictures (batch, 1, H, W; :func:`ratio_picture`)
+    say at a glance: the share of pixels beyond :data:`CHANGE_DB` (its bin) and the position code
+    of where they lie, learned embeddings of both (the change-detection evidence a decoder
+    would otherwise have to pool from the grid itself)."""
+    changed = ((ratios - 0.5).abs() * 40.0 > CHANGE_DB).float()
+    side = int(round(net.encoder.grid_code.shape[1] ** 0.5))
+    cells = torch.nn.functional.adaptive_avg_pool2d(changed, side).flatten(1)
+    share = changed.mean((1, 2, 3))
+    bins = torch.bucketize(share, torch.tensor(CHANGE_BINS, dtype=share.dtype))
+    where = (cells / cells.sum(1, keepdim=True).clamp_min(1e-6)) @ net.encoder.grid_code[0]
+    return (net.change_extent(bins) + net.change_where(where))[:, None]
+
+
+def pair_memory(net: Any, earlier: Any, ratio: Any, later: Any, ratios: Any) -> Any:
     """The decoder memory of bi-temporal pairs: the earlier date's memory, the log-ratio picture's
-    grid cells and the later date's memory, each marked with a learned date embedding. The later
-    date's category tokens stay last, where :func:`decode` finds the tokens it marks and points at;
-    the earlier date's stand before them, so "how many ships appeared?" compares two counts."""
+    grid cells and its change token (:func:`change_token` of the pictures ``ratios``), and the
+    later date's memory, each marked with a learned date embedding. The later date's category
+    tokens stay last, where :func:`decode` finds the tokens it marks and points at; the earlier
+    date's stand before them, so "how many ships appeared?" compares two counts."""
     dates = net.dates.weight
-    return torch.cat([earlier + dates[0], ratio + dates[2], later + dates[1]], 1)
+    return torch.cat([earlier + dates[0], ratio + dates[2], change_token(net, ratios) + dates[2], later + dates[1]], 1)
 
 
 def mentions(net: Any, prompts: Sequence[Sequence[int]]) -> Any:

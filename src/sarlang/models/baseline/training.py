@@ -153,7 +153,8 @@ def train(
                 pair_step += 1
                 shown_pictures = [trunks.view(first_pair + 3 * k + j, 0, False) if trunks else pictures[first_pair + 3 * k + j]
                                   for j in range(3) for k in chosen]
-                loss = _pair_loss(net, shown_pictures, [(row, *q) for row, k in enumerate(chosen) for q in by_pair[k]], len(chosen))
+                ratios = [pictures[first_pair + 3 * k + 2] for k in chosen]
+                loss = _pair_loss(net, shown_pictures, ratios, [(row, *q) for row, k in enumerate(chosen) for q in by_pair[k]], len(chosen))
             else:
                 shown = order[image_step * per_batch : (image_step + 1) * per_batch]
                 rng = np.random.default_rng((config.seed, epoch, image_step))
@@ -383,9 +384,10 @@ def _loss(net: Any, batch: _Batch, object_weight: float) -> Any:
     return loss
 
 
-def _pair_loss(net: Any, pictures: list[np.ndarray], questions: list[tuple[int, list[int], list[int]]], pairs: int) -> Any:
+def _pair_loss(net: Any, pictures: list[np.ndarray], ratios: list[np.ndarray], questions: list[tuple[int, list[int], list[int]]], pairs: int) -> Any:
     """The answer loss of a step of pairs: ``pictures`` are every pair's earlier dates, then their
-    later dates, then their log-ratio pictures (or their locked trunk's features), one encoder pass."""
+    later dates, then their log-ratio pictures (or their locked trunk's features), one encoder
+    pass; ``ratios`` the log-ratio pictures themselves (their change tokens)."""
     import torch
 
     from sarlang.models.baseline.network import pair_memory
@@ -398,7 +400,8 @@ def _pair_loss(net: Any, pictures: list[np.ndarray], questions: list[tuple[int, 
         part = slice(k * pairs, (k + 1) * pairs)
         return net.memory(cells[part], None if density is None else density[part])
 
-    return _answer_loss(net, pair_memory(net, date(0), cells[2 * pairs :], date(1)), questions)
+    raw = torch.from_numpy(np.stack(ratios))[:, None]
+    return _answer_loss(net, pair_memory(net, date(0), cells[2 * pairs :], date(1), raw), questions)
 
 
 def _answer_loss(net: Any, memory: Any, questions: list[tuple[int, list[int], list[int]]]) -> Any:
