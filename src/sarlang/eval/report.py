@@ -273,6 +273,30 @@ def thumbnail(image: str, boxes: Sequence[tuple[str, tuple[float, float, float, 
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def pair_thumbs(record: Any, base: Path | None, runs: Sequence[Run], thumb: Any) -> dict[str, Any]:
+    """For a card of a bi-temporal pair: the later date's thumbnail, the reference change map's
+    and each run's predicted map (found where ``sarlang predict`` writes them, beside the run's
+    predictions), side by side with the earlier date; nothing for a record of one image."""
+    if record is None or base is None:
+        return {}
+    out: dict[str, Any] = {"later_thumb": thumb(str((base / record.images[1]).resolve()))}
+    truth = record.provenance.get("change_map")
+    out["map_thumb"] = thumb(str((base / truth).resolve())) if truth else None
+    maps = []
+    for run in runs:
+        source = (run.vqa or {}).get("input")
+        if not source:
+            continue
+        folder = Path(source).with_name(f"{Path(source).stem}_change_maps")
+        found = next((folder / f"{r}.png" for r in [record.id] if (folder / f"{r}.png").is_file()), None)
+        if found is None and folder.is_dir():  # a map is named after one record of its pair
+            found = next((p for p in sorted(folder.glob("*.png")) if p.stem in run.vqa_items and run.vqa_items[p.stem].image == run.vqa_items[record.id].image), None)
+        if found is not None:
+            maps.append({"run": run.name, "thumb": thumb(str(found))})
+    out["predicted_maps"] = maps
+    return out
+
+
 def _svg(figure: Any) -> str:
     """A matplotlib figure as inline SVG (text as paths: no font is fetched), without the XML prologue."""
     import matplotlib.pyplot as plt
@@ -407,6 +431,9 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
 
     objects = objects_of(records_file)
     thumbs: dict[tuple[str, Any], str | None] = {}
+    # a bi-temporal pair's records: both dates, the reference change map and the models' maps
+    pair_records = {r.id: r for r in records if r.is_pair}
+    base = None if not records_file else (Path(records_file) if Path(records_file).is_dir() else Path(records_file).parent)
 
     def thumb(image: str, referred: Any = None) -> str | None:
         key = (image, referred)
@@ -431,9 +458,11 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
             if item_id in v:
                 answers.append({"run": run.name, "answer": run.vqa_items[item_id].prediction if item_id in run.vqa_items else "",
                                 "correct": bool(v[item_id]["correct"]), "decided_by": v[item_id]["decided_by"]})
-        cards.append({"id": item_id, "application": item.application, "question": item.question, "truth": " | ".join(item.references),
-                      "image": item.image, "thumb": thumb(item.image, referred_box(item.question) if item.application == "region_referring" else None),
-                      "answers": answers})
+        card = {"id": item_id, "application": item.application, "question": item.question, "truth": " | ".join(item.references),
+                "image": item.image, "thumb": thumb(item.image, referred_box(item.question) if item.application == "region_referring" else None),
+                "answers": answers}
+        card.update(pair_thumbs(pair_records.get(item_id), base, [run for run in vqa_runs if item_id in run.vqa_items], thumb))
+        cards.append(card)
 
     caption_tables, cider_runs, caption_examples = [], [], []
     for run in runs:
