@@ -195,3 +195,56 @@ def test_exports_show_both_images_and_read_back(tmp_path: Path) -> None:
     assert all((tmp_path / "sharegpt" / p).is_file() for p in conversation["images"])
     assert "both images" in json.loads((tmp_path / "sharegpt" / "export_sharegpt.json").read_text())["pairs"]
     assert "earlier date only" in json.loads((tmp_path / "sarlang" / "export_sarlang.json").read_text())["pairs"]
+
+
+def test_a_map_of_change_classes_names_each_change(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    root = tmp_path / "pairs"
+    root.mkdir()
+    one = (rng.random((48, 48)) * 200 + 20).astype(np.uint8)
+    two = one.copy()
+    two[0:20, 0:20] = 5
+    two[30:46, 30:46] = 250
+    classes = np.zeros((48, 48), np.uint8)
+    classes[0:20, 0:20] = 1
+    classes[30:46, 30:46] = 2
+    for name, mp in (("site", classes), ("bad", np.where(classes == 2, 3, classes).astype(np.uint8))):
+        Image.fromarray(one).save(root / f"{name}_2021.png")
+        Image.fromarray(two).save(root / f"{name}_2022.png")
+        Image.fromarray(mp).save(root / f"{name}_change.png")
+    build_dataset([f"pairs:{root},classes=flooded area+new building"], tmp_path / "b")
+    records, _ = load_records(tmp_path / "b")
+    regions = {r.answer for r in records if r.application == "change_region_referring"}
+    assert regions <= {"flooded area", "new building", "no change"} and len(regions - {"no change"}) >= 1
+    assert next(r for r in records if r.application == "change_detection").answer == "yes"
+    assert not any(r.application == "change_classification" for r in records)  # two kinds of change: no single answer
+    rejects = (tmp_path / "b" / "rejects.jsonl").read_text()
+    assert "holds class 3 but only 2 classes are named" in rejects
+
+
+def test_objects_of_both_dates_give_what_came_and_went(tmp_path: Path) -> None:
+    """Counting answers from the objects of each date: a ship kept (boxes overlapping), one gone,
+    two new; the change map covers those that came or went."""
+    root = tmp_path / "port"
+    root.mkdir()
+    rng = np.random.default_rng(4)
+    one = (rng.random((64, 64)) * 40 + 10).astype(np.uint8)
+    two = one.copy()
+    kept, gone, new = [4, 4, 8, 4], [40, 10, 8, 4], [[10, 40, 8, 4], [40, 50, 8, 4]]
+    change = np.zeros((64, 64), np.uint8)
+    for x, y, w, h in [gone, *new]:
+        change[y : y + h, x : x + w] = 255
+    for x, y, w, h in new:
+        two[y : y + h, x : x + w] = 250
+    Image.fromarray(one).save(root / "port_2023-01.png")
+    Image.fromarray(two).save(root / "port_2023-02.png")
+    Image.fromarray(change).save(root / "port_change.png")
+    (root / "port_2023-01.objects.json").write_text(json.dumps([{"category": "ship", "box": kept}, {"category": "ship", "box": gone}]))
+    (root / "port_2023-02.objects.json").write_text(json.dumps([{"category": "ship", "box": [5, 4, 8, 4]}] + [{"category": "ship", "box": b} for b in new]))
+    build_dataset([f"pairs:{tmp_path}"], tmp_path / "b")
+    records, _ = load_records(tmp_path / "b")
+    answers = {r.question_type: r.answer for r in records if r.application == "change_counting"}
+    assert answers == {"change_counting.appeared": "2", "change_counting.left": "1"}
+    assert next(r for r in records if r.application == "change_classification").answer == "ships"
+    concise = next(r for r in records if r.question_type == "change_description.concise").answer
+    assert "two ships arrived" in concise and "one ship left" in concise

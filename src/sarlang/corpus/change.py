@@ -87,11 +87,32 @@ def is_changed(scene: Scene) -> bool:
     return bool(appeared or left) or (share is not None and share >= CHANGE_SHARE) or (share is None and bool(scene.changes))
 
 
+def area_changes(scene: Scene) -> list[SceneObject]:
+    """The labelled changes that are not objects coming or going: a region of the map at least
+    half inside the boxes of the objects that came or went is those objects' change (a map marks
+    a ship that left as changed pixels), not a change of its own."""
+    appeared, left = object_changes(scene)
+    if not appeared and not left:
+        return list(scene.changes)
+    boxes = np.zeros((scene.height, scene.width), dtype=bool)
+    for obj in appeared + left:
+        x, y, w, h = (int(round(v)) for v in obj.box)
+        boxes[max(0, y) : y + h, max(0, x) : x + w] = True
+    out = []
+    for change in scene.changes:
+        x, y, w, h = (int(round(v)) for v in change.box)
+        part = np.ones((h, w), bool) if change.mask is None else np.asarray(change.mask, bool)[:h, :w]
+        inside = boxes[y : y + part.shape[0], x : x + part.shape[1]][part]
+        if not (inside.size and inside.mean() >= 0.5):
+            out.append(change)
+    return out
+
+
 def causes(scene: Scene) -> list[str]:
     """Every kind of change of a pair, biggest first: the causes of its labelled changes (by
     area), then the categories of objects that came or went."""
     area: Counter = Counter()
-    for change in scene.changes:
+    for change in area_changes(scene):
         area[change.category] += int(change.attributes.get("pixels") or (np.asarray(change.mask).sum() if change.mask is not None else 1))
     appeared, left = object_changes(scene)
     kinds = [c for c, _ in area.most_common()]
@@ -117,13 +138,18 @@ def _where_changed(scene: Scene, nine: bool) -> str | None:
 
 
 def _cause_map(scene: Scene) -> tuple[np.ndarray, list[str]]:
-    """Per pixel, the index (from 1) of its labelled change's cause; 0 where no labelled change."""
-    names = list(dict.fromkeys(c.category for c in scene.changes))
+    """Per pixel, the index (from 1) of its labelled change's cause; 0 where no labelled change. A
+    region that is objects coming or going (:func:`area_changes`) is named after them ("ships")."""
+    own = {id(c) for c in area_changes(scene)}
+    appeared, left = object_changes(scene)
+    moved = Counter(plural(o.category) for o in appeared + left).most_common(1)
+    named = [(c, c.category if id(c) in own or not moved else moved[0][0]) for c in scene.changes]
+    names = list(dict.fromkeys(name for _, name in named))
     index = np.zeros((scene.height, scene.width), dtype=np.int16)
-    for change in scene.changes:
+    for change, name in named:
         x, y, w, h = (int(round(v)) for v in change.box)
         part = np.ones((h, w), bool) if change.mask is None else np.asarray(change.mask, bool)[:h, :w]
-        index[y : y + h, x : x + w][part] = names.index(change.category) + 1
+        index[y : y + h, x : x + w][part] = names.index(name) + 1
     return index, names
 
 
@@ -188,7 +214,7 @@ def pair_captions(scene: Scene, rng: random.Random, nine: bool = False) -> tuple
         return NO_CHANGE, detailed + "."
     appeared, left = object_changes(scene)
     regions: dict[str, list[SceneObject]] = {}
-    for change in scene.changes:
+    for change in area_changes(scene):
         regions.setdefault(change.category, []).append(change)
     share = changed_share(scene)
     parts_short, parts_long = [], []

@@ -4,7 +4,9 @@ labelled changes, reading per-date object labels, and making the pair's :class:`
 A pair is two co-registered images of one place at two dates. Its reference change map is a
 picture of the pair's size whose changed pixels are white: values 0 and 255 (or 0 and 1); a map
 with other grey levels on more than 1% of its pixels (a JPEG, an anti-aliased drawing) is not a
-binary map and is a reject, as is a map or an image of another size. The changes are the
+binary map and is a reject, as is a map or an image of another size. A map of change *classes*
+holds 0 (no change) and the class numbers 1..K as its grey values, with the source naming the
+classes in order (``classes=flooded area+new building``); a value with no name is a reject. The changes are the
 8-connected components of the map of at least :data:`MIN_CHANGE_PIXELS` pixels, each a
 :class:`~sarlang.schema.SceneObject` whose category is the cause the source names ("flooded
 area"; "change" when it names none).
@@ -36,6 +38,11 @@ def picture_size(path: Path) -> tuple[int, int]:
         return im.size
 
 
+def class_names(classes: str) -> tuple[str, ...]:
+    """The ``classes=`` option of a pair source: names joined by ``+`` (empty: a binary map)."""
+    return tuple(c.strip() for c in classes.split("+") if c.strip())
+
+
 def read_change_map(path: Path, width: int, height: int) -> np.ndarray:
     """A binary change map as bool (True = changed).
 
@@ -57,6 +64,27 @@ def read_change_map(path: Path, width: int, height: int) -> np.ndarray:
     if other > 0.01:
         raise ValueError(f"the change map is not binary: {other:.1%} of its pixels are neither 0 nor {top}")
     return grey >= (top + 1) // 2
+
+
+def read_class_map(path: Path, width: int, height: int, classes: tuple[str, ...]) -> np.ndarray:
+    """A map of change classes (0: no change, k: ``classes[k - 1]``) as small integers.
+
+    Raises:
+        ValueError: a map that cannot be read, of another size, or with a value no class names.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            values = np.asarray(im.convert("L"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"the change map '{path.name}' cannot be read: {exc}") from None
+    if values.shape != (height, width):
+        raise ValueError(f"the change map is {values.shape[1]}x{values.shape[0]}, the images {width}x{height}")
+    unnamed = sorted(int(v) for v in np.unique(values) if v > len(classes))
+    if unnamed:
+        raise ValueError(f"the change map holds class {unnamed[0]} but only {len(classes)} classes are named ({'+'.join(classes)})")
+    return values.astype(np.int16)
 
 
 def change_regions(change_map: np.ndarray, cause: str) -> list[SceneObject]:
@@ -102,7 +130,7 @@ def read_objects(path: Path, width: int, height: int) -> list[SceneObject]:
 
 def pair_scene(scene_id: str, earlier: Path, later: Path, dates: tuple[str, str], source: str, change_map: Path | None = None,
                cause: str = DEFAULT_CAUSE, objects: tuple[Path | None, Path | None] = (None, None), gsd: float | None = None,
-               sensor: str = "", group: str = "") -> Scene | Reject:
+               sensor: str = "", group: str = "", classes: tuple[str, ...] = ()) -> Scene | Reject:
     """The scene of a pair, or a reject with the reason (a picture that cannot be read, images
     of different sizes, a change map of another size or not binary, a bad object label)."""
     try:
@@ -117,10 +145,15 @@ def pair_scene(scene_id: str, earlier: Path, later: Path, dates: tuple[str, str]
                   later_image=str(later), dates=dates)
     if change_map is not None:
         try:
-            scene.change_map = read_change_map(change_map, width, height)
+            if classes:
+                labels = read_class_map(change_map, width, height, classes)
+                scene.change_map = labels > 0
+                scene.changes = [region for k, name in enumerate(classes, 1) for region in change_regions(labels == k, name)]
+            else:
+                scene.change_map = read_change_map(change_map, width, height)
+                scene.changes = change_regions(scene.change_map, cause)
         except ValueError as exc:
             return Reject(str(change_map), 0, str(exc), id=scene_id)
-        scene.changes = change_regions(scene.change_map, cause)
     labelled = []
     for k, path in enumerate(objects):
         if path is None:

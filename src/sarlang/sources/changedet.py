@@ -8,7 +8,8 @@ every folder (searched recursively) with exactly three pictures, one of which is
 (its name holds ``gt``, ``ref``, ``reference``, ``groundtruth``, ``truth``, ``change``, ``mask``
 or ``label`` as a word), is a pair: the map is the reference change map (white = changed), the
 other two are the dates in name order (``*_1`` before ``*_2``). ``dates=1999-04+1999-05`` names
-the dates (default ``date 1``, ``date 2``); ``change=`` says what the maps show; ``gsd=``,
+the dates (default ``date 1``, ``date 2``); ``change=`` says what the maps show, or ``classes=``
+names the classes of a map of change classes (grey 1, 2, ... in order); ``gsd=``,
 ``sensor=``. A folder with another number of pictures is a reject with the reason, never a guess.
 """
 
@@ -21,12 +22,12 @@ from pathlib import Path
 from sarlang.errors import InputError
 from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene
-from sarlang.sources._pairs import DEFAULT_CAUSE, pair_scene
+from sarlang.sources._pairs import DEFAULT_CAUSE, class_names, pair_scene
 
 _MAP = re.compile(r"(?:^|[^a-z])(gt|ref|reference|groundtruth|ground_truth|truth|change|changemap|mask|label)(?:$|[^a-z])", re.I)
 
 
-def read(path: str, change: str = DEFAULT_CAUSE, dates: str = "date 1+date 2", gsd: float | None = None,
+def read(path: str, change: str = DEFAULT_CAUSE, dates: str = "date 1+date 2", classes: str = "", gsd: float | None = None,
          sensor: str = "") -> Iterator[Scene | Reject]:
     """The pairs under ``path`` (see the module docstring), one per folder.
 
@@ -52,6 +53,7 @@ def read(path: str, change: str = DEFAULT_CAUSE, dates: str = "date 1+date 2", g
             continue
         found += 1
         scene_id = folder.relative_to(root).as_posix() if folder != root else folder.name
-        yield pair_scene(scene_id, images[0], images[1], names, "changedet", maps[0], change, (None, None), gsd, sensor, group=scene_id)
+        yield pair_scene(scene_id, images[0], images[1], names, "changedet", maps[0], change, (None, None), gsd, sensor, group=scene_id,
+                         classes=class_names(classes))
     if not found:
         raise InputError(f"no change-detection pair in '{root}'", hint="a folder of two images and a ground-truth map (see sarlang.sources.changedet)")

@@ -11,7 +11,9 @@ picture or raster suffix), where the dates sort in time order as text (``1997-05
 A folder per place works too: ``DIR/<name>/<date>.<ext>`` (+ ``change.png``,
 ``<date>.objects.json``). Folders are searched recursively, every name giving one pair; a name
 with one image, or more than two, is a reject with the reason. Options: ``change=`` says what the
-change maps show (``pairs:DIR,change=flooded area``; default "change"), ``gsd=`` and ``sensor=``.
+change maps show (``pairs:DIR,change=flooded area``; default "change"), ``classes=`` names the
+classes of a map of change classes in order (``classes=flooded area+new building``: grey 1 is a
+flooded area, 2 a new building), ``gsd=`` and ``sensor=``.
 The two dates of a pair are one place: a pair is its own group, so its tiles share a split.
 
 The real pair of ``../shared/data/change/ottawa_north`` (RADARSAT, May and August 1997, a flood;
@@ -27,7 +29,7 @@ from pathlib import Path
 from sarlang.errors import InputError
 from sarlang.files import IMAGE_SUFFIXES
 from sarlang.schema import Reject, Scene
-from sarlang.sources._pairs import DEFAULT_CAUSE, pair_scene
+from sarlang.sources._pairs import DEFAULT_CAUSE, class_names, pair_scene
 
 _NAMED = re.compile(r"^(?P<name>.+)_(?P<date>[^_]+)$")
 MAP_NAMES = ("change",)
@@ -46,7 +48,7 @@ def _pairs_in(folder: Path) -> dict[str, dict[str, Path]]:
     return found
 
 
-def read(path: str, change: str = DEFAULT_CAUSE, gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
+def read(path: str, change: str = DEFAULT_CAUSE, classes: str = "", gsd: float | None = None, sensor: str = "") -> Iterator[Scene | Reject]:
     """The pairs under ``path`` (see the module docstring), in name order.
 
     Raises:
@@ -70,7 +72,8 @@ def read(path: str, change: str = DEFAULT_CAUSE, gsd: float | None = None, senso
             earlier, later = by_date[dates[0]], by_date[dates[1]]
             labels = tuple(_objects_file(p) for p in (earlier, later))
             scene_id = f"{folder.relative_to(root).as_posix()}/{name}".lstrip("./") if folder != root else name
-            yield pair_scene(scene_id, earlier, later, (dates[0], dates[1]), "pairs", change_map, change, labels, gsd, sensor, group=scene_id)
+            yield pair_scene(scene_id, earlier, later, (dates[0], dates[1]), "pairs", change_map, change, labels, gsd, sensor, group=scene_id,
+                             classes=class_names(classes))
     if not any_pair:
         raise InputError(f"no image pair in '{root}'", hint="name them <name>_<date>.<ext>, two dates each (see sarlang.sources.pairs)")
 
