@@ -49,6 +49,21 @@ def read_change_map(path: Path, width: int, height: int) -> np.ndarray:
     Raises:
         ValueError: a map that cannot be read, of another size, or not binary (the message says which).
     """
+    grey = _grey_map(path, width, height)
+    values = np.unique(grey)
+    top = 1 if set(values.tolist()) <= {0, 1} else 255
+    other = float(np.mean((grey != 0) & (grey != top)))
+    if other > 0.01:
+        raise ValueError(f"the change map is not binary: {other:.1%} of its pixels are neither 0 nor {top}")
+    return grey >= (top + 1) // 2
+
+
+def _grey_map(path: Path, width: int, height: int) -> np.ndarray:
+    """A change map picture as 8-bit grey, checked to be the pair's size.
+
+    Raises:
+        ValueError: a map that cannot be read, or of another size.
+    """
     from PIL import Image
 
     try:
@@ -58,12 +73,7 @@ def read_change_map(path: Path, width: int, height: int) -> np.ndarray:
         raise ValueError(f"the change map '{path.name}' cannot be read: {exc}") from None
     if grey.shape != (height, width):
         raise ValueError(f"the change map is {grey.shape[1]}x{grey.shape[0]}, the images {width}x{height}")
-    values = np.unique(grey)
-    top = 1 if set(values.tolist()) <= {0, 1} else 255
-    other = float(np.mean((grey != 0) & (grey != top)))
-    if other > 0.01:
-        raise ValueError(f"the change map is not binary: {other:.1%} of its pixels are neither 0 nor {top}")
-    return grey >= (top + 1) // 2
+    return grey
 
 
 def read_class_map(path: Path, width: int, height: int, classes: tuple[str, ...]) -> np.ndarray:
@@ -72,15 +82,7 @@ def read_class_map(path: Path, width: int, height: int, classes: tuple[str, ...]
     Raises:
         ValueError: a map that cannot be read, of another size, or with a value no class names.
     """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            values = np.asarray(im.convert("L"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"the change map '{path.name}' cannot be read: {exc}") from None
-    if values.shape != (height, width):
-        raise ValueError(f"the change map is {values.shape[1]}x{values.shape[0]}, the images {width}x{height}")
+    values = _grey_map(path, width, height)
     unnamed = sorted(int(v) for v in np.unique(values) if v > len(classes))
     if unnamed:
         raise ValueError(f"the change map holds class {unnamed[0]} but only {len(classes)} classes are named ({'+'.join(classes)})")
@@ -89,18 +91,11 @@ def read_class_map(path: Path, width: int, height: int, classes: tuple[str, ...]
 
 def change_regions(change_map: np.ndarray, cause: str) -> list[SceneObject]:
     """The 8-connected regions of a change map (of at least :data:`MIN_CHANGE_PIXELS` pixels) as
-    labelled changes of ``cause``, with their boxes, masks and sizes."""
-    labels, _ = ndimage.label(change_map, structure=np.ones((3, 3), dtype=bool))
-    out = []
-    for index, slc in enumerate(ndimage.find_objects(labels), start=1):
-        if slc is None:
-            continue
-        mask = labels[slc] == index
-        if mask.sum() < MIN_CHANGE_PIXELS:
-            continue
-        y, x = slc[0].start, slc[1].start
-        out.append(SceneObject(cause, (float(x), float(y), float(mask.shape[1]), float(mask.shape[0])), mask, {"pixels": int(mask.sum())}))
-    return out
+    labelled changes of ``cause``, with their boxes, masks and sizes (as a mask source's instances)."""
+    from sarlang.sources.masks import _objects_from_labels
+
+    labels, count = ndimage.label(change_map, structure=np.ones((3, 3), dtype=bool))
+    return _objects_from_labels(labels, count, cause, MIN_CHANGE_PIXELS)
 
 
 def read_objects(path: Path, width: int, height: int) -> list[SceneObject]:

@@ -11,7 +11,6 @@ stretch for both dates) with a sidecar; pairs already written from the same sett
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +31,7 @@ def read(count: str, seed: int = 0, size: int = 256, gsd: float = 4.0, looks: fl
     from sarlang.sar.recipes import BUILTIN_RECIPES, apply_pair_recipe
     from sarlang.sar.simulate import SimulationConfig
     from sarlang.sar.simulate_change import PairConfig, simulate_pair
+    from sarlang.sources.simulate import _sidecar_input
 
     if out_dir is None:
         raise InputError("the simulate-change source needs an output folder for its images")
@@ -63,9 +63,3 @@ def read(count: str, seed: int = 0, size: int = 256, gsd: float = 4.0, looks: fl
         scene.image, scene.later_image, scene.group = str(first), str(second), pair_id
         yield scene
 
-
-def _sidecar_input(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("input")
-    except (OSError, ValueError, AttributeError):
-        return None
