@@ -67,12 +67,17 @@ def test_build_predict_and_eval_change_as_typed(tmp_path: Path) -> None:
     assert {"change_detection", "change_extent"} <= set(scores["questions"]["by_application"])
     # the report shows a pair's dates side by side with the true and the predicted change maps
     pytest.importorskip("jinja2", reason="jinja2 is not installed (the report extra)")
-    assert run_cli("eval", "vqa", str(tmp_path / "lr.jsonl"), "--records", str(build), "--json", str(tmp_path / "v.json")).returncode == 0
-    result = run_cli("report", str(tmp_path / "v.json"), "--out", str(tmp_path / "r.html"))
+    run = tmp_path / "v"
+    run.mkdir()
+    assert run_cli("eval", "vqa", str(tmp_path / "lr.jsonl"), "--records", str(build), "--json", str(run / "vqa.json")).returncode == 0
+    assert run_cli("eval", "captions", str(tmp_path / "lr.jsonl"), "--records", str(build), "--no-meteor", "--json", str(run / "captions.json")).returncode == 0
+    result = run_cli("report", str(run), "--out", str(tmp_path / "r.html"))
     assert result.returncode == 0, result.stderr
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     for alt in ('alt="later date', 'alt="true change map', 'alt="change map of v"'):
         assert alt in page, alt
+    captions = page.split("Per-image CIDEr")[-1].split("<h2")[0] if "Per-image CIDEr" in page else page
+    assert 'alt="later date"' in captions  # the best and worst change captions show both dates too
     # a model that sees one image leaves the pairs, and says so
     result = run_cli("predict", "--model", "blobs:", "--records", str(build / "records.jsonl"), "--out", str(tmp_path / "b.jsonl"), "--split", "all")
     assert result.returncode == 0 and "of bi-temporal pairs left unanswered" in result.stdout, result.stdout + result.stderr

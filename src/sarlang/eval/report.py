@@ -480,8 +480,14 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
             for kind, item_id, value in chosen:
                 item = run.caption_items.get(str(item_id))
                 if item is not None:
-                    caption_examples.append({"run": run.name, "kind": kind, "cider": value, "prediction": item.prediction,
-                                             "references": list(item.references), "thumb": thumb(item.image)})
+                    example = {"run": run.name, "kind": kind, "cider": value, "prediction": item.prediction,
+                               "references": list(item.references), "thumb": thumb(item.image)}
+                    record = pair_records.get(str(item_id))
+                    if record is not None and base is not None:  # a change caption: the later date and the change map beside
+                        example["later_thumb"] = thumb(str((base / record.images[1]).resolve()))
+                        truth = record.provenance.get("change_map")
+                        example["map_thumb"] = thumb(str((base / truth).resolve())) if truth else None
+                    caption_examples.append(example)
 
     from sarlang.formats.boxes import parse_boxes
 
