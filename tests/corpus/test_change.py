@@ -248,3 +248,18 @@ def test_objects_of_both_dates_give_what_came_and_went(tmp_path: Path) -> None:
     assert next(r for r in records if r.application == "change_classification").answer == "ships"
     concise = next(r for r in records if r.question_type == "change_description.concise").answer
     assert "two ships arrived" in concise and "one ship left" in concise
+
+
+def test_a_folder_per_place(tmp_path: Path) -> None:
+    from sarlang.sources.pairs import read
+
+    rng = np.random.default_rng(5)
+    for place in ("harbour", "delta"):
+        folder = tmp_path / place
+        folder.mkdir()
+        for date in ("2019-07", "2020-07"):
+            Image.fromarray((rng.random((24, 24)) * 255).astype(np.uint8)).save(folder / f"{date}.png")
+        Image.fromarray(np.zeros((24, 24), np.uint8)).save(folder / "change.png")
+    scenes = list(read(str(tmp_path)))
+    assert [s.id for s in scenes] == ["delta/delta", "harbour/harbour"]
+    assert all(s.dates == ("2019-07", "2020-07") and s.change_map is not None and s.group == s.id for s in scenes)
