@@ -15,8 +15,9 @@ from typing import Any
 
 from sarlang.errors import SarlangError
 
-#: SARLANG-1M's seven applications, as written in files, and visual grounding (box answers,
-#: scored by ``sarlang eval grounding``, never by the VQA rules).
+#: SARLANG-1M's seven applications, as written in files, visual grounding (box answers, scored
+#: by ``sarlang eval grounding``), referring segmentation (mask answers, scored by ``sarlang eval
+#: segmentation``; neither ever by the VQA rules) and the change applications of a pair.
 APPLICATIONS: tuple[str, ...] = (
     "image_description",
     "object_identification",
@@ -26,6 +27,7 @@ APPLICATIONS: tuple[str, ...] = (
     "object_positioning",
     "others",
     "visual_grounding",
+    "referring_segmentation",
     "change_detection",
     "change_classification",
     "change_counting",
@@ -40,8 +42,11 @@ APPLICATIONS: tuple[str, ...] = (
 CHANGE_APPLICATIONS: tuple[str, ...] = tuple(a for a in APPLICATIONS if a.startswith("change_"))
 #: Applications answered with boxes.
 BOX_APPLICATIONS: tuple[str, ...] = ("visual_grounding",)
-#: Applications scored by the VQA rules (not captions, not boxes).
-VQA_APPLICATIONS: tuple[str, ...] = tuple(a for a in APPLICATIONS if a != "image_description" and a not in BOX_APPLICATIONS)
+#: Applications answered with masks (the instances' outlines; :mod:`sarlang.formats.masks`).
+MASK_APPLICATIONS: tuple[str, ...] = ("referring_segmentation",)
+#: Applications scored by the VQA rules (not captions, not boxes, not masks).
+VQA_APPLICATIONS: tuple[str, ...] = tuple(a for a in APPLICATIONS if a != "image_description" and a not in BOX_APPLICATIONS
+                                          and a not in MASK_APPLICATIONS)
 #: The VQA rule sets (``sarlang eval vqa --mode``): normalised, and SARLANG-1M's Evaluate_VQA.py.
 VQA_MODES: tuple[str, ...] = ("strict", "official")
 

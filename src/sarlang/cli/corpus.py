@@ -20,7 +20,8 @@ from sarlang.vocabulary import counted
 @app.command(
     "build",
     epilog=examples("sarlang build --source voc:../shared/data/mstar_scenes --source masks:../shared/data/hrsid --out mybench/",
-                    "sarlang build --source simulate:200,size=128 --grounding sarlang --out simbench/"),
+                    "sarlang build --source simulate:200,size=128 --grounding sarlang --out simbench/",
+                    "sarlang build --source masks:../shared/data/hrsid --segmentation polygon --out hrsid_masks/"),
 )
 @user_errors
 def build_command(
@@ -35,11 +36,12 @@ def build_command(
     restart: Annotated[bool, typer.Option("--restart", help="Discard an interrupted build in --out instead of resuming it.")] = False,
     tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
     grounding: Annotated[str, typer.Option("--grounding", help="Also ask visual-grounding questions, answered with boxes in this convention: sarlang ([x, y, w, h] pixels), qwen2.5, norm, geochat or qwen2.")] = "",
+    segmentation: Annotated[str, typer.Option("--segmentation", help="Also ask referring-segmentation questions of objects with masks, answered with masks in this convention: polygon ([[x, y], ...] pixels) or rle (COCO RLE JSON).")] = "",
     group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\\d+)__' for DOTA-style tiles.")] = "",
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
 ) -> None:
-    """Build captions and seven-application question-answer pairs (and, with --grounding, box answers) from annotated SAR imagery.
+    """Build captions and seven-application question-answer pairs (and, with --grounding, box answers; with --segmentation, mask answers) from annotated SAR imagery.
 
     Every image is opened and checked against its labels; a scene with any invalid label is
     rejected whole, with the reason, in rejects.jsonl. An interrupted build resumes where it
@@ -50,7 +52,8 @@ def build_command(
 
     check_outputs(folders={"--out folder": out})
     tile_size, tile_overlap = _tile_spec(tile)
-    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by, grounding)
+    options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by, grounding,
+                           segmentation)
     progress = progress_bar("building")
     task_id = progress.add_task("scenes", total=None)
     with using(engine, ray_address), progress:
@@ -103,6 +106,7 @@ def export_command(
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: BUILD/export_<format>).")] = None,
     absolute_paths: Annotated[bool | None, typer.Option("--absolute-paths/--relative-paths", help="Image paths absolute, or relative to the output folder (default: absolute for vlmevalkit, which resolves paths from wherever it runs; relative otherwise).", show_default=False)] = None,
     prompt: Annotated[str, typer.Option("--prompt", help="How trainer formats ask a question ({q} is the question); sarlang train and predict take the same --prompt / prompt: setting.")] = VQA_PROMPT,
+    mask_convention: Annotated[str | None, typer.Option("--mask-convention", help="Mask convention of referring-segmentation records: polygon ([[x, y], ...] pixels, as text-only VLMs answer) or rle (COCO RLE JSON); default: as built.")] = None,
     box_convention: Annotated[str | None, typer.Option("--box-convention", help="Box convention of visual-grounding records (sarlang, qwen2.5, norm, geochat, qwen2); default: the format's native one (llava: norm, sharegpt: qwen2.5), else as built.")] = None,
 ) -> None:
     """Write a build's records in a trainer's or evaluator's format, one file per split."""
@@ -112,7 +116,8 @@ def export_command(
     target = out or records_file(build).parent / f"export_{to}"
     check_outputs(folders={"export folder": target})
     bad: list[Any] = []
-    written = export_records(build, to, target, absolute_paths, rejects=bad, prompt_template=prompt, box_convention=box_convention)
+    written = export_records(build, to, target, absolute_paths, rejects=bad, prompt_template=prompt, box_convention=box_convention,
+                             mask_convention=mask_convention)
     console.print(f"{to}: {', '.join(written)} -> {target}", highlight=False)
     _print_bad_lines(bad, target / "rejects.jsonl")
 

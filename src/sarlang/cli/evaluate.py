@@ -268,13 +268,66 @@ def eval_grounding(
 
 
 @eval_app.command(
+    "segmentation",
+    epilog=examples("sarlang eval segmentation predictions.jsonl --records hrsid_masks/ --json segmentation.json",
+                    note="mask pictures written beside the predictions, predictions_masks/<record id>.png, are read first"),
+)
+@user_errors
+def eval_segmentation(
+    file: FileArg,
+    records: RecordsOpt = None,
+    fmt: FormatOpt = Format.auto,
+    split: SplitOpt = "auto",
+    masks: Annotated[Path | None, typer.Option("--masks", help="Folder of predicted mask pictures, <record id>.png (default: <predictions stem>_masks, when it exists).")] = None,
+    json_out: JsonOpt = None,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Score mask answers (referring segmentation) as RRSIS-D and GeoPix do: gIoU, cIoU and
+    precision at IoU 0.5 ... 0.9, for unique and non-unique targets; several instances matched one to one."""
+    from sarlang.eval.segmentation import THRESHOLDS, masks_folder_of, score_segmentation, segmentation_items
+    from sarlang.eval.tables import rich_table
+    from sarlang.formats.records import load_records
+
+    check_outputs({"--json file": json_out, "--rejects file": rejects})
+    if records is None:
+        raise InputError("mask answers are scored against the build's masks", hint="pass the records with --records BUILD")
+    if masks is not None and not masks.is_dir():
+        raise InputError(f"--masks folder '{masks}' does not exist")
+    loaded, summary = _load(file, fmt, records, "segmentation", split, rejects)
+    all_records, _ = load_records(records)
+    folder = masks if masks is not None else masks_folder_of(file)
+    scores = score_segmentation(segmentation_items(loaded.items, all_records, folder if folder.is_dir() else None))
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None else f"{v * 100:.1f}"
+
+    rows = [[name, str(part["n"]), pct(part["gIoU"]), pct(part["cIoU"]), *(pct(part[f"P@{t}"]) for t in THRESHOLDS)]
+            for name, part in (("all", scores), ("unique", scores["unique"]), ("non-unique", scores["non_unique"])) if part["n"]]
+    console.print(rich_table(f"referring segmentation — {file.name}", ["targets", "n", "gIoU %", "cIoU %", *(f"P@{t} %" for t in THRESHOLDS)], rows))
+    inst = scores["instances"]
+    if inst["n"]:
+        console.print(rich_table("several instances (one-to-one matching, IoU 0.5)", ["n", "masks true", "masks given", "precision %", "recall %", "F1 %"],
+                                 [[str(inst["n"]), str(inst["masks_true"]), str(inst["masks_predicted"]), pct(inst["precision@0.5"]),
+                                   pct(inst["recall@0.5"]), pct(inst["f1@0.5"])]]))
+    console.print("read as: " + ", ".join(f"{k} {v}" for k, v in scores["parsed_as"].items()), highlight=False)
+    for reason, n in scores["unreadable"].items():
+        console.print(f"[yellow]{counted(n, 'answer')} scored IoU 0: {escape(reason)}[/]", highlight=False, markup=True)
+    _print_summary(summary)
+    _write_outputs(loaded.score_file(scores, file), loaded, json_out, rejects)
+
+
+#: Why a task is not scored without the build's records.
+_NEEDS_RECORDS = {"grounding": "box answers are scored against the build's boxes", "segmentation": "mask answers are scored against the build's masks"}
+
+
+@eval_app.command(
     "all",
     epilog=examples("sarlang eval all generated_predictions.jsonl --records mybench/ --out scores/"),
 )
 @user_errors
 def eval_all(
     file: FileArg,
-    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json, vqa.json and grounding.json (the scores of each task).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for captions.json, vqa.json, grounding.json and segmentation.json (the scores of each task).")],
     records: RecordsOpt = None,
     fmt: FormatOpt = Format.auto,
     split: SplitOpt = "auto",
@@ -285,7 +338,7 @@ def eval_all(
     allow_judge_failures: Annotated[bool, typer.Option("--allow-judge-failures", help="Exit 0 even when the judge failed on some answers (they count wrong).")] = False,
 ) -> None:
     """Score a file that mixes captions and questions (as LLaMA-Factory and sarlang predict write them): every task it holds, one command
-    (box answers too, when the records are given)."""
+    (box and mask answers too, when the records are given)."""
     from sarlang.errors import TaskMismatch
 
     check_outputs(folders={"--out folder": out})
@@ -294,9 +347,10 @@ def eval_all(
         ("captions", eval_captions, {"mode": caption_mode, "meteor": meteor}),
         ("vqa", eval_vqa, {"mode": vqa_mode, "judge": judge, "allow_judge_failures": allow_judge_failures}),
         ("grounding", eval_grounding, {}),
+        ("segmentation", eval_segmentation, {}),
     ):
-        if task == "grounding" and records is None:
-            skipped.append("grounding (box answers are scored against the build's boxes: pass --records BUILD)")
+        if task in ("grounding", "segmentation") and records is None:
+            skipped.append(f"{task} ({_NEEDS_RECORDS[task]}: pass --records BUILD)")
             continue
         console.print(f"[bold]{task}[/]", highlight=False, markup=True)
         try:

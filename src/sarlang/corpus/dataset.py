@@ -55,6 +55,7 @@ class BuildOptions:
     tile_overlap: int = 0
     group_by: str = ""  # regular expression on image file names: images giving the same match share a split
     grounding: str = ""  # box convention of visual-grounding questions (sarlang, qwen2.5, norm, geochat, qwen2); empty: none
+    segmentation: str = ""  # mask convention of referring-segmentation questions (polygon, rle); empty: none
 
     def __post_init__(self) -> None:
         if self.tile and not (self.tile >= 32 and 0 <= self.tile_overlap < self.tile):
@@ -67,6 +68,10 @@ class BuildOptions:
             from sarlang.formats.boxes import check_convention
 
             check_convention(self.grounding)
+        if self.segmentation:
+            from sarlang.formats.masks import check_mask_convention
+
+            check_mask_convention(self.segmentation)
         if self.max_regions < 0:
             raise InputError(f"max_regions must be 0 or more, got {self.max_regions}")
         if self.group_by:
@@ -172,7 +177,8 @@ def build_dataset(
         categories = tuple(sorted({o.category for s in scenes for o in s.objects}))
         presence = Counter(c for s in scenes for c in {o.category for o in s.objects})
         context = CorpusContext(categories, {c: presence[c] / max(len(scenes), 1) for c in categories},
-                                options.nine_regions, options.class_prefix, options.max_regions, options.grounding)
+                                options.nine_regions, options.class_prefix, options.max_regions, options.grounding,
+                                options.segmentation)
         # a second source of the same kind (two VOC folders) may reuse image ids: its scenes are
         # keyed, and their records marked, "voc#2", so record ids and resume notes never collide
         sources_of_kind[kind] += 1

@@ -71,6 +71,7 @@ class CorpusContext:
     class_prefix: bool = False
     max_regions: int = 3
     grounding: str = ""  # box convention of visual-grounding answers; empty: no grounding questions
+    segmentation: str = ""  # mask convention of referring-segmentation answers; empty: no mask questions
 
     def negative_probability(self, category: str) -> float:
         f = self.presence.get(category, 0.0)
@@ -225,6 +226,10 @@ def scene_questions(scene: Scene, context: CorpusContext, rng: random.Random) ->
     out += _others(scene, context, rng, counts)
     if context.grounding:  # last, so the other questions of a scene stay what they were
         out += grounding_questions(scene, context.grounding, rng)
+    if context.segmentation:  # after grounding, for the same reason
+        from sarlang.corpus.segmentation import segmentation_questions
+
+        out += segmentation_questions(scene, context.segmentation, rng)
     return out
 
 

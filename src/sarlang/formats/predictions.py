@@ -32,7 +32,7 @@ from sarlang.formats.prompts import unwrap_question
 from sarlang.formats.sarlang1m import infer_application
 from sarlang.files import read_bytes
 from sarlang.registry import Plugins
-from sarlang.schema import BOX_APPLICATIONS, EvalItem, Record, Reject
+from sarlang.schema import BOX_APPLICATIONS, MASK_APPLICATIONS, EvalItem, Record, Reject
 from sarlang.vocabulary import counted
 
 #: Other tools' prediction files, one module each in :mod:`sarlang.formats.tools`.
@@ -43,9 +43,9 @@ def format_names() -> tuple[str, ...]:
     """Every ``--format``: ``auto``, each tool's format, and ``jsonl`` (ours)."""
     return ("auto", *PREDICTION_FORMATS.names())
 #: ``captions``, ``vqa`` (the questions answered in words) and ``grounding`` (answered with boxes).
-TASKS: tuple[str, ...] = ("captions", "vqa", "grounding")
+TASKS: tuple[str, ...] = ("captions", "vqa", "grounding", "segmentation")
 #: What a record of each task is called in messages.
-TASK_NOUNS: dict[str, str] = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding"}
+TASK_NOUNS: dict[str, str] = {"captions": "caption", "vqa": "question", "grounding": "visual-grounding", "segmentation": "referring-segmentation"}
 
 
 @dataclass
@@ -166,10 +166,16 @@ def text_value(value: Any) -> str | None:
 
 
 def task_of(record: Record) -> str:
-    """The ``sarlang eval`` task that scores a record: ``captions``, ``vqa`` or ``grounding``."""
+    """The ``sarlang eval`` task that scores a record: ``captions``, ``vqa``, ``grounding`` or ``segmentation``."""
     if record.is_caption:
         return "captions"
-    return "grounding" if record.application in BOX_APPLICATIONS else "vqa"
+    return _task_of_application(record.application)
+
+
+def _task_of_application(application: str) -> str:
+    if application == "image_description":
+        return "captions"
+    return "grounding" if application in BOX_APPLICATIONS else "segmentation" if application in MASK_APPLICATIONS else "vqa"
 
 
 def _task_records(records: list[Record], task: str) -> list[Record]:
@@ -332,8 +338,7 @@ def task_of_question(question: str) -> str | None:
     asks for boxes), ``vqa``; None without a prompt."""
     if not question.strip():
         return None
-    application = infer_application(question)[0]
-    return "captions" if application == "image_description" else "grounding" if application in BOX_APPLICATIONS else "vqa"
+    return _task_of_application(infer_application(question)[0])
 
 
 def _items_without_records(rows: list[Row], source: str, task: str, rejects: list[Reject], notes: list[str]) -> list[EvalItem]:

@@ -8,7 +8,10 @@ same data as JSON lists of ``{"messages": [...], "images": [...]}`` conversation
 The files carry no application label, so it is inferred from the question's wording by
 :func:`infer_application`, whose rules, tried in order, are:
 
-0. a box convention stated (``as [x, y, w, h] in pixels`` and the others of
+0. a mask convention stated (:data:`sarlang.formats.masks.MASK_HINTS`), a question that starts
+   with "segment", "segmentation mask", "its mask / outline / polygon" (a question answered with
+   masks, as ``sarlang build --segmentation`` asks them) -> ``referring_segmentation``; then
+   a box convention stated (``as [x, y, w, h] in pixels`` and the others of
    :data:`sarlang.formats.boxes.CONVENTION_HINTS`), "answer with its box", "give its box", "give
    the boxes of" (a question answered with boxes, as ``sarlang build --grounding`` asks them)
    -> ``visual_grounding``; then the wordings of a bi-temporal pair's records
@@ -50,13 +53,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sarlang.formats.boxes import CONVENTION_HINTS
+from sarlang.formats.masks import MASK_HINTS
 from sarlang.formats.prompts import caption_kind_from_prompt, unwrap_question
 from sarlang.files import iter_csv, read_bytes
 from sarlang.schema import Record, Reject, SchemaError
 
 _BOX_ANSWER = re.compile("|".join([*(re.escape(hint.lower()) for hint in CONVENTION_HINTS.values()),
                                     r"\banswer with (?:its|their) box", r"\bgive (?:its|their) box", r"\bgive the boxes of\b"]))
+_MASK_ANSWER = re.compile("|".join([*(re.escape(hint.lower()) for hint in MASK_HINTS.values()),
+                                     r"^\s*segment\b", r"\bsegmentation mask\b", r"\b(?:its|their) (?:mask|outline|polygon)s?\b"]))
 _RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    # mask questions first: "segment the ship nearest the top left" holds grounding's words too
+    ("referring_segmentation", "masks", _MASK_ANSWER),
     ("visual_grounding", "boxes", _BOX_ANSWER),
     # the questions of a bi-temporal pair (sarlang.corpus.change), before the single-image rules they resemble
     ("image_description", "describe_changes", re.compile(r"\bdescribe the changes?\b")),

@@ -11,6 +11,12 @@ first is kept), a missing image file (looked for in ``JPEGImages/<split>/`` and
 ``JPEGImages/``), and a JSON file that does not parse. Crowd annotations (``iscrowd``) are kept
 and marked.
 
+An annotation's ``segmentation`` (polygons in pixels, or RLE of the image's size, through
+pycocotools as COCO reads them) becomes the object's mask, cut to its box; a segmentation that
+does not parse, or whose pixels lie mostly outside the box (under half of them inside), makes
+its image a reject too: a mask and a box of two different objects would give one of them wrong
+answers.
+
 How to cite SARDet-100K: Li, Li, Li, Hou, Liu, Cheng and Yang, "SARDet-100K: Towards Open-Source
 Benchmark and ToolKit for Large-Scale SAR Object Detection", NeurIPS 2024, arXiv:2403.06534.
 """
@@ -138,12 +144,63 @@ def read_coco(path: str | Path, gsd: float | None = None, sensor: str = "", chec
                     attributes["clipped"] = True
                 if ann.get("iscrowd"):
                     attributes["crowd"] = True
-                objects.append(SceneObject(category, box, None, attributes))
+                try:
+                    mask = _segmentation_mask(ann.get("segmentation"), box, width, height)
+                except InvalidObject as exc:
+                    problems.append(f"{label}: {exc}")
+                    continue
+                objects.append(SceneObject(category, box, mask, attributes))
             if problems:
                 yield Reject(source, 0, scene_reject_reason(problems), id=str(image_id))
                 continue
             yield Scene(image=image_path, width=width, height=height, objects=objects, gsd=gsd, sensor=sensor,
                         source="coco", split=split, id=str(image_id))
+
+
+def _segmentation_mask(segmentation: Any, box: tuple[float, float, float, float], width: int, height: int) -> Any:
+    """The mask of a COCO ``segmentation`` cut to ``box`` (rows and columns rounded out), None
+    without one.
+
+    Raises:
+        InvalidObject: a segmentation that does not parse, or lies mostly outside the box.
+    """
+    import math
+
+    import numpy as np
+
+    if segmentation in (None, [], {}):
+        return None
+    from sarlang.files import require
+
+    coco = require("pycocotools.mask", "masks", "COCO segmentation masks (pycocotools)")
+    x, y, w, h = box
+    x0, y0 = int(math.floor(x)), int(math.floor(y))
+    bw, bh = int(math.ceil(x + w)) - x0, int(math.ceil(y + h)) - y0
+    try:
+        if isinstance(segmentation, list):
+            polygons = [[float(v) for v in p] for p in segmentation]
+            if not polygons or any(len(p) < 6 or len(p) % 2 or not all(math.isfinite(v) for v in p) for p in polygons):
+                raise ValueError("a polygon of fewer than 3 vertices, an odd number of coordinates or a number that is not finite")
+            area = float(sum(coco.area(coco.frPyObjects(polygons, height, width))))
+            # the polygons moved to the box's corner and rasterised on the box alone: cheap at any image size
+            moved = [[v - (x0 if i % 2 == 0 else y0) for i, v in enumerate(p)] for p in polygons]
+            mask = coco.decode(coco.merge(coco.frPyObjects(moved, bh, bw))).astype(bool)
+        elif isinstance(segmentation, dict):
+            if list(segmentation.get("size") or []) != [height, width]:
+                raise ValueError(f"RLE of size {segmentation.get('size')}, the image is {height}x{width} (height x width)")
+            counts = segmentation.get("counts")
+            rle = coco.frPyObjects(segmentation, height, width) if isinstance(counts, list) else \
+                {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+            full = coco.decode(rle).astype(bool)
+            area = float(full.sum())
+            mask = full[y0 : y0 + bh, x0 : x0 + bw].copy()
+        else:
+            raise ValueError(f"a {type(segmentation).__name__}, neither polygons nor RLE")
+    except Exception as exc:  # pycocotools raises bare Exceptions on corrupt counts
+        raise InvalidObject(f"segmentation is not usable: {exc}") from None
+    if area > 0 and mask.sum() < 0.5 * area:
+        raise InvalidObject(f"segmentation lies mostly outside its bbox ({int(mask.sum())} of {int(area)} pixels inside)")
+    return mask if mask.any() else None
 
 
 def _category_names(categories: list[Any]) -> tuple[dict[Any, str], dict[Any, list[str]]]:

@@ -94,8 +94,15 @@ def messages(r: Record, path: str | list[str], text: str) -> dict[str, Any]:
             "images": paths}
 
 
+def _mask_conventions(records: list[Record], asked: str | None) -> str | None:
+    """The mask convention(s) of the exported segmentation records (None without any)."""
+    found = sorted({str(r.provenance.get("convention", "as built")) for r in records if r.application == "referring_segmentation"})
+    return (asked or ", ".join(found)) if found else None
+
+
 def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolute_paths: bool | None = None,
-                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT, box_convention: str | None = None) -> list[str]:
+                   rejects: list[Reject] | None = None, prompt_template: str = VQA_PROMPT, box_convention: str | None = None,
+                   mask_convention: str | None = None) -> list[str]:
     """Write a build's records in a trainer's or evaluator's format, one file per split.
 
     Parameters
@@ -119,6 +126,9 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         (:mod:`sarlang.formats.boxes`); None takes the format's native one (``BOX_CONVENTION`` in
         its module: normalised for LLaVA, Qwen2.5-VL's JSON for LLaMA-Factory's ShareGPT), or the
         build's where the format has none.
+    mask_convention:
+        The mask convention of referring-segmentation questions and answers
+        (:mod:`sarlang.formats.masks`: ``polygon`` or ``rle``); None keeps the build's.
 
     Returns
     -------
@@ -148,6 +158,10 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         from sarlang.formats.boxes import in_convention
 
         records = [in_convention(r, convention) for r in records]
+    if mask_convention:
+        from sarlang.formats.masks import in_mask_convention
+
+        records = [in_mask_convention(r, mask_convention) for r in records]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
@@ -163,6 +177,7 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         "vqa_prompt": prompt_template if shows_prompt else None,
         "caption_prompt": "each caption record's own prompt" if shows_prompt else None,
         "box_convention": convention or "as built",
+        "mask_convention": _mask_conventions(records, mask_convention),
         "pairs": (getattr(inspect.getmodule(export), "PAIRS", "only the first image of a pair (this format shows one image)")
                   if any(r.is_pair for r in records) else None),
         "sarlang_version": __version__,
