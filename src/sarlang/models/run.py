@@ -76,6 +76,26 @@ class TrainingJob:
         return _examples(self.records_file, self.config.get("split", "train"), _template(self.config), pairs=True)
 
 
+    @cached_property
+    def mask_targets(self) -> dict[str, Any]:
+        """Image path -> the union of the masks (bool, the image's size) of the split's
+        referring-segmentation records of that image, for a trainer with a mask head."""
+        import numpy as np
+
+        from sarlang.formats.masks import record_masks
+
+        out: dict[str, Any] = {}
+        for r in _chosen_records(self.records_file, self.config.get("split", "train"), "training images"):
+            if r.application == "referring_segmentation" and not r.is_pair:
+                masks = record_masks(r)[0]
+                path = str(image_path(r, self.records_file))
+                union = np.logical_or.reduce(masks)
+                if path in out and out[path].shape != union.shape:
+                    raise InputError(f"the mask records of '{path}' give two image sizes", hint="rebuild the records")
+                out[path] = union | out[path] if path in out else union
+        return out
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     from sarlang.files import read_settings
 

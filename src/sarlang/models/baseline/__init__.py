@@ -57,7 +57,13 @@ def load(spec: str) -> BaselineModel:
 
 def train_job(job: Any, on_progress: Callable[[int, int, float], None] | None = None) -> BaselineModel:
     """The ``model: baseline`` trainer (see :class:`sarlang.models.run.TrainingJob`): the object
-    head learns from the build's ``objects.jsonl`` unless ``objects: none``."""
+    head learns from the build's ``objects.jsonl`` unless ``objects: none``; mask questions
+    teach the mask head (their polygon answers are not text for the decoder to learn)."""
+    from sarlang.formats.masks import MASK_HINTS
+
     config = BaselineConfig.from_dict(job.settings)
-    objects = object_labels(job.config.get("objects", "auto"), job.records_file, job.root, {path for path, _, _ in job.examples})
-    return train(job.examples, job.out, config, on_progress=on_progress, objects=objects, pair_examples=job.pair_examples)
+    hints = tuple(h.lower() for h in MASK_HINTS.values())
+    examples = [e for e in job.examples if not any(h in e[1].lower() for h in hints)]
+    masks = job.mask_targets if len(examples) < len(job.examples) else {}
+    objects = object_labels(job.config.get("objects", "auto"), job.records_file, job.root, {path for path, _, _ in examples})
+    return train(examples, job.out, config, on_progress=on_progress, objects=objects, pair_examples=job.pair_examples, masks=masks)

@@ -49,6 +49,9 @@ class BaselineConfig:
     ``pairs`` (set by training when the records hold bi-temporal pairs): the model also answers
     about two dates of one place, from both dates' memories and the log-ratio picture's (see
     :func:`~sarlang.models.baseline.network.pair_memory`).
+    ``mask_size`` (pixels; 0 = no mask head; set to 1024 by training when the records hold
+    referring-segmentation masks): the mask head (:mod:`sarlang.models.baseline.masks`) sees the
+    picture with its longer side at most this many pixels, and learns for ``mask_steps`` steps.
     """
 
     architecture: str = ARCHITECTURE
@@ -80,6 +83,8 @@ class BaselineConfig:
     glimpse_views: int = 1
     box_sizes: list = field(default_factory=list)
     pairs: bool = False
+    mask_size: int = 0
+    mask_steps: int = 800
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
@@ -101,7 +106,7 @@ class BaselineConfig:
                      max_prompt_tokens=(1, None), max_answer_tokens=(1, None), min_count=(1, None), epochs=(1, None),
                      batch_size=(1, None), learning_rate=(-0.0, None), weight_decay=(0, None), object_loss_weight=(0, None),
                      object_views=(0, None), encoder_learning_rate=(-0.0, None), frozen_blocks=(0, 12),
-                     glimpse_size=(-1, None), glimpse_pixels=(0, None), glimpse_views=(1, 8))
+                     glimpse_size=(-1, None), glimpse_pixels=(0, None), glimpse_views=(1, 8), mask_size=(0, None), mask_steps=(1, None))
         if config.architecture != ARCHITECTURE:
             raise InputError(f"this is not a {ARCHITECTURE} checkpoint (architecture '{config.architecture}')")
         if config.width % config.heads:
@@ -119,6 +124,10 @@ class BaselineConfig:
             raise InputError("the pretrained encoder gives a grid of stride 16", hint="leave grid_stride at 16, or use encoder: scratch")
         if config.glimpse_size > 0 and config.encoder == "scratch":
             raise InputError("glimpses need the pretrained encoder", hint="set encoder: efficientnet-lite0, or glimpse_size: 0")
+        if config.mask_size and (config.mask_size < 64 or config.encoder == "scratch"):
+            raise InputError(f"the mask head needs the pretrained encoder and a mask_size of at least 64 pixels, got {config.mask_size}"
+                             + (" with encoder: scratch" if config.encoder == "scratch" else ""),
+                             hint="set encoder: efficientnet-lite0, or mask_size: 0")
         if config.glimpse_views not in (1, 2, 4, 8):
             raise InputError(f"glimpse_views must be 1, 2, 4 or 8, got {config.glimpse_views}")
         if 0 < config.glimpse_size < 32:

@@ -137,7 +137,8 @@ class BaselineModel(VisionLanguageModel):
         with torch.no_grad():
             memory, density = self.network.encode(images, originals, self.config.glimpse_pixels, self.config.glimpse_size,
                                                   self.config.glimpse_views, with_density=True)
-            boxed = self._box_answers(batch, prompts, density, [row[path] for path, _ in batch], originals)
+            rows = [row[path] for path, _ in batch]
+            boxed = {**self._box_answers(batch, prompts, density, rows, originals), **self._mask_answers(batch, prompts, density, rows, originals)}
             memory = memory[torch.tensor([row[path] for path, _ in batch])]
         outputs = self._greedy(memory, prompts)
         return [boxed.get(i, self.vocab.decode(o)) for i, o in enumerate(outputs)]
@@ -173,28 +174,28 @@ class BaselineModel(VisionLanguageModel):
                 active = still
         return outputs
 
-    def _box_answers(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
-                     originals: list[np.ndarray]) -> dict[int, str]:
-        """Answers to the grounding questions of a batch from the object head, by position in the batch.
+    def _asked_targets(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
+                       hints: dict[str, str], every: str) -> dict[int, tuple[str, int, str, list[tuple[float, float]]]]:
+        """The objects the grounding or mask questions of a batch ask for, from the object head:
+        by position in the batch, (convention, category, question text, chosen centres as
+        fractions of the width and height).
 
-        A question is a grounding one when it states a box convention (:data:`~sarlang.formats.boxes.CONVENTION_HINTS`)
-        and names one of the model's categories. The objects are the peaks of the object head's
-        centre density (:func:`~sarlang.models.baseline.network.find_objects`), each of the category
-        its density holds most of; each gets the category's median training box around its centre.
-        "the boxes of all" gets every object of the category; one box otherwise: the leftmost, the
-        rightmost or the one nearest the top left corner when asked, else the fullest. When no object
-        of the category is found, the found object most likely of it; with no object at all, the
-        cell where the category's density is highest.
+        A question is one of them when it states a convention of ``hints`` and names one of the
+        model's categories. The objects are the peaks of the object head's centre density
+        (:func:`~sarlang.models.baseline.network.find_objects`), each of the category its density
+        holds most of. A question holding ``every`` ("boxes of all") gets every object of the
+        category; one otherwise: the leftmost, the rightmost or the one nearest the top left
+        corner when asked, else the fullest. When no object of the category is found, the found
+        object most likely of it; with no object at all, the cell where the category's density is highest.
         """
-        from sarlang.formats.boxes import CONVENTION_HINTS, format_boxes
         from sarlang.models.baseline.network import find_objects
 
-        if not self.config.box_sizes or density is None:
+        if density is None:
             return {}
         asked = {}
         for i, (_, prompt) in enumerate(batch):
             text = prompt.lower()
-            convention = next((name for name, hint in CONVENTION_HINTS.items() if hint.lower() in text), None)
+            convention = next((name for name, hint in hints.items() if hint.lower() in text), None)
             if convention is None:
                 continue
             named = [c for c, words in enumerate(self.network.name_tokens) if words & set(prompts[i])] if hasattr(self.network, "name_tokens") else []
@@ -217,7 +218,7 @@ class BaselineModel(VisionLanguageModel):
                 cell = int(density[b, category].argmax())
                 found = [((cell % side + 0.5) / side, (cell // side + 0.5) / side, category, 1.0)]
             mine = [f for f in found if f[2] == category] or [max(found, key=lambda f: f[3])]
-            if "boxes of all" not in text:
+            if every not in text:
                 if "leftmost" in text:
                     mine = [min(mine, key=lambda f: f[0])]
                 elif "rightmost" in text:
@@ -226,9 +227,63 @@ class BaselineModel(VisionLanguageModel):
                     mine = [min(mine, key=lambda f: f[0] ** 2 + f[1] ** 2)]
                 else:
                     mine = mine[:1]  # the fullest: find_objects ranks them so
-            height, width = originals[b].shape
+            out[i] = (convention, category, text, [(x, y) for x, y, _, _ in mine])
+        return out
+
+    def _box_answers(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
+                     originals: list[np.ndarray]) -> dict[int, str]:
+        """Answers to the grounding questions of a batch from the object head, by position in the
+        batch: the objects :meth:`_asked_targets` chooses, each with the category's median
+        training box around its centre."""
+        from sarlang.formats.boxes import CONVENTION_HINTS, format_boxes
+
+        if not self.config.box_sizes:
+            return {}
+        out = {}
+        for i, (convention, category, _, chosen) in self._asked_targets(batch, prompts, density, rows, CONVENTION_HINTS, "boxes of all").items():
+            height, width = originals[rows[i]].shape
             bw, bh = self.config.box_sizes[category]  # pixels
             boxes = [(max(0.0, x * width - bw / 2), max(0.0, y * height - bh / 2), min(float(width), x * width + bw / 2),
-                      min(float(height), y * height + bh / 2)) for x, y, _, _ in mine]
+                      min(float(height), y * height + bh / 2)) for x, y in chosen]
             out[i] = format_boxes(boxes, convention, width, height)
+        return out
+
+    def _mask_answers(self, batch: Sequence[tuple[str, str]], prompts: list[list[int]], density: Any, rows: list[int],
+                      originals: list[np.ndarray]) -> dict[int, str]:
+        """Answers to the mask questions of a batch from the mask head, by position in the batch:
+        the parts of its mask that :func:`~sarlang.models.baseline.masks.pick_parts` picks for the
+        objects :meth:`_asked_targets` chooses (see :mod:`sarlang.models.baseline.masks`). A question
+        whose image has no part gets the category's median box around the chosen centre, as a mask."""
+        from sarlang.formats.masks import MASK_HINTS, format_masks
+        from sarlang.models.baseline.masks import mask_parts, object_probabilities, pick_parts
+
+        if not hasattr(self.network, "mask_head"):
+            return {}
+        targets = self._asked_targets(batch, prompts, density, rows, MASK_HINTS, "segment all")
+        parts_of: dict[int, list[np.ndarray]] = {}
+        out = {}
+        for i, (convention, category, text, chosen) in targets.items():
+            b = rows[i]
+            if b not in parts_of:
+                parts_of[b] = mask_parts(object_probabilities(self.network, originals[b]))
+            parts = parts_of[b]
+            if len(self.config.categories) > 1 and parts:  # the parts whose centre the object head gives this category
+                side = density.shape[-1]
+                keep = []
+                for part in parts:
+                    r, c = (float(v.mean()) for v in np.nonzero(part))
+                    cell = density[b, :, min(side - 1, int(r / part.shape[0] * side)), min(side - 1, int(c / part.shape[1] * side))]
+                    if int(cell.argmax()) == category:
+                        keep.append(part)
+                parts = keep or parts
+            picked = pick_parts(parts, chosen, text, "segment all" in text)
+            if not picked and self.config.box_sizes:
+                height, width = originals[b].shape
+                bw, bh = self.config.box_sizes[category]
+                x, y = chosen[0]
+                m = np.zeros((height, width), dtype=bool)
+                m[max(0, int(y * height - bh / 2)): int(y * height + bh / 2) + 1, max(0, int(x * width - bw / 2)): int(x * width + bw / 2) + 1] = True
+                picked = [m]
+            if picked:
+                out[i] = format_masks(picked, convention)
         return out

@@ -296,6 +296,11 @@ class BaselineNetwork(nn.Module):
             # answers are) and where it lies, as the category tokens carry a count and a place
             self.change_extent = nn.Embedding(len(CHANGE_BINS) + 1, config.width)
             self.change_where = nn.Linear(config.width, config.width)
+        if config.mask_size:  # after every other part, so a model without masks initialises as it did
+            from sarlang.models.baseline.masks import MaskHead
+
+            self.mask_head = MaskHead()
+            self.mask_size = config.mask_size
 
     def memory(self, cells: Any, density: Any) -> Any:
         """Memory for the decoder from the encoder's output: the grid cells (plus what the

@@ -29,6 +29,7 @@ def train(
     on_progress: Callable[[int, int, float], None] | None = None,
     objects: dict[str, list[tuple]] | None = None,
     pair_examples: Sequence[tuple[tuple[str, ...], str, str]] = (),
+    masks: dict[str, np.ndarray] | None = None,
 ) -> BaselineModel:
     """Train on (image path, prompt, answer) triples; resumes from ``out_dir/checkpoint.pt``.
 
@@ -44,6 +45,9 @@ def train(
     maps and per-category counts. Images missing from it add no object loss. With glimpses
     (``glimpse_size``), the encoder also learns each labelled object's category from a glimpse
     of it at full resolution (turned, mirrored and shifted by up to a tenth of its side).
+
+    ``masks`` (image path -> its objects' pixels, bool, the image's size) turns on the mask head
+    (:mod:`sarlang.models.baseline.masks`), trained after the rest with the tower frozen.
     """
     torch = require("torch", "train", "the built-in model (torch)")
     from sarlang.models.baseline.model import BaselineModel
@@ -60,6 +64,10 @@ def train(
         config = replace(config, categories=sorted({c for found in objects.values() for c, *_ in found}))
     if config.categories and not objects:
         raise InputError("categories are set but no object labels were given", hint="train on a build with objects.jsonl, or leave categories out")
+    if masks and not config.mask_size:
+        if config.encoder == "scratch":
+            raise InputError("the mask head needs the pretrained encoder", hint="install sarlang[towers], or train without mask records")
+        config = replace(config, mask_size=1024)
     if config.categories and not config.box_sizes:
         config = replace(config, box_sizes=median_boxes(objects or {}, config.categories, image_sizes(list(objects or {}))))
     glimpsing = bool(config.glimpse_size and config.categories)
@@ -128,6 +136,7 @@ def train(
     steps_per_epoch = image_steps + pair_steps
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, steps_per_epoch // 2)) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    mask_steps = config.mask_steps if masks and config.mask_size else 0
     start_epoch = 0
     if state is not None:
         net.load_state_dict(state["model"])
@@ -179,11 +188,17 @@ def train(
             scheduler.step()
             running += float(loss.detach())
             if on_progress:
-                on_progress(epoch * steps_per_epoch + step + 1, total_steps, running / (step + 1))
+                on_progress(epoch * steps_per_epoch + step + 1, total_steps + mask_steps, running / (step + 1))
         state = {"config": asdict(config), "vocab": vocab.tokens, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                  "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1}
         with atomic_path(checkpoint_path) as tmp:
             torch.save(state, tmp)
+    if mask_steps:
+        from sarlang.models.baseline.masks import train_mask_head
+
+        mask_paths = sorted(masks or {})
+        train_mask_head(net, [load_grey(p) for p in mask_paths], [masks[p] for p in mask_paths], mask_steps, config.seed,
+                        None if on_progress is None else lambda s, n, loss: on_progress(total_steps + s, total_steps + n, loss))
     net.eval()
     model.save(out)
     return model
