@@ -64,6 +64,7 @@ RUN = [
     "sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl",
     "sarlang eval vqa mybench/predictions.jsonl --records mybench/records.jsonl",
     "sarlang scene S1A_IW_GRDH_VV.tif --model mybench/model --out ships.geojson --tile 512 --overlap 64 --recipe sarlang --ask 'Is there a harbor?'",
+    "sarlang build --source masks:../shared/data/hrsid --source masks:../shared/data/hrsid_official --segmentation polygon --grounding sarlang --out hrsid_masks/",
     "sarlang build --source simulate:6,size=64 --out bench",
     "sarlang export bench --to sharegpt --out export_sharegpt",
     "sarlang eval all lf_pred/generated_predictions.jsonl --records bench --out scores",
@@ -83,6 +84,7 @@ WRITES = {
     "sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl": ["mybench/predictions.jsonl"],
     "sarlang scene S1A_IW_GRDH_VV.tif --model mybench/model --out ships.geojson --tile 512 --overlap 64 --recipe sarlang --ask 'Is there a harbor?'": ["ships.geojson"],
     "sarlang export bench --to sharegpt --out export_sharegpt": ["export_sharegpt/sharegpt_test.json"],
+    "sarlang build --source masks:../shared/data/hrsid --source masks:../shared/data/hrsid_official --segmentation polygon --grounding sarlang --out hrsid_masks/": ["hrsid_masks/records.jsonl"],
     "sarlang eval all lf_pred/generated_predictions.jsonl --records bench --out scores": ["scores/captions.json", "scores/vqa.json"],
 }
 #: The README's train.yaml comment, as a file: its model, records and out, with epochs and sizes a test can afford.

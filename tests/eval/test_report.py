@@ -220,3 +220,36 @@ def test_grounding_runs_show_their_scores_and_boxes(tmp_path: Path) -> None:
     uri = re.search(r'data-grounding="mean box"><img src="(data:image/jpeg;base64,[^"]+)"', page).group(1)
     pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")).astype(int)
     assert ((pixels[..., 0] > 200) & (pixels[..., 1] > 100) & (pixels[..., 1] < 200) & (pixels[..., 2] < 90)).any()
+
+
+def test_segmentation_runs_show_their_scores_and_masks(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+    from sarlang.eval.segmentation import mean_mask_answers
+    from sarlang.formats.records import load_records
+
+    build_dataset(["simulate:12,size=96,seed=1"], tmp_path / "b", BuildOptions(segmentation="polygon", train_fraction=0.5))
+    records, _ = load_records(tmp_path / "b")
+    mean = mean_mask_answers(records)
+    (tmp_path / "mean").mkdir()
+    (tmp_path / "mean" / "predictions.jsonl").write_text("".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in mean.items()))
+    result = run_cli("eval", "segmentation", str(tmp_path / "mean" / "predictions.jsonl"), "--records", str(tmp_path / "b"),
+                     "--json", str(tmp_path / "mean" / "segmentation.json"))
+    assert result.returncode == 0, result.stderr
+    scores = json.loads((tmp_path / "mean" / "segmentation.json").read_text())
+    result = run_cli("report", str(tmp_path / "mean"), "--name", "mean mask", "--out", str(tmp_path / "s.html"))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert "Referring segmentation" in page and f"<td>{scores['gIoU'] * 100:.1f}</td>" in page
+    assert page.count('data-segmentation="mean mask"') == min(30, len(scores["items"])) > 0
+    # the worst first: the cards' IoUs do not fall
+    ious = [float(v) for v in re.findall(r'data-segmentation="mean mask">.*?IoU ([0-9.]+)', page, re.S)]
+    assert ious == sorted(ious)
+    # the thumbnails tint the true masks green and the answer orange
+    found = {"green": False, "orange": False}
+    for uri in re.findall(r'data-segmentation="mean mask"><img src="(data:image/jpeg;base64,[^"]+)"', page):
+        pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB")).astype(int)
+        found["green"] |= bool(((pixels[..., 1] > 150) & (pixels[..., 0] < 110) & (pixels[..., 2] < 140)).any())
+        found["orange"] |= bool(((pixels[..., 0] > 200) & (pixels[..., 1] > 100) & (pixels[..., 1] < 200) & (pixels[..., 2] < 90)).any())
+    assert found == {"green": True, "orange": True}

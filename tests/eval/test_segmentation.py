@@ -79,3 +79,21 @@ def test_the_command_scores_truth_perfectly_pictures_first_and_mean_masks_poorly
     assert m["gIoU"] < 0.3
     no_records = run_cli("eval", "segmentation", str(tmp_path / "mean.jsonl"))
     assert no_records.returncode != 0 and "--records BUILD" in no_records.stderr + no_records.stdout and "Traceback" not in no_records.stderr
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ('{"size": [100000, 100000], "counts": "0"}', "the image is 10x10"),
+    ('{"size": [10, 10], "counts": "\\u0001\\u0002"}', "never writes"),
+    ('{"size": [10, 10], "counts": [5, 5]}', "summing to 100"),
+    ('{"polygon": [[0, 0], [NaN, 3], [4, 4]]}', "not finite"),
+    ("[[1, 1], [2, 2]]", "no mask"),
+    ("[[50, 50], [60, 50], [60, 60]]", "outside the image"),
+])
+def test_hostile_mask_answers_score_zero_with_their_reason(answer: str, reason: str) -> None:
+    from sarlang.formats.masks import parse_masks
+
+    parsed = parse_masks(answer, 10, 10)
+    assert reason in (parsed.reason or "")
+    assert parsed.union is None or not parsed.union.any()
+    s = score_segmentation([SegmentationItem("h", parsed, (_box(0, 0, 3, 3),))])
+    assert s["gIoU"] == 0.0 and s["unreadable"] == {parsed.reason: 1}

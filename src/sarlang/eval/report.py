@@ -63,12 +63,14 @@ class Run:
     caption_items: dict[str, EvalItem] = field(default_factory=dict)
     grounding: dict[str, Any] | None = None
     grounding_items: dict[str, EvalItem] = field(default_factory=dict)
+    segmentation: dict[str, Any] | None = None
+    segmentation_items: dict[str, EvalItem] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> str | None:
-        for scores in [self.vqa, *self.captions, self.grounding]:
+        for scores in [self.vqa, *self.captions, self.grounding, self.segmentation]:
             if scores and scores.get("records"):
                 return str(scores["records"])
         return None
@@ -79,13 +81,15 @@ class Run:
 
 
 def score_kind(data: Any) -> str | None:
-    """``vqa``, ``captions`` or ``grounding`` for a score file of ``sarlang eval``, else None."""
+    """``vqa``, ``captions``, ``grounding`` or ``segmentation`` for a score file of ``sarlang eval``, else None."""
     if not isinstance(data, dict):
         return None
     if "items" in data and "by_application" in data:
         return "vqa"
     if "single" in data and "several" in data and "items" in data:
         return "grounding"
+    if "gIoU" in data and "cIoU" in data and "items" in data:
+        return "segmentation"
     if "scores" in data and "per_sample" in data:
         return "captions"
     return None
@@ -122,9 +126,11 @@ def load_run(path: str | Path, name: str | None = None, records: str | Path | No
             run.captions.append(data)
         elif kind == "grounding" and run.grounding is None:
             run.grounding = data
+        elif kind == "segmentation" and run.segmentation is None:
+            run.segmentation = data
         elif p.is_dir() and file.name == "scores.json" and isinstance(data, dict) and "model" in data:
             run.provenance.update({k: data[k] for k in ("source", "model", "seconds", "records", "scenes") if k in data})
-    if run.vqa is None and not run.captions and run.grounding is None:
+    if run.vqa is None and not run.captions and run.grounding is None and run.segmentation is None:
         raise InputError(f"'{p}' holds no score file of sarlang eval",
                          hint="write one with sarlang eval vqa PREDICTIONS --json vqa.json (or eval all --out FOLDER)")
     if p.is_dir() and "model" not in run.provenance:
@@ -138,6 +144,8 @@ def load_run(path: str | Path, name: str | None = None, records: str | Path | No
         run.caption_items.update(_items(run, scores, "captions", truth))
     if run.grounding is not None:
         run.grounding_items = _items(run, run.grounding, "grounding", truth)
+    if run.segmentation is not None:
+        run.segmentation_items = _items(run, run.segmentation, "segmentation", truth)
     return run
 
 
@@ -270,6 +278,34 @@ def thumbnail(image: str, boxes: Sequence[tuple[str, tuple[float, float, float, 
         draw.rectangle([x1 * scale, y1 * scale, x2 * scale, y2 * scale], outline=(255, 150, 0), width=2)
     buffer = io.BytesIO()
     picture.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def mask_thumbnail(image: str, truth: Sequence[Any], predicted: Sequence[Any], side: int = THUMBNAIL_PIXELS) -> str | None:
+    """A JPEG data URI of the image shrunk to ``side`` pixels at most, the true masks (bool,
+    image-sized) tinted green with their outline, the predicted ones orange; None when the image
+    cannot be read."""
+    import numpy as np
+    from PIL import Image
+    from scipy import ndimage
+
+    try:
+        with Image.open(image) as im:
+            picture = np.asarray(im.convert("RGB"), dtype=np.float32)
+    except (OSError, ValueError):
+        return None
+    for masks, colour in ((truth, (40, 220, 90)), (predicted, (255, 150, 0))):
+        if not len(masks):
+            continue
+        union = np.logical_or.reduce([m for m in masks if m.shape == picture.shape[:2]] or [np.zeros(picture.shape[:2], dtype=bool)])
+        edge = union & ~ndimage.binary_erosion(union)
+        picture[union] = 0.55 * picture[union] + 0.45 * np.array(colour, dtype=np.float32)
+        picture[edge] = colour
+    shown = Image.fromarray(picture.clip(0, 255).astype(np.uint8))
+    scale = min(1.0, side / max(shown.size))
+    shown = shown.resize((max(1, round(shown.width * scale)), max(1, round(shown.height * scale))), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    shown.save(buffer, format="JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -513,6 +549,8 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
                                     "thumb": thumbnail(item.image, truth, None, predicted=parsed.boxes) if item.image else None})
             shown += 1
 
+    segmentation_tables, segmentation_cards = _segmentation_parts(runs, by_id, gallery)
+
     build = None
     if records:
         by_app_split: dict[str, Counter] = defaultdict(Counter)
@@ -547,7 +585,39 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
         gallery_applications=[a for a in APPLICATIONS if wrong_by_app[a]], caption_tables=caption_tables,
         cider_svg=cider_figure(cider_runs) if cider_runs else None, caption_examples=caption_examples,
         build=build, provenance=provenance, notes=notes, has_majority=bool(majority_correct), escape=html.escape,
-        grounding_tables=grounding_tables, grounding_cards=grounding_cards)
+        grounding_tables=grounding_tables, grounding_cards=grounding_cards,
+        segmentation_tables=segmentation_tables, segmentation_cards=segmentation_cards)
+
+
+def _segmentation_parts(runs: Sequence[Run], by_id: dict[str, Any], gallery: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The referring-segmentation table rows, and cards of each run's worst mask answers (lowest
+    IoU first, up to ``gallery``) with the true and predicted masks drawn over the image."""
+    from sarlang.eval.segmentation import masks_folder_of
+    from sarlang.formats.masks import parse_masks, record_masks
+
+    tables, cards = [], []
+    for run in runs:
+        s = run.segmentation
+        if s is None:
+            continue
+        tables.append({"run": run.name, "all": s, "unique": s.get("unique", {}), "non_unique": s.get("non_unique", {}),
+                       "instances": s.get("instances", {}), "parsed_as": s.get("parsed_as", {})})
+        folder = masks_folder_of(s["input"]) if s.get("input") else None
+        worst = sorted((row for row in s["items"] if row.get("iou") is not None), key=lambda row: row["iou"])
+        for row in worst[:gallery]:
+            item, record = run.segmentation_items.get(str(row["id"])), by_id.get(str(row["id"]))
+            if item is None or record is None:
+                continue
+            try:
+                truth, width, height, _ = record_masks(record)
+            except InputError:
+                continue
+            png = folder / f"{item.id}.png" if folder is not None else None
+            parsed = parse_masks(item.prediction, width, height, png)
+            cards.append({"run": run.name, "id": item.id, "question": item.question, "answer": item.prediction[:300], "iou": row["iou"],
+                          "reason": row.get("reason"), "unique": row.get("unique"), "parsed_as": parsed.parsed_as,
+                          "thumb": mask_thumbnail(item.image, truth, parsed.masks) if item.image else None})
+    return tables, cards
 
 
 def write_report(paths: Sequence[str | Path], out: str | Path, names: Sequence[str] | None = None, records: str | Path | None = None,

@@ -100,7 +100,7 @@ def train_mask_head(net: Any, pictures: Sequence[np.ndarray], targets: Sequence[
         for grey, mask in zip(pictures, targets):
             levels = tower_levels(tower, torch.from_numpy(mask_picture(grey, net.mask_size))[None, None])
             features.append([f.detach() for f in levels])
-            cells.append(torch.from_numpy(_cell_target(mask, tuple(levels[0].shape[-2:])))[None, None])
+            cells.append(torch.from_numpy(np.array(_cell_target(mask, tuple(levels[0].shape[-2:]))))[None, None])
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(head.parameters(), lr=3e-3)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
