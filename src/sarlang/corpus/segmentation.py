@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from sarlang.corpus.vqa import QA, GROUNDING_REFERRING, _clipped, _pick, _single_out
+from sarlang.corpus.vqa import QA, GROUNDING_REFERRING, _clipped, _pick, referring_choice
 from sarlang.schema import Scene, SceneObject
 from sarlang.vocabulary import plural
 
@@ -89,12 +89,8 @@ def segmentation_questions(scene: Scene, convention: str, rng: random.Random) ->
             ordered = sorted(mine, key=lambda m: (m[1][1], m[1][0]))
             out.append(qa(key, template, [m for _, _, m in ordered], False, cs=plural(c)))
         alone = [(o, b) for cat, items in usable.items() if cat != c and len(items) == 1 and cat not in refused for o, b, _ in items]
-        keys = list(range(len(SEGMENT_REFERRING)))
-        rng.shuffle(keys)
-        for k in keys:
-            key, template = SEGMENT_REFERRING[k]
-            chosen = _single_out(key, [(o, b) for o, b, _ in mine], alone, scene.width, scene.height)
-            if chosen is not None:
-                out.append(qa(key, template, [mine[chosen][2]], False, c=c, o=alone[0][0].category if alone else ""))
-                break
+        picked = referring_choice(rng, SEGMENT_REFERRING, [(o, b) for o, b, _ in mine], alone, scene.width, scene.height)
+        if picked is not None:
+            key, template, chosen = picked
+            out.append(qa(key, template, [mine[chosen][2]], False, c=c, o=alone[0][0].category if alone else ""))
     return out

@@ -315,15 +315,25 @@ def grounding_questions(scene: Scene, convention: str, rng: random.Random) -> li
             key, template = _pick(rng, GROUNDING_ALL)
             out.append(qa(key, template, [b for _, b in sorted(mine, key=lambda m: (m[1][1], m[1][0]))], False, cs=plural(c)))
         alone = [(o, b) for o, b in inside if o.category != c and sum(1 for p, _ in inside if p.category == o.category) == 1]
-        keys = list(range(len(GROUNDING_REFERRING)))
-        rng.shuffle(keys)
-        for k in keys:
-            key, template = GROUNDING_REFERRING[k]
-            chosen = _single_out(key, mine, alone, scene.width, scene.height)
-            if chosen is not None:
-                out.append(qa(key, template, [mine[chosen][1]], False, c=c, o=alone[0][0].category if alone else ""))
-                break
+        picked = referring_choice(rng, GROUNDING_REFERRING, mine, alone, scene.width, scene.height)
+        if picked is not None:
+            key, template, chosen = picked
+            out.append(qa(key, template, [mine[chosen][1]], False, c=c, o=alone[0][0].category if alone else ""))
     return out
+
+
+def referring_choice(rng: random.Random, templates: tuple[tuple[str, str], ...], objects: list[tuple[SceneObject, tuple]],
+                     others: list[tuple[SceneObject, tuple]], width: int, height: int) -> tuple[str, str, int] | None:
+    """(key, template, index into ``objects``) of the first referring expression, in an order
+    drawn from ``rng``, that singles one of ``objects`` out (:func:`_single_out`); None when none does."""
+    keys = list(range(len(templates)))
+    rng.shuffle(keys)
+    for k in keys:
+        key, template = templates[k]
+        chosen = _single_out(key, objects, others, width, height)
+        if chosen is not None:
+            return key, template, chosen
+    return None
 
 
 def _others(scene: Scene, context: CorpusContext, rng: random.Random, counts: Counter) -> list[QA]:
