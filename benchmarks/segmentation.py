@@ -57,14 +57,14 @@ def main() -> None:
     sources = [f"masks:{DATA / 'hrsid'}", f"masks:{DATA / 'hrsid_official'}"]
     built = run_phase("from sarlang.corpus.dataset import BuildOptions, build_dataset\n"
                       f"RESULT = build_dataset({sources!r}, {str(build)!r}, BuildOptions(segmentation='polygon', grounding='sarlang'), restart=True)")
-    rows = [json.loads(line) for line in (build / "records.jsonl").read_text(encoding="utf-8").splitlines()]
-    all_tiles = sorted({row["image"] for row in rows})
+    built_rows = [json.loads(line) for line in (build / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    all_tiles = sorted({row["image"] for row in built_rows})
     fold_of = {image: k % args.folds for k, image in enumerate(all_tiles)}
     for fold in range(args.folds):
         # the fold's records beside the build's, so image paths and objects.jsonl resolve as they do there
         records_file = build / f"records_fold{fold}.jsonl"
         records_file.write_text("".join(json.dumps({**row, "split": "test" if fold_of[row["image"]] == fold else "train"}, ensure_ascii=False) + "\n"
-                                        for row in rows), encoding="utf-8")
+                                        for row in built_rows), encoding="utf-8")
         seed = fold
         shutil.rmtree(out / f"model{seed}", ignore_errors=True)
         config = {"model": "baseline", "records": str(records_file), "out": str(out / f"model{seed}"), "epochs": args.epochs, **BASELINE_SETTINGS}
