@@ -144,7 +144,7 @@ def mask_polygons(mask: np.ndarray, tolerance: float = POLYGON_TOLERANCE) -> lis
     from sarlang.files import require
 
     measure = require("skimage.measure", "masks", "polygon outlines of masks (scikit-image)")
-    labels, count = ndimage.label(np.asarray(mask, dtype=bool), structure=np.ones((3, 3)))
+    labels, _ = ndimage.label(np.asarray(mask, dtype=bool), structure=np.ones((3, 3)))
     out: list[tuple[int, list[tuple[float, float]]]] = []
     for index, slc in enumerate(ndimage.find_objects(labels), start=1):
         if slc is None:
