@@ -12,6 +12,7 @@ CORE = {"schema", "errors", "files", "vocabulary"}
 
 #: layer -> layers it must never import (beyond these, anything below it is fine)
 FORBIDDEN: dict[str, set[str]] = {
+    "knowledge": {"corpus", "models", "eval", "chat", "cli", "demo", "app"},
     **{core: {"registry", "chat", "sar", "sources", "corpus", "formats", "eval", "models", "engines", "cli", "demo", "app"} for core in CORE},
     "sar": {"corpus", "formats", "eval", "models", "chat", "sources", "cli", "demo", "app"},
     "sources": {"corpus", "formats", "eval", "models", "chat", "cli", "demo", "app"},

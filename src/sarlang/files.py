@@ -50,7 +50,7 @@ def counting(on_progress: Progress | None, total: int) -> Callable[[int], None] 
 
 
 #: Extras whose packages need torch, which must be installed first with an explicit (CPU) version.
-_TORCH_EXTRAS = frozenset({"train", "hf", "embedding", "towers"})
+_TORCH_EXTRAS = frozenset({"train", "hf", "embedding", "towers", "knowledge"})
 
 
 def require(module: str, extra: str, what: str = "", hint: str | None = None) -> Any:

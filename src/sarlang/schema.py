@@ -122,6 +122,17 @@ class Record:
         """Whether the record shows a bi-temporal pair (two images of one place)."""
         return len(self.images) == 2
 
+    @property
+    def conversation(self) -> str:
+        """The conversation the record is one turn of (``provenance["conversation"]``), or ""."""
+        return str(self.provenance.get("conversation") or "")
+
+    @property
+    def turn(self) -> int:
+        """The record's turn in its conversation, from 1 (``provenance["turn"]``); 0 outside one."""
+        value = self.provenance.get("turn")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 and self.conversation else 0
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if not self.images:
@@ -168,15 +179,30 @@ def _images(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Prediction:
-    """A model's output for the record with the same ``id``."""
+    """A model's output for the record with the same ``id``.
+
+    ``expert`` names the model that answered when a router chose among several
+    (:mod:`sarlang.models.route`); ``passages`` the ids of the knowledge-base passages the prompt
+    was given (retrieval-augmented prediction, :mod:`sarlang.knowledge`), best first. Both are
+    left out of the JSON when empty.
+    """
 
     id: str
     prediction: str
     model: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    expert: str = ""
+    passages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.expert:
+            del data["expert"]
+        if self.passages:
+            data["passages"] = list(self.passages)
+        else:
+            del data["passages"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Prediction:
@@ -192,11 +218,16 @@ class Prediction:
         if not isinstance(prediction, str):
             raise SchemaError(f"field 'prediction' must be a string, got {type(prediction).__name__}")
         settings = data.get("settings") or {}
+        passages = data.get("passages") or ()
+        if not isinstance(passages, (list, tuple)) or not all(isinstance(p, str) for p in passages):
+            raise SchemaError("field 'passages' must be a list of passage ids")
         return cls(
             id=_require_str(data, "id"),
             prediction=prediction,
             model=str(data.get("model") or ""),
             settings=settings if isinstance(settings, dict) else {},
+            expert=str(data.get("expert") or ""),
+            passages=tuple(passages),
         )
 
 
@@ -216,6 +247,8 @@ class EvalItem:
     question_type: str = ""
     image: str = ""
     row: int = 0
+    #: The turn of a conversation the item answers (from 1; 0 outside one).
+    turn: int = 0
 
 
 @dataclass(frozen=True, slots=True)

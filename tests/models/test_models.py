@@ -312,7 +312,7 @@ def test_a_model_backend_is_one_module_of_the_package() -> None:
     from sarlang.models.base import MODELS
 
     backends = dict(MODELS.each())
-    assert set(backends) == {"api", "baseline", "blobs", "clip", "hf", "logratio", "openclip", "prior"}
+    assert set(backends) == {"api", "baseline", "blobs", "clip", "hf", "logratio", "openclip", "prior", "route"}
     assert backends["api"]("api:gpt-4o@http://localhost:1/v1") and not backends["baseline"]("api:x@y")
 
 

@@ -12,6 +12,7 @@ from sarlang.cli import retrieval  # noqa: E402,F401
 from sarlang.cli import pixels  # noqa: E402,F401
 from sarlang.cli import corpus  # noqa: E402,F401
 from sarlang.cli import models  # noqa: E402,F401
+from sarlang.cli import knowledge  # noqa: E402,F401
 from sarlang.cli import report  # noqa: E402,F401
 from sarlang.cli import serve  # noqa: E402,F401
 from sarlang.cli import scene  # noqa: E402,F401

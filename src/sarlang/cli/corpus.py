@@ -21,7 +21,8 @@ from sarlang.vocabulary import counted
     "build",
     epilog=examples("sarlang build --source voc:../shared/data/mstar_scenes --source masks:../shared/data/hrsid --out mybench/",
                     "sarlang build --source simulate:200,size=128 --grounding sarlang --out simbench/",
-                    "sarlang build --source masks:../shared/data/hrsid --segmentation polygon --out hrsid_masks/"),
+                    "sarlang build --source masks:../shared/data/hrsid --segmentation polygon --out hrsid_masks/",
+                    "sarlang build --source voc:../shared/data/mstar_scenes,gsd=0.3,sensor=MSTAR --dialogue 4 --knowledge --out dialogue/"),
 )
 @user_errors
 def build_command(
@@ -37,6 +38,8 @@ def build_command(
     tile: Annotated[str | None, typer.Option("--tile", help="SIZE[,OVERLAP]: cut images larger than SIZE pixels into tiles (one split per image).")] = None,
     grounding: Annotated[str, typer.Option("--grounding", help="Also ask visual-grounding questions, answered with boxes in this convention: sarlang ([x, y, w, h] pixels), qwen2.5, norm, geochat or qwen2.")] = "",
     segmentation: Annotated[str, typer.Option("--segmentation", help="Also ask referring-segmentation questions of objects with masks, answered with masks in this convention: polygon ([[x, y], ...] pixels) or rle (COCO RLE JSON).")] = "",
+    dialogue: Annotated[int, typer.Option("--dialogue", min=0, max=20, help="Also write one conversation per image of up to N turns whose follow-ups refer to earlier answers (\"How many of them are there?\"); 0: none.")] = 0,
+    knowledge: Annotated[bool, typer.Option("--knowledge", help="Also ask which sensor acquired each image and its ground sampling distance, where the source gives them (sensor=, gsd=): the questions of retrieval-augmented answering.")] = False,
     group_by: Annotated[str, typer.Option("--group-by", help="Regular expression on image file names: images with the same match (first group) show one place and share a split, e.g. '^(P\\d+)__' for DOTA-style tiles.")] = "",
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
@@ -53,7 +56,7 @@ def build_command(
     check_outputs(folders={"--out folder": out})
     tile_size, tile_overlap = _tile_spec(tile)
     options = BuildOptions(train_fraction, nine_regions, class_prefix, max_regions, captions, seed, tile_size, tile_overlap, group_by, grounding,
-                           segmentation)
+                           segmentation, dialogue=dialogue, knowledge=knowledge)
     progress = progress_bar("building")
     task_id = progress.add_task("scenes", total=None)
     with using(engine, ray_address), progress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -195,6 +196,8 @@ def eval_vqa(
     console.print(rich_table(title, VQA_HEADER, rows))
     if by_question_type:
         console.print(rich_table("by question type", ["question type", *VQA_HEADER[1:]], vqa_rows(scores, by="question_type")))
+    if scores.by_turn:
+        console.print(rich_table("conversations, by turn", ["turn", *VQA_HEADER[1:]], vqa_rows(scores, by="turn")))
     other = scores.other_mode
     console.print(
         f"{other['mode']} mode: {other['accuracy'] * 100:.2f}% — {counted(other['disagreements'], 'answer')} judged differently"
@@ -218,6 +221,101 @@ def eval_vqa(
             err_console.print("[yellow]hint:[/] failures are not cached: run the same command again to retry them, "
                               "or pass --allow-judge-failures to accept these scores", highlight=False, markup=True)
             raise typer.Exit(3)
+
+
+@eval_app.command(
+    "knowledge",
+    epilog=examples("sarlang eval knowledge rag.jsonl --records mybench/ --index mybench/knowledge --json knowledge.json"),
+)
+@user_errors
+def eval_knowledge(
+    file: FileArg,
+    records: RecordsOpt = None,
+    index: Annotated[Path | None, typer.Option("--index", help="The knowledge index the predictions retrieved from (for recall@K and MRR).")] = None,
+    split: SplitOpt = "auto",
+    json_out: JsonOpt = None,
+    rejects: RejectsOpt = None,
+) -> None:
+    """Score the knowledge questions (which sensor, what resolution): accuracy, and retrieval recall@K and MRR of the passages their prompts got."""
+    from sarlang.eval.experts import score_knowledge
+    from sarlang.eval.tables import rich_table
+    from sarlang.formats.records import load_records
+
+    check_outputs({"--json file": json_out, "--rejects file": rejects})
+    if records is None:
+        raise InputError("knowledge answers are scored against the build's facts", hint="pass the records with --records BUILD")
+    loaded, summary = _load(file, Format.auto, records, "vqa", split, rejects)
+    kb = None
+    if index is not None:
+        from sarlang.knowledge.index import KnowledgeIndex
+
+        kb = KnowledgeIndex.load(index)
+    scores = score_knowledge(loaded.items, load_records(records)[0], file, kb)
+    rows = [[name, f"{acc['accuracy'] * 100:.2f}", f"[{acc['ci95'][0] * 100:.1f}, {acc['ci95'][1] * 100:.1f}]", f"{acc['correct']}/{acc['n']}"]
+            for name, acc in [*scores["by_question_type"].items(), ("all", scores["accuracy"])]]
+    console.print(rich_table(f"knowledge questions — {file.name}", ["question type", "accuracy %", "95% CI", "correct/n"], rows))
+    if "retrieval" in scores:
+        r = scores["retrieval"]
+        ks = [k for k in r["overall"] if k.startswith("recall@")]
+        console.print(rich_table("retrieval (a passage that states the answer)", ["question type", "n", *(f"{k} %" for k in ks), "MRR"],
+                                 [[name, str(v["n"]), *(f"{v[k] * 100:.1f}" for k in ks), f"{v['mrr']:.3f}"]
+                                  for name, v in [*r["by_question_type"].items(), ("all", r["overall"])]]))
+    _print_summary(summary)
+    _write_outputs(loaded.score_file(scores, file), loaded, json_out, rejects)
+
+
+@eval_app.command(
+    "routing",
+    epilog=examples("sarlang eval routing routed.jsonl --records mybench/ --expert blobs=blobs.jsonl --expert model=model.jsonl --json routing.json"),
+)
+@user_errors
+def eval_routing(
+    file: FileArg,
+    expert: Annotated[list[str], typer.Option("--expert", help="NAME=PREDICTIONS: an expert's own predictions of the same records, repeatable.", show_default=False)],
+    records: RecordsOpt = None,
+    split: SplitOpt = "auto",
+    json_out: JsonOpt = None,
+) -> None:
+    """Score a router against each of its experts alone on the same questions: accuracy, the gain routing makes (paired tests), and who answered what."""
+    from sarlang.eval.experts import score_routing
+    from sarlang.eval.significance import format_p
+    from sarlang.eval.tables import rich_table
+
+    check_outputs({"--json file": json_out})
+    if records is None:
+        raise InputError("routing is scored against the build's answers", hint="pass the records with --records BUILD")
+    named = {}
+    for entry in expert:
+        name, sep, path = entry.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InputError(f"--expert '{entry}' is not NAME=PREDICTIONS", hint="give it as --expert NAME=PREDICTIONS")
+        named[name.strip()] = Path(path.strip())
+    loaded, summary = _load(file, Format.auto, records, "vqa", split, None)
+    experts = {name: _load(path, Format.auto, records, "vqa", split, None)[0].items for name, path in named.items()}
+    routed_by = {}
+    for line in file.read_text(encoding="utf-8").split("\n"):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and row.get("expert"):
+                routed_by[str(row["id"])] = str(row["expert"])
+    if not routed_by:
+        raise InputError(f"'{file}' names no expert in its predictions", hint="predict with a router: --model route:FILE.yaml or a learned router")
+    scores = score_routing(loaded.items, experts, routed_by)
+
+    def acc(a: dict) -> str:
+        return f"{a['accuracy'] * 100:.2f}"
+
+    rows = [[name, acc(a), f"{scores['gain_over'][name]['difference'] * 100:+.2f}", format_p(scores["gain_over"][name]["p_mcnemar"])]
+            for name, a in scores["experts"].items()]
+    rows.append(["routed", acc(scores["routed"]), "", ""])
+    rows.append(["oracle (any expert right)", acc(scores["oracle"]), "", ""])
+    console.print(rich_table(f"routing — {file.name} — {scores['n']} questions", ["model", "accuracy %", "routed minus it (points)", "McNemar p"], rows))
+    console.print("answered by: " + ", ".join(f"{name} {v['answers']} ({v['correct']} right)" for name, v in scores["answered_by"].items()), highlight=False)
+    _print_summary(summary)
+    _write_outputs(loaded.score_file(scores, file), loaded, json_out, None)
 
 
 @eval_app.command(

@@ -61,6 +61,11 @@ def predict_command(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 32,
     restart: Annotated[bool, typer.Option("--restart", help="Discard earlier predictions in --out instead of resuming them.")] = False,
     prompt: Annotated[str, typer.Option("--prompt", help="How questions are asked ({q} is the question): the template the model was trained with.")] = VQA_PROMPT,
+    retrieve: Annotated[Path | None, typer.Option("--retrieve", help="A knowledge index (sarlang index): each prompt gets its top --k passages before the question.")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Passages per prompt with --retrieve.")] = 3,
+    retrieve_by: Annotated[str, typer.Option("--retrieve-by", help="What finds the passages: image (SAR-CLIP), question (MiniLM) or both (reciprocal-rank fusion).")] = "both",
+    clip: Annotated[str | None, typer.Option("--clip", help="The index's SAR-CLIP model (default: the one it was built with).")] = None,
+    teacher_forcing: Annotated[bool, typer.Option("--teacher-forcing", help="Show a conversation's true earlier answers instead of the model's own.")] = False,
     engine: EngineOpt = "local",
     ray_address: RayAddressOpt = None,
     ray_actors: RayActorsOpt = None,
@@ -71,6 +76,9 @@ def predict_command(
     from sarlang.models.run import predict_records
 
     check_outputs({"--out file": out, "LLaMA-Factory predictions file": out.with_name("generated_predictions.jsonl")})
+    from sarlang.models.rag import open_retriever
+
+    retriever = open_retriever(retrieve, k, retrieve_by, clip) if retrieve is not None else None
     loaded = load_model(model)
     progress = progress_bar("predicting")
     task_id = progress.add_task("records", total=None)
@@ -78,10 +86,16 @@ def predict_command(
         with using(engine, ray_address, ray_actors), progress:
             result = predict_records(loaded, records, out, None if split == "all" else split, batch_size,
                                      on_progress=lambda done, total: progress.update(task_id, completed=done, total=total),
-                                     model_source=model, restart=restart, prompt_template=prompt)
+                                     model_source=model, restart=restart, prompt_template=prompt, teacher_forcing=teacher_forcing,
+                                     retriever=retriever)
     finally:
         loaded.close()
     console.print(f"{result['predicted']} predicted ({result['already_done']} already there) -> {result['out']} and {result['llamafactory']}", highlight=False)
+    if result.get("conversations"):
+        console.print(f"{counted(result['conversations'], 'conversation')} answered turn by turn, with "
+                      + ("the true earlier answers (teacher forcing)" if teacher_forcing else "the model's own earlier answers"), highlight=False)
+    if retriever is not None:
+        console.print(f"each prompt got its top {counted(k, 'passage')} by {retrieve_by} from {retrieve} (ids in 'passages')", highlight=False)
     if result.get("change_maps"):
         from sarlang.models.run import change_map_folder
 

@@ -56,6 +56,8 @@ class BuildOptions:
     group_by: str = ""  # regular expression on image file names: images giving the same match share a split
     grounding: str = ""  # box convention of visual-grounding questions (sarlang, qwen2.5, norm, geochat, qwen2); empty: none
     segmentation: str = ""  # mask convention of referring-segmentation questions (polygon, rle); empty: none
+    dialogue: int = 0  # most turns of each image's conversation (corpus.dialogue); 0: no conversations
+    knowledge: bool = False  # sensor and resolution questions (corpus.facts) where the source gives them
 
     def __post_init__(self) -> None:
         if self.tile and not (self.tile >= 32 and 0 <= self.tile_overlap < self.tile):
@@ -72,6 +74,8 @@ class BuildOptions:
             from sarlang.formats.masks import check_mask_convention
 
             check_mask_convention(self.segmentation)
+        if not (isinstance(self.dialogue, int) and 0 <= self.dialogue <= 20):
+            raise InputError(f"dialogue turns must be a whole number from 0 to 20, got {self.dialogue}", hint="e.g. --dialogue 4")
         if self.max_regions < 0:
             raise InputError(f"max_regions must be 0 or more, got {self.max_regions}")
         if self.group_by:
@@ -84,7 +88,11 @@ class BuildOptions:
 def _fingerprint(plan: list[tuple[str, CorpusContext, list[Scene]]], options: BuildOptions, file_stats: dict[str, tuple[int, int]]) -> str:
     """SHA-256 of everything the generated records depend on: options, labels, image files (size, mtime)."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"generator": GENERATOR, "version": GENERATOR_VERSION, "options": asdict(options)}, sort_keys=True).encode())
+    chosen = asdict(options)
+    for name in ("dialogue", "knowledge"):  # left out when off, so earlier builds resume
+        if not chosen[name]:
+            del chosen[name]
+    digest.update(json.dumps({"generator": GENERATOR, "version": GENERATOR_VERSION, "options": chosen}, sort_keys=True).encode())
     for kind, _, scenes in plan:
         for scene in scenes:
             objects = [(o.category, [float(v) for v in o.box], o.attributes) for o in scene.objects]

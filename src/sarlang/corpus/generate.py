@@ -94,6 +94,19 @@ def scene_records(kind: str, scene: Scene, context: CorpusContext, options: Buil
         add("image_description", "image_description.detailed", DETAILED_PROMPT, detailed_caption(scene, context.categories, rng), "detailed")
     for qa in scene_questions(scene, context, rng):
         add(qa.application, qa.question_type, qa.question, qa.answer, extra=qa.extra)
+    # knowledge questions and conversations come last and draw from their own generators, so
+    # the other records of a scene stay what they were without them
+    if options.knowledge:
+        from sarlang.corpus.facts import fact_questions
+
+        for qa in fact_questions(scene):
+            add(qa.application, qa.question_type, qa.question, qa.answer)
+    if options.dialogue:
+        from sarlang.corpus.dialogue import conversation
+
+        turns = conversation(scene, context, random.Random(f"{options.seed}:{key}:dialogue"), options.dialogue)
+        for t, qa in enumerate(turns, 1):
+            add(qa.application, qa.question_type, qa.question, qa.answer, extra={"conversation": f"{short}-d1", "turn": t})
     return rows
 
 
@@ -182,7 +195,8 @@ def _generate_chunk(shared: tuple[list[tuple[str, CorpusContext, list[Scene]]], 
         rows = scene_records(kind, scene, context, options, out)
         provenance = _ENCODE(rows[0]["provenance"]) if rows else ""
         for row in rows:
-            signature = (row["question"], row["answer"])
+            # a turn of a conversation may ask what a single question asked: both are kept
+            signature = (row["question"], row["answer"], row["provenance"].get("conversation"), row["provenance"].get("turn"))
             if signature in seen:
                 result.duplicates += 1
                 continue

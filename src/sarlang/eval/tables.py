@@ -28,6 +28,14 @@ def _acc(a: Accuracy) -> list[str]:
 
 
 def vqa_rows(scores: VqaScores, by: str = "application") -> list[list[str]]:
+    """Table rows of VQA scores ``by`` ``application``, ``question_type`` or ``turn`` (of
+    conversations: the last row is then every turn together, not every answer), then overall."""
+    if by == "turn":
+        rows = [[name, *_acc(acc)] for name, acc in scores.by_turn.items()]
+        from sarlang.eval.vqa import accuracy
+
+        rows.append(["all turns", *_acc(accuracy([i.correct for i in scores.items if i.turn]))])
+        return rows
     groups = scores.by_application if by == "application" else scores.by_question_type
     order = [a for a in APPLICATIONS if a in groups] + [g for g in groups if g not in APPLICATIONS] if by == "application" else list(groups)
     rows = [[name, *_acc(groups[name])] for name in order]

@@ -33,10 +33,11 @@ class ItemResult:
     decided_by: str
     application: str
     question_type: str
+    turn: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "correct": self.correct, "decided_by": self.decided_by,
-                "application": self.application, "question_type": self.question_type}
+                "application": self.application, "question_type": self.question_type, **({"turn": self.turn} if self.turn else {})}
 
 
 @dataclass
@@ -52,6 +53,10 @@ class VqaScores:
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     #: answers the judge failed to decide (no reply, an empty or cut reply), by reason; counted wrong
     judge_failures: dict[str, int] = field(default_factory=dict)
+    #: accuracy per turn position of conversations ("1", "2", ...; empty without conversations),
+    #: and per application and turn ("instance_counting@2")
+    by_turn: dict[str, Accuracy] = field(default_factory=dict)
+    by_application_turn: dict[str, Accuracy] = field(default_factory=dict)
 
     @property
     def judge_failed(self) -> int:
@@ -74,6 +79,8 @@ class VqaScores:
             "other_mode": self.other_mode,
             "disagreements": self.disagreements,
             "judge_failures": {"count": self.judge_failed, "by_reason": dict(self.judge_failures)},
+            **({"by_turn": {k: v.to_dict() for k, v in self.by_turn.items()},
+                "by_application_turn": {k: v.to_dict() for k, v in self.by_application_turn.items()}} if self.by_turn else {}),
             "items": [item.to_dict() for item in self.items],
         }
 
@@ -157,7 +164,7 @@ def score_vqa(
     }
     main = [ok for ok, _ in results[mode]]
     item_results = [
-        ItemResult(item.id, ok, how, item.application, item.question_type) for item, (ok, how) in zip(items, results[mode])
+        ItemResult(item.id, ok, how, item.application, item.question_type, item.turn) for item, (ok, how) in zip(items, results[mode])
     ]
     disagreements = [
         {
@@ -190,7 +197,21 @@ def score_vqa(
         other_mode={"mode": other, **other_acc.to_dict(), "macro": other_macro, "disagreements": len(disagreements)},
         disagreements=disagreements,
         judge_failures=dict(failures.most_common()),
+        **_turn_scores(items, main),
     )
+
+
+def _turn_scores(items: Sequence[EvalItem], outcomes: Sequence[bool]) -> dict[str, dict[str, Accuracy]]:
+    """Accuracy per turn position of the items that are turns of conversations (none: {})."""
+    turns = [(item, ok) for item, ok in zip(items, outcomes) if item.turn]
+    if not turns:
+        return {}
+    chosen = [item for item, _ in turns]
+    correct = [ok for _, ok in turns]
+    by_turn = _grouped(chosen, correct, lambda it: str(it.turn))
+    by_both = _grouped(chosen, correct, lambda it: f"{it.application}@{it.turn}")
+    return {"by_turn": dict(sorted(by_turn.items(), key=lambda kv: int(kv[0]))),
+            "by_application_turn": dict(sorted(by_both.items(), key=lambda kv: (kv[0].split("@")[0], int(kv[0].split("@")[1]))))}
 
 
 def macro_accuracy(by_application: dict[str, float]) -> float:

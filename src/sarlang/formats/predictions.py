@@ -199,6 +199,7 @@ def _item_from_record(record: Record, prediction: str, row: int, references: lis
         question_type=record.question_type,
         image=record.image,
         row=row,
+        turn=record.turn,
     )
 
 

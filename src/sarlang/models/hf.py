@@ -78,8 +78,18 @@ def _nested_images(processor: Any) -> bool:
 
 
 def _conversation(prompt: str, answer: str | None = None, images: int = 1) -> list[dict[str, Any]]:
-    """One user turn showing ``images`` images (a pair's two, earlier first) before the prompt, and the answer when given."""
-    messages: list[dict[str, Any]] = [{"role": "user", "content": [*({"type": "image"} for _ in range(images)), {"type": "text", "text": prompt}]}]
+    """One user turn showing ``images`` images (a pair's two, earlier first) before the prompt, and the answer when given.
+
+    A prompt with earlier turns (a :class:`~sarlang.formats.prompts.ContextPrompt`) becomes the
+    real chat: each earlier question and answer a user and an assistant message, the images in
+    the first, retrieved passages before the last question (the layout of the ShareGPT export)."""
+    turns = getattr(prompt, "turns", ())
+    text = prompt.user_text() if hasattr(prompt, "user_text") else prompt
+    messages: list[dict[str, Any]] = []
+    for asked, answered in turns:
+        messages += [{"role": "user", "content": [*({"type": "image"} for _ in range(images if not messages else 0)), {"type": "text", "text": asked}]},
+                     {"role": "assistant", "content": [{"type": "text", "text": answered}]}]
+    messages.append({"role": "user", "content": [*({"type": "image"} for _ in range(images if not messages else 0)), {"type": "text", "text": text}]})
     if answer is not None:
         messages.append({"role": "assistant", "content": [{"type": "text", "text": answer}]})
     return messages

@@ -35,13 +35,13 @@ from typing import Any, TypeVar
 from sarlang.errors import InputError
 from sarlang.registry import Entries
 from sarlang.formats.records import load_records
-from sarlang.formats.prompts import VQA_PROMPT, check_template, prompt_for
+from sarlang.formats.prompts import VQA_PROMPT, ContextPrompt, check_template, dialogue_prompts, prompt_for
 from sarlang.schema import Prediction, Record
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt")
+TRAIN_KEYS = ("model", "records", "out", "split", "base", "objects", "prompt", "retrieve", "k", "retrieve_by", "clip")
 
 #: Trainers by the config's ``model:``: each takes a :class:`TrainingJob` and a progress callback
 #: and returns the trained model; other packages add theirs through the entry-point group ``sarlang.trainers``.
@@ -49,6 +49,7 @@ TRAINERS = Entries("model kind", "sarlang.trainers", {
     "baseline": "sarlang.models.baseline:train_job",
     "lora": "sarlang.models.hf:train_job",
     "clip": "sarlang.models.clip:train_job",
+    "router": "sarlang.models.route:train_job",
 })
 
 
@@ -67,13 +68,27 @@ class TrainingJob:
 
     @cached_property
     def examples(self) -> list[tuple[str, str, str]]:
-        """(image path, prompt, answer) of the one-image records of the config's split (default train)."""
-        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config))
+        """(image path, prompt, answer) of the one-image records of the config's split (default
+        train). A turn of a conversation is asked with the true earlier turns before it; with
+        ``retrieve: INDEX`` (and ``k``, ``retrieve_by``, ``clip`` as ``sarlang predict`` takes
+        them) each prompt gets its top passages, never its own image's."""
+        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config), retriever=self.retriever)
 
     @cached_property
     def pair_examples(self) -> list[tuple[tuple[str, ...], str, str]]:
         """((earlier, later) paths, prompt, answer) of the split's bi-temporal pairs, for a trainer that learns change."""
-        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config), pairs=True)
+        return _examples(self.records_file, self.config.get("split", "train"), _template(self.config), pairs=True, retriever=self.retriever)
+
+    @cached_property
+    def retriever(self) -> Any:
+        """The retriever of the config's ``retrieve:`` index (None without one)."""
+        if not self.config.get("retrieve"):
+            return None
+        from sarlang.models.rag import open_retriever
+
+        clip = self.config.get("clip")
+        return open_retriever(self.root / str(self.config["retrieve"]), int(self.config.get("k", 3)), str(self.config.get("retrieve_by", "both")),
+                              str(self.root / str(clip)) if clip else None)
 
 
     @cached_property
@@ -171,11 +186,19 @@ def _template(config: dict[str, Any]) -> str:
     return check_template(template)
 
 
-def _examples(records_file: Path, split: str, template: str = VQA_PROMPT, pairs: bool = False) -> list[tuple[Any, str, str]]:
+def _examples(records_file: Path, split: str, template: str = VQA_PROMPT, pairs: bool = False, retriever: Any = None) -> list[tuple[Any, str, str]]:
     """(image path, prompt, answer) of the records of a split: of one image each, or (``pairs``)
-    of the bi-temporal pairs, whose image is the tuple of both dates' paths."""
-    return [(image_path(r, records_file), prompt_for(r, template), r.answer) for r in _chosen_records(records_file, split, "training images")
-            if r.is_pair == pairs]
+    of the bi-temporal pairs, whose image is the tuple of both dates' paths. Turns of
+    conversations get their true earlier turns; a ``retriever`` adds passages to every prompt."""
+    records = _chosen_records(records_file, split, "training images")
+    prompts = dialogue_prompts(records, template) if any(r.conversation for r in records) else None
+    chosen = [r for r in records if r.is_pair == pairs]
+    shown = [prompts[r.id] if prompts else prompt_for(r, template) for r in chosen]
+    images = [image_path(r, records_file) for r in chosen]
+    if retriever is not None and chosen:
+        found = retriever.for_records(chosen, images, shown)
+        shown = [ContextPrompt(getattr(p, "question", p), getattr(p, "turns", ()), tuple(h.text for h in hits)) for p, hits in zip(shown, found)]
+    return [(image, prompt, r.answer) for image, prompt, r in zip(images, shown, chosen)]
 
 
 def predict_records(
@@ -188,8 +211,14 @@ def predict_records(
     model_source: str | None = None,
     restart: bool = False,
     prompt_template: str = VQA_PROMPT,
+    teacher_forcing: bool = False,
+    retriever: Any = None,
 ) -> dict[str, Any]:
     """Answer and caption every record of ``split`` with ``model``; resumable (see the module docstring).
+
+    Turns of a conversation (:mod:`sarlang.corpus.dialogue`) are answered turn by turn: every
+    conversation's first turn, then every second turn with the model's own first answer in its
+    prompt (a :class:`~sarlang.formats.prompts.ContextPrompt`), and so on.
 
     Parameters
     ----------
@@ -211,6 +240,11 @@ def predict_records(
         Discard earlier predictions in ``out`` instead of resuming them.
     prompt_template:
         How questions are asked (``{q}``), as the model was trained.
+    teacher_forcing:
+        Show a conversation's true earlier answers instead of the model's own.
+    retriever:
+        A :class:`sarlang.knowledge.retrieve.Retriever`: each prompt gets its top passages
+        (recorded in the predictions' ``passages``).
 
     Returns
     -------
@@ -233,7 +267,8 @@ def predict_records(
     def prompt_of(record: Record) -> str:
         return prompt_for(record, prompt_template)
 
-    fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path, prompt_of)
+    extra = {**({"teacher_forcing": True} if teacher_forcing else {}), **({"retrieval": retriever.info()} if retriever is not None else {})}
+    fingerprint = _prediction_fingerprint(model, model_source, chosen, records_path, prompt_of, extra)
     if restart:
         lf_path.unlink(missing_ok=True)
     from sarlang.files import resume_jsonl
@@ -241,44 +276,78 @@ def predict_records(
     kept = resume_jsonl(out_path, journal, fingerprint, restart,
                         f"'{out_path}' holds predictions made with another model, other records or another split",
                         "pass --restart to predict afresh, or write to another --out", keep=lambda row: isinstance(row, dict) and "id" in row)
-    done = {str(row["id"]) for row in kept}
-    todo = [r for r in chosen if r.id not in done]
+    predicted: dict[str, str] = {str(row["id"]): str(row.get("prediction") or "") for row in kept}
+    todo = [r for r in chosen if r.id not in predicted]
     # a model that sees one image cannot answer about a pair: those records are left, and said
     pairs_left = [r for r in todo if r.is_pair and getattr(model, "images_per_prompt", 1) < 2]
     todo = [r for r in todo if not (r.is_pair and getattr(model, "images_per_prompt", 1) < 2)]
     info = model.info()
     settings = {k: v for k, v in info.items() if k != "id"}
+    if extra:
+        settings = {**settings, **extra}
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    batches = [todo[start : start + batch_size] for start in range(0, len(todo), batch_size)]
-    jobs = [[(image_path(r, records_path), prompt_of(r)) for r in batch] for batch in batches]
+    # rounds: the records outside conversations and every first turn, then every second turn, ...
+    rounds: dict[int, list[Record]] = {}
+    for r in todo:
+        rounds.setdefault(max(r.turn, 1), []).append(r)
+    conversations = [r for r in chosen if r.conversation]
     failures: list[str] = []
+    total = len(chosen) - len(pairs_left)
+    finished = len(chosen) - len(todo) - len(pairs_left)
+    failed = 0
     with out_path.open("a", encoding="utf-8") as ours:
-        finished = len(chosen) - len(todo) - len(pairs_left)
-        failed = 0
-        # batches are answered on the current engine (here, or by Ray actors that each load the
-        # model) and written in order, so the file is the same on every engine
-        for batch, (answers, batch_failures) in zip(batches, map_with_model(model, model_source, answer_batch, jobs)):
-            failures.extend(batch_failures)
-            failed += sum(a is None for a in answers)
-            answered = [(r, a) for r, a in zip(batch, answers) if a is not None]
-            ours.write("".join(json.dumps(Prediction(r.id, a, info["id"], settings).to_dict(), ensure_ascii=False) + "\n" for r, a in answered))
-            ours.flush()
-            finished += len(batch)
-            if on_progress:
-                on_progress(finished, len(chosen) - len(pairs_left))
+        for number in sorted(rounds):
+            ready = rounds[number]
+            if number > 1:  # a turn whose earlier turn got no answer waits for the next run
+                shown = dialogue_prompts(conversations, prompt_template, None if teacher_forcing else predicted)
+                waiting = [r for r in ready if r.id not in shown]
+                ready = [r for r in ready if r.id in shown]
+                failed += len(waiting)
+                failures += [f"turn {r.turn} of conversation {r.conversation} waits for an answer to the turn before it" for r in waiting[:1]]
+                prompts = {r.id: shown[r.id] for r in ready}
+            else:
+                prompts = {r.id: prompt_of(r) for r in ready}
+            passages: dict[str, tuple[Any, ...]] = {}
+            if retriever is not None and ready:
+                found = retriever.for_records(ready, [image_path(r, records_path) for r in ready], [prompts[r.id] for r in ready])
+                for r, hits in zip(ready, found):
+                    passages[r.id] = tuple(hits)
+                    prompt = prompts[r.id]
+                    prompts[r.id] = ContextPrompt(getattr(prompt, "question", prompt), getattr(prompt, "turns", ()), tuple(h.text for h in hits))
+            batches = [ready[start : start + batch_size] for start in range(0, len(ready), batch_size)]
+            jobs = [[(image_path(r, records_path), prompts[r.id]) for r in batch] for batch in batches]
+            # batches are answered on the current engine (here, or by Ray actors that each load the
+            # model) and written in order, so the file is the same on every engine
+            for batch, (answers, batch_failures, experts) in zip(batches, map_with_model(model, model_source, answer_batch, jobs)):
+                failures.extend(batch_failures)
+                failed += sum(a is None for a in answers)
+                lines = []
+                for k, (r, a) in enumerate(zip(batch, answers)):
+                    if a is None:
+                        continue
+                    predicted[r.id] = a
+                    lines.append(json.dumps(Prediction(r.id, a, info["id"], settings, expert=experts[k] if experts else "",
+                                                       passages=tuple(h.id for h in passages.get(r.id, ()))).to_dict(), ensure_ascii=False) + "\n")
+                ours.write("".join(lines))
+                ours.flush()
+                finished += len(batch)
+                if on_progress:
+                    on_progress(finished, total)
     # LLaMA-Factory's file, in records order, rebuilt whole from ours (so a kill cannot unbalance them)
-    predicted = {}
+    written = {}
     for line in out_path.read_text(encoding="utf-8").split("\n"):  # not splitlines: answers may hold U+2028
         if not line.strip():
             continue
         row = json.loads(line)
-        predicted[row["id"]] = row["prediction"]
+        written[row["id"]] = row["prediction"]
     from sarlang.files import atomic_write_jsonl
 
-    atomic_write_jsonl(lf_path, [{"prompt": prompt_of(r), "predict": predicted[r.id], "label": r.answer} for r in chosen if r.id in predicted])
+    shown_all = dialogue_prompts(chosen, prompt_template, None if teacher_forcing else written) if conversations else {}
+    atomic_write_jsonl(lf_path, [{"prompt": str(shown_all.get(r.id) or prompt_of(r)), "predict": written[r.id], "label": r.answer}
+                                 for r in chosen if r.id in written])
     maps = _write_change_maps(model, [r for r in todo if r.is_pair], records_path, out_path) if todo else 0
     return {"predicted": len(todo) - failed, "failed": failed, "failures": failures[:5], "already_done": len(chosen) - len(todo) - len(pairs_left),
-            "pairs_left": len(pairs_left), "change_maps": maps,
+            "pairs_left": len(pairs_left), "change_maps": maps, "conversations": len({r.conversation for r in conversations}),
             "out": str(out_path), "llamafactory": str(lf_path), **({"servers": model.served()} if hasattr(model, "served") else {})}
 
 
@@ -310,11 +379,13 @@ def _write_change_maps(model: Any, pairs: list[Record], records_file: Path, out:
     return len(by_pair)
 
 
-def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | None], list[str]]:
-    """A model's answers to one batch of (image path, prompt), and why it failed where it gave none."""
+def answer_batch(model: Any, batch: list[tuple[str, str]]) -> tuple[list[str | None], list[str], list[str] | None]:
+    """A model's answers to one batch of (image path, prompt), why it failed where it gave none,
+    and, for a router, which expert gave each answer (its ``experts`` after the call; else None)."""
     before = len(model.failures)
     answers = model.answer(batch)
-    return answers, list(model.failures)[before:]
+    experts = getattr(model, "experts", None)
+    return answers, list(model.failures)[before:], (list(experts) if experts is not None and len(experts) == len(batch) else None)
 
 
 def map_with_model(model: Any, model_source: str | None, func: Callable[[Any, T], R], items: Sequence[T]) -> Iterator[R]:
@@ -350,12 +421,15 @@ def load_same_model(spec: str, expected: dict[str, Any]) -> Any:
 
 
 def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[Record], records_file: Path,
-                            prompt_of: Callable[[Record], str]) -> str:
-    """SHA-256 of what the predictions depend on: the model's settings and files, the prompts and their images."""
+                            prompt_of: Callable[[Record], str], extra: dict[str, Any] | None = None) -> str:
+    """SHA-256 of what the predictions depend on: the model's settings and files, the prompts and
+    their images (and the turns of conversations), and how prompts are extended (``extra``)."""
     import hashlib
     import os
 
     digest = hashlib.sha256(json.dumps(model.info(), sort_keys=True, default=str).encode())
+    if extra:
+        digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     if model_source and Path(model_source).is_dir():
         for f in sorted(Path(model_source).rglob("*")):
             if f.is_file() and f.name != "checkpoint.pt":
@@ -368,5 +442,5 @@ def _prediction_fingerprint(model: Any, model_source: str | None, chosen: list[R
                 stat = os.stat(records_file.parent / image)
                 stats[image] = f"{stat.st_size}:{stat.st_mtime_ns}"
         shown = [r.image, stats[r.image]] if not r.is_pair else [list(r.images), [stats[i] for i in r.images]]
-        digest.update(json.dumps([r.id, *shown[:1], prompt_of(r), *shown[1:]]).encode())
+        digest.update(json.dumps([r.id, *shown[:1], prompt_of(r), *shown[1:], *([r.conversation, r.turn] if r.conversation else [])]).encode())
     return digest.hexdigest()

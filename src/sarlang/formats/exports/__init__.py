@@ -94,6 +94,36 @@ def messages(r: Record, path: str | list[str], text: str) -> dict[str, Any]:
             "images": paths}
 
 
+#: What the multi-turn formats (ShareGPT, LLaVA) do with conversations (export_<format>.json).
+DIALOGUE_TURNS = ("one multi-turn conversation per dialogue in the train split (the images once, in the first turn); in other splits one "
+                  "entry per turn, holding the turns before it, so a tool that predicts each entry's last turn answers every turn")
+#: What the single-turn formats do with them.
+DIALOGUE_FLAT = "one entry per turn, whose prompt holds the earlier turns as text (sarlang.formats.prompts.ContextPrompt's layout)"
+
+
+def dialogue_entries(split: str, records: list[Record]) -> list[list[Record]]:
+    """The entries of a multi-turn format, each a list of records whose last one is answered:
+    a record outside a conversation alone; a conversation whole in ``train``, else each of its
+    prefixes (see :data:`DIALOGUE_TURNS`), at the place of its first turn."""
+    turns: dict[str, list[Record]] = {}
+    for r in records:
+        if r.conversation:
+            turns.setdefault(r.conversation, []).append(r)
+    out: list[list[Record]] = []
+    for r in records:
+        if not r.conversation:
+            out.append([r])
+        elif turns.get(r.conversation):
+            conversation = sorted(turns.pop(r.conversation), key=lambda t: t.turn)
+            out += [conversation] if split == "train" else [conversation[: k + 1] for k in range(len(conversation))]
+    return out
+
+
+def bare_prompt(prompt: str) -> str:
+    """A turn's own prompt, without the earlier turns a :class:`~sarlang.formats.prompts.ContextPrompt` carries."""
+    return getattr(prompt, "question", prompt)
+
+
 def _mask_conventions(records: list[Record], asked: str | None) -> str | None:
     """The mask convention(s) of the exported segmentation records (None without any)."""
     found = sorted({str(r.provenance.get("convention", "as built")) for r in records if r.application == "referring_segmentation"})
@@ -171,7 +201,13 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         atomic_write_jsonl(out / "rejects.jsonl", [r.to_dict() for r in bad])
         written.append("rejects.jsonl")
     for split, group in _by_split(records).items():
-        written += export(split, group, ImagePaths(base, out, absolute_paths), out, lambda r: prompt_for(r, prompt_template))
+        if any(r.conversation for r in group):
+            from sarlang.formats.prompts import dialogue_prompts
+
+            prompts = dialogue_prompts(group, prompt_template)
+            written += export(split, group, ImagePaths(base, out, absolute_paths), out, lambda r: prompts[r.id])
+        else:
+            written += export(split, group, ImagePaths(base, out, absolute_paths), out, lambda r: prompt_for(r, prompt_template))
     atomic_write_json(out / f"export_{fmt}.json", {
         "format": fmt, "records": str(records_path.resolve()), "image_paths": "absolute" if absolute_paths else "relative",
         "vqa_prompt": prompt_template if shows_prompt else None,
@@ -180,6 +216,7 @@ def export_records(build_dir: str | Path, fmt: str, out_dir: str | Path, absolut
         "mask_convention": _mask_conventions(records, mask_convention),
         "pairs": (getattr(inspect.getmodule(export), "PAIRS", "only the first image of a pair (this format shows one image)")
                   if any(r.is_pair for r in records) else None),
+        "dialogue": (getattr(inspect.getmodule(export), "DIALOGUE", DIALOGUE_FLAT) if any(r.conversation for r in records) else None),
         "sarlang_version": __version__,
     })
     return sorted(set(written + [f"export_{fmt}.json"]))

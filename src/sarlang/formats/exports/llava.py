@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sarlang.files import atomic_write_json
-from sarlang.formats.exports import Prompt, image_list
+from sarlang.formats.exports import DIALOGUE_TURNS, Prompt, bare_prompt, dialogue_entries, image_list
 from sarlang.schema import Record
 
 #: The questions are shown in the prompt template (recorded in export_<format>.json).
@@ -16,6 +16,7 @@ SHOWS_PROMPT = True
 BOX_CONVENTION = "norm"
 #: What a bi-temporal pair becomes (LLaVA-OneVision's multi-image layout).
 PAIRS = "both images, earlier first: image is a list and the prompt holds one <image> per image"
+DIALOGUE = DIALOGUE_TURNS
 
 
 def export(split: str, records: list[Record], image: Callable[[Record], str], out: Path, prompt: Prompt) -> list[str]:
@@ -24,9 +25,14 @@ def export(split: str, records: list[Record], image: Callable[[Record], str], ou
     Arguments and result: the export contract of :mod:`sarlang.formats.exports`.
     """
     rows = []
-    for r in records:
+    for turns in dialogue_entries(split, records):
+        r = turns[-1]
         paths = image_list(image, r)
-        rows.append({"id": r.id, "image": paths[0] if len(paths) == 1 else paths,
-                     "conversations": [{"from": "human", "value": "<image>\n" * len(paths) + prompt(r)}, {"from": "gpt", "value": r.answer}]})
+        said = []
+        for k, t in enumerate(turns):
+            text = prompt(t) if len(turns) == 1 and not t.conversation else bare_prompt(prompt(t))
+            said += [{"from": "human", "value": ("<image>\n" * len(paths) if k == 0 else "") + text}, {"from": "gpt", "value": t.answer}]
+        rows.append({"id": r.id if len(turns) == 1 else (r.conversation if split == "train" else r.id),
+                     "image": paths[0] if len(paths) == 1 else paths, "conversations": said})
     atomic_write_json(out / f"llava_{split}.json", rows)
     return [f"llava_{split}.json"]

@@ -71,7 +71,15 @@ class BaselineModel(VisionLanguageModel):
     # --- inference ----------------------------------------------------------------------------
 
     def _prompt_ids(self, prompt: str) -> list[int]:
-        return [BOS, *self.vocab.encode(prompt)[: self.config.max_prompt_tokens], SEP]
+        """``<bos>`` prompt ``<sep>``, cut to ``max_prompt_tokens``. A prompt with context (earlier
+        turns, passages: a :class:`~sarlang.formats.prompts.ContextPrompt`) is read question
+        first, then ``<sep>`` and the context, cut at the context's end: the question keeps the
+        positions it has without context, and a long context never pushes it out."""
+        if hasattr(prompt, "context_text"):
+            ids = [*self.vocab.encode(prompt.question), SEP, *self.vocab.encode(prompt.context_text())]
+        else:
+            ids = self.vocab.encode(prompt)
+        return [BOS, *ids[: self.config.max_prompt_tokens], SEP]
 
     @property
     def images_per_prompt(self) -> int:  # type: ignore[override]
