@@ -65,6 +65,15 @@ RUN = [
     "sarlang eval vqa mybench/predictions.jsonl --records mybench/records.jsonl",
     "sarlang scene S1A_IW_GRDH_VV.tif --model mybench/model --out ships.geojson --tile 512 --overlap 64 --recipe sarlang --ask 'Is there a harbor?'",
     "sarlang build --source masks:../shared/data/hrsid --source masks:../shared/data/hrsid_official --segmentation polygon --grounding sarlang --out hrsid_masks/",
+    "sarlang build --source voc:../shared/data/mstar_scenes,gsd=0.3,sensor=MSTAR --dialogue 4 --knowledge --out talk/",
+    "sarlang predict --model prior:talk --records talk/records.jsonl --out talk/prior.jsonl",
+    "sarlang eval vqa talk/prior.jsonl --records talk/records.jsonl",
+    "sarlang index --records talk --docs sensors/ --out talk/knowledge",
+    "sarlang predict --model prior:talk --records talk/records.jsonl --out talk/prior_rag.jsonl --retrieve talk/knowledge --retrieve-by question",
+    "sarlang eval knowledge talk/prior_rag.jsonl --records talk --index talk/knowledge",
+    "sarlang predict --model blobs: --records talk/records.jsonl --out talk/blobs.jsonl",
+    "sarlang predict --model route:routes.yaml --records talk/records.jsonl --out talk/routed.jsonl",
+    "sarlang eval routing talk/routed.jsonl --records talk --expert prior=talk/prior.jsonl --expert blobs=talk/blobs.jsonl",
     "sarlang build --source simulate:6,size=64 --out bench",
     "sarlang export bench --to sharegpt --out export_sharegpt",
     "sarlang eval all lf_pred/generated_predictions.jsonl --records bench --out scores",
@@ -86,7 +95,12 @@ WRITES = {
     "sarlang export bench --to sharegpt --out export_sharegpt": ["export_sharegpt/sharegpt_test.json"],
     "sarlang build --source masks:../shared/data/hrsid --source masks:../shared/data/hrsid_official --segmentation polygon --grounding sarlang --out hrsid_masks/": ["hrsid_masks/records.jsonl"],
     "sarlang eval all lf_pred/generated_predictions.jsonl --records bench --out scores": ["scores/captions.json", "scores/vqa.json"],
+    "sarlang index --records talk --docs sensors/ --out talk/knowledge": ["talk/knowledge/manifest.json", "talk/knowledge/text.faiss"],
+    "sarlang predict --model route:routes.yaml --records talk/records.jsonl --out talk/routed.jsonl": ["talk/routed.jsonl"],
 }
+#: The README's routes.yaml, as written there.
+ROUTES_YAML = 'instance_counting: "blobs:"\nobject_identification: "blobs:"\ndefault: prior:talk\n'
+
 #: The README's train.yaml comment, as a file: its model, records and out, with epochs and sizes a test can afford.
 TRAIN_YAML = ("model: baseline\nrecords: mybench/records.jsonl\nout: mybench/model\nepochs: 1\nbatch_size: 32\nimage_size: 32\nwidth: 32\n"
               "heads: 2\nlayers: 1\nencoder: scratch\n")
@@ -128,6 +142,9 @@ def _setup(work: Path) -> None:
     write_geotiff(work / "S1A_IW_GRDH_VV.tif", SarImage(np.asarray(scene.data, np.float32), "intensity", crs=CRS.from_epsg(32631).to_wkt(),
                                                           transform=(10.0, 0.0, 500000.0, 0.0, -10.0, 4000000.0)))
     (work / "train.yaml").write_text(TRAIN_YAML, encoding="utf-8")
+    (work / "routes.yaml").write_text(ROUTES_YAML, encoding="utf-8")
+    (work / "sensors").mkdir()
+    (work / "sensors" / "mstar.md").write_text("# MSTAR\n\nCollected by an X-band spotlight radar at a ground sampling distance of 0.3 m.\n", encoding="utf-8")
     _sarlang("sarlang demo --out demo_out --scenes 6 --epochs 1 --no-meteor", work)
     shutil.copytree(work / "demo_out" / "eval", work / "scores_a")
     _sarlang("sarlang predict --model prior:demo_out/build --records demo_out/build/records.jsonl --out scores_b/prior.jsonl", work)
@@ -183,6 +200,10 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
         for path in WRITES.get(line, []):
             assert (work / path).exists(), (line, path, result.stdout[-1000:])
     # what the lines say they do
+    assert "by turn" in printed["sarlang eval vqa talk/prior.jsonl --records talk/records.jsonl"]
+    assert "MRR" in printed["sarlang eval knowledge talk/prior_rag.jsonl --records talk --index talk/knowledge"]
+    assert "answered by: blobs:" in printed["sarlang eval routing talk/routed.jsonl --records talk --expert prior=talk/prior.jsonl --expert blobs=talk/blobs.jsonl"]
+    assert ROUTES_YAML.strip() in (ROOT / "README.md").read_text(encoding="utf-8")
     assert json.loads((work / "p01.json").read_text())["overall"]["n"] == 3
     geojson = json.loads((work / "ships.geojson").read_text())
     assert geojson["properties"]["tiles"] >= 4 and all("Is there a harbor?" in f["properties"]["answers"] for f in geojson["features"]

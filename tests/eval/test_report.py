@@ -253,3 +253,30 @@ def test_segmentation_runs_show_their_scores_and_masks(tmp_path: Path) -> None:
         found["green"] |= bool(((pixels[..., 1] > 150) & (pixels[..., 0] < 110) & (pixels[..., 2] < 140)).any())
         found["orange"] |= bool(((pixels[..., 0] > 200) & (pixels[..., 1] > 100) & (pixels[..., 1] < 200) & (pixels[..., 2] < 90)).any())
     assert found == {"green": True, "orange": True}
+
+
+def test_conversations_and_routing_get_their_tables(tmp_path: Path) -> None:
+    """A VQA score file with turns shows accuracy per turn; a routing score file each expert
+    alone, routed, the gain and who answered; a knowledge score file its accuracy per fact."""
+    pytest.importorskip("jinja2")
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+
+    build_dataset(["simulate:6,size=48,seed=3"], tmp_path / "b", BuildOptions(dialogue=3, knowledge=True))
+    records = str(tmp_path / "b" / "records.jsonl")
+    (tmp_path / "routes.yaml").write_text(f'instance_counting: "blobs:"\ndefault: "prior:{tmp_path / "b"}"\n')
+    for name, spec in (("prior", f"prior:{tmp_path / 'b'}"), ("blobs", "blobs:"), ("routed", f"route:{tmp_path / 'routes.yaml'}")):
+        assert run_cli("predict", "--model", spec, "--records", records, "--out", str(tmp_path / f"{name}.jsonl")).returncode == 0
+    assert run_cli("eval", "vqa", str(tmp_path / "prior.jsonl"), "--records", records, "--json", str(tmp_path / "vqa.json")).returncode == 0
+    routed = run_cli("eval", "routing", str(tmp_path / "routed.jsonl"), "--records", records, "--expert", f"prior={tmp_path / 'prior.jsonl'}",
+                     "--expert", f"blobs={tmp_path / 'blobs.jsonl'}", "--json", str(tmp_path / "routing.json"))
+    assert routed.returncode == 0, routed.stderr
+    assert run_cli("eval", "knowledge", str(tmp_path / "prior.jsonl"), "--records", records, "--json", str(tmp_path / "knowledge.json")).returncode == 0
+    made = run_cli("report", str(tmp_path / "vqa.json"), str(tmp_path / "routing.json"), str(tmp_path / "knowledge.json"), "--out", str(tmp_path / "r.html"))
+    assert made.returncode == 0, made.stderr
+    page = (tmp_path / "r.html").read_text()
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    routing = json.loads((tmp_path / "routing.json").read_text())
+    assert "Conversations: accuracy per turn" in text and "Experts and routing" in text and "Knowledge questions and retrieval" in text
+    assert f"routed {routing['routed']['accuracy'] * 100:.1f}" in text
+    assert f"prior alone {routing['experts']['prior']['accuracy'] * 100:.1f}" in text
+    assert "others.sensor" in text

@@ -146,3 +146,23 @@ def test_the_cli_indexes_predicts_with_retrieval_and_scores_it(tmp_path: Path, b
     assert scored.returncode == 0, scored.stderr
     result = json.loads((tmp_path / "k.json").read_text())
     assert result["retrieval"]["overall"]["n"] > 0 and "MRR" in scored.stdout
+
+
+@pytest.mark.slow
+def test_the_built_in_model_learns_and_answers_with_passages(tmp_path: Path, encode, bench: Path) -> None:
+    """A training config's retrieve: gives every training prompt its passages (the model's
+    vocabulary holds their words); predict with the same retriever answers every record and
+    names the passages."""
+    from sarlang.knowledge.index import KnowledgeIndex
+    from sarlang.models.rag import open_retriever
+    from sarlang.models.run import predict_records, train_from_config
+
+    KnowledgeIndex.build(tmp_path / "kb", build_passages(bench) + document_passages(_docs(tmp_path / "docs")), encode)
+    model = train_from_config({"model": "baseline", "records": str(bench / "records.jsonl"), "out": str(tmp_path / "m"), "epochs": 1,
+                               "image_size": 32, "width": 32, "heads": 2, "layers": 1, "encoder": "scratch", "max_prompt_tokens": 96,
+                               "retrieve": str(tmp_path / "kb"), "k": 2, "retrieve_by": "question"})
+    assert "knowledge" in model.vocab.index  # the "Knowledge:" block of every training prompt (no question or caption says it)
+    result = predict_records(model, bench / "records.jsonl", tmp_path / "p.jsonl", split="test",
+                             retriever=open_retriever(tmp_path / "kb", 2, "question"))
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert result["failed"] == 0 and len(rows) == result["predicted"] > 0 and all(len(r["passages"]) == 2 for r in rows)

@@ -129,3 +129,26 @@ def test_predict_command_reports_each_server(sim_bench: Path, tmp_path: Path) ->
                          "--out", str(tmp_path / "p.jsonl"), env={**os.environ, "SARLANG_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     assert a.url in result.stdout and b.url in result.stdout and "answered" in result.stdout
+
+
+def test_an_api_model_gets_a_conversation_as_chat_turns(tmp_path: Path) -> None:
+    """Each turn after the first is sent with the earlier turns as user and assistant messages (the
+    image once, in the first), the model's own earlier answers in them."""
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+
+    build_dataset(["simulate:4,size=48,seed=3"], tmp_path / "b", BuildOptions(dialogue=3))
+
+    def by_turns(body: dict, count: int) -> Reply:
+        return Reply(f"after {len(body['messages']) // 2} turns")
+
+    with FakeOpenAI(by_turns) as server:
+        model = ApiModel(server.url, "vlm", cache_path=tmp_path / "cache.sqlite", backoff=0.01)
+        predict_records(model, tmp_path / "b" / "records.jsonl", tmp_path / "p.jsonl", split=None)
+        model.close()
+        bodies = server.requests
+    multi = [b["messages"] for b in bodies if len(b["messages"]) > 1]
+    assert multi, "no turn was sent with its history"
+    for messages in multi:
+        assert [m["role"] for m in messages] == ["user", "assistant"] * (len(messages) // 2) + ["user"]
+        assert messages[0]["content"][0]["type"] == "image_url" and all(c["type"] == "text" for m in messages[2::2] for c in m["content"])
+        assert messages[1]["content"].startswith("after ")  # the model's own earlier answer

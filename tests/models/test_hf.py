@@ -103,3 +103,38 @@ def test_two_images_in_one_prompt(family, pair_bench: Path, tmp_path: Path) -> N
                        "max_steps": 2, "batch_size": 2, "gradient_accumulation": 1, "image_size": 32, "learning_rate": 0.01},
                       on_progress=lambda step, total, loss: losses.append(loss))
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", [tiny_qwen2_vl, tiny_smolvlm], ids=["qwen2-vl", "smolvlm"])
+def test_conversations_and_passages_reach_the_chat_template(family, tmp_path: Path) -> None:
+    """A turn's earlier turns become real user/assistant messages (the image in the first),
+    passages come before the last question; predict answers every turn of a dialogue build, a
+    routes file hands questions to the HF model, and LoRA learns from conversations."""
+    from sarlang.corpus.dataset import BuildOptions, build_dataset
+    from sarlang.formats.prompts import ContextPrompt
+    from sarlang.models.hf import _conversation
+
+    base = family(tmp_path / "base")
+    model = load_model(str(base))
+    prompt = ContextPrompt("Question: Where is the largest one?. Answer the question concisely.", (("How many ships?", "3"),), ("Sentinel-1 is C band.",))
+    messages = _conversation(prompt, images=1)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"][0] == {"type": "image"} and all(c["type"] == "text" for c in messages[2]["content"])
+    assert messages[2]["content"][0]["text"].startswith("Knowledge:\n[1] Sentinel-1") and messages[1]["content"][0]["text"] == "3"
+    text = model.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert text.index("How many ships?") < text.index("3") < text.index("Where is the largest one?")
+    build_dataset(["simulate:4,size=48,seed=3"], tmp_path / "b", BuildOptions(dialogue=3, train_fraction=0.5))
+    records = tmp_path / "b" / "records.jsonl"
+    result = predict_records(model, records, tmp_path / "p.jsonl", split=None, batch_size=4)
+    assert result["conversations"] > 0 and result["failed"] == 0 and result["predicted"] == len((tmp_path / "p.jsonl").read_text().splitlines())
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(f'instance_counting: "blobs:"\ndefault: "{base}"\n')
+    routed = predict_records(load_model(f"route:{routes}"), records, tmp_path / "r.jsonl", split="test", batch_size=4)
+    experts = {json.loads(line)["expert"] for line in (tmp_path / "r.jsonl").read_text().splitlines()}
+    assert routed["failed"] == 0 and experts == {"blobs:", str(base)}
+    losses: list[float] = []
+    train_from_config({"model": "lora", "base": str(base), "records": str(records), "out": str(tmp_path / "lora"),
+                       "max_steps": 2, "batch_size": 2, "gradient_accumulation": 1, "image_size": 32, "learning_rate": 0.01},
+                      on_progress=lambda step, total, loss: losses.append(loss))
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)

@@ -51,10 +51,12 @@ def trained_line(info: dict, out: object) -> str:
 @app.command("predict", epilog=examples("sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl",
                                   "sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/predictions.jsonl --engine ray --ray-address HEAD:6379",
                                   "sarlang predict --model api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1 --records mybench/records.jsonl --out mybench/qwen.jsonl",
-                                  note="the second on a Ray cluster, the third over two vLLM servers of one model"))
+                                  "sarlang predict --model mybench/model --records mybench/records.jsonl --out mybench/rag.jsonl --retrieve mybench/knowledge --k 3 --retrieve-by both",
+                                  "sarlang predict --model route:routes.yaml --records mybench/records.jsonl --out mybench/routed.jsonl",
+                                  note="the second on a Ray cluster, the third over two vLLM servers of one model, the fourth with passages of a knowledge index, the last routed to experts"))
 @user_errors
 def predict_command(
-    model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint; api:MODEL@URL1,URL2,... spreads the requests over several servers of the model), or prior:BUILD (the blind prior of a build).")],
+    model: Annotated[str, typer.Option("--model", help="A model folder (from sarlang train, or a Hugging Face model), api:MODEL@URL (an OpenAI-compatible endpoint; api:MODEL@URL1,URL2,... spreads the requests over several servers of the model), prior:BUILD (the blind prior of a build), blobs:, logratio:, or route:FILE.yaml (experts by application).")],
     records: Annotated[Path, typer.Option("--records", help="Records file (image paths relative to it).")],
     out: Annotated[Path, typer.Option("--out", help="Our predictions JSONL; generated_predictions.jsonl is written next to it.")],
     split: Annotated[str, typer.Option("--split", help="Which records to answer ('all' for every one).")] = "test",

@@ -65,6 +65,9 @@ class Run:
     grounding_items: dict[str, EvalItem] = field(default_factory=dict)
     segmentation: dict[str, Any] | None = None
     segmentation_items: dict[str, EvalItem] = field(default_factory=dict)
+    #: ``sarlang eval routing`` and ``sarlang eval knowledge`` score files (no gallery: tables only)
+    routing: dict[str, Any] | None = None
+    knowledge: dict[str, Any] | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -81,9 +84,14 @@ class Run:
 
 
 def score_kind(data: Any) -> str | None:
-    """``vqa``, ``captions``, ``grounding`` or ``segmentation`` for a score file of ``sarlang eval``, else None."""
+    """``vqa``, ``captions``, ``grounding``, ``segmentation``, ``routing`` or ``knowledge`` for a
+    score file of ``sarlang eval``, else None."""
     if not isinstance(data, dict):
         return None
+    if "gain_over" in data and "routed" in data and "experts" in data:
+        return "routing"
+    if "accuracy" in data and "by_question_type" in data and "items" in data and "by_application" not in data:
+        return "knowledge"
     if "items" in data and "by_application" in data:
         return "vqa"
     if "single" in data and "several" in data and "items" in data:
@@ -128,9 +136,13 @@ def load_run(path: str | Path, name: str | None = None, records: str | Path | No
             run.grounding = data
         elif kind == "segmentation" and run.segmentation is None:
             run.segmentation = data
+        elif kind == "routing" and run.routing is None:
+            run.routing = data
+        elif kind == "knowledge" and run.knowledge is None:
+            run.knowledge = data
         elif p.is_dir() and file.name == "scores.json" and isinstance(data, dict) and "model" in data:
             run.provenance.update({k: data[k] for k in ("source", "model", "seconds", "records", "scenes") if k in data})
-    if run.vqa is None and not run.captions and run.grounding is None and run.segmentation is None:
+    if run.vqa is None and not run.captions and run.grounding is None and run.segmentation is None and run.routing is None and run.knowledge is None:
         raise InputError(f"'{p}' holds no score file of sarlang eval",
                          hint="write one with sarlang eval vqa PREDICTIONS --json vqa.json (or eval all --out FOLDER)")
     if p.is_dir() and "model" not in run.provenance:
@@ -586,7 +598,25 @@ def build_report(runs: Sequence[Run], gallery: int = 30, captions_shown: int = 5
         cider_svg=cider_figure(cider_runs) if cider_runs else None, caption_examples=caption_examples,
         build=build, provenance=provenance, notes=notes, has_majority=bool(majority_correct), escape=html.escape,
         grounding_tables=grounding_tables, grounding_cards=grounding_cards,
-        segmentation_tables=segmentation_tables, segmentation_cards=segmentation_cards)
+        segmentation_tables=segmentation_tables, segmentation_cards=segmentation_cards, **_expert_parts(runs))
+
+
+def _expert_parts(runs: Sequence[Run]) -> dict[str, list[dict[str, Any]]]:
+    """The tables of conversations (VQA accuracy per turn), knowledge questions (accuracy,
+    retrieval recall and MRR) and routing (each expert alone, routed, the paired gain, who
+    answered what) of the runs that have them."""
+    turns = [{"run": run.name, "by_turn": run.vqa["by_turn"]} for run in runs if run.vqa and run.vqa.get("by_turn")]
+    knowledge = [{"run": run.name, "accuracy": run.knowledge["accuracy"], "by_question_type": run.knowledge["by_question_type"],
+                  "retrieval": run.knowledge.get("retrieval")} for run in runs if run.knowledge]
+    routing = []
+    for run in runs:
+        r = run.routing
+        if r:
+            rows = [{"name": name, "accuracy": acc["accuracy"], "gain": r["gain_over"][name]["difference"], "p": r["gain_over"][name]["p_mcnemar"]}
+                    for name, acc in r["experts"].items()]
+            routing.append({"run": run.name, "n": r["n"], "rows": rows, "routed": r["routed"]["accuracy"], "oracle": r["oracle"]["accuracy"],
+                            "answered_by": r["answered_by"]})
+    return {"turn_tables": turns, "knowledge_tables": knowledge, "routing_tables": routing}
 
 
 def _segmentation_parts(runs: Sequence[Run], by_id: dict[str, Any], gallery: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

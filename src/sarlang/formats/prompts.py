@@ -122,6 +122,13 @@ class ContextPrompt(str):
         return "\n".join([KNOWLEDGE_HEADER, *(f"[{i}] {' '.join(p.split())}" for i, p in enumerate(self.passages, 1)), self.question])
 
 
+def question_of(prompt: str) -> str:
+    """The prompt of the question itself: a :class:`ContextPrompt`'s ``question`` (without the
+    earlier turns and passages before it), any other prompt as it is. For the models that read
+    the question's wording (the prior, the detectors, a router) and take no context."""
+    return getattr(prompt, "question", prompt)
+
+
 def dialogue_prompts(records: list[Record], template: str = VQA_PROMPT, answers: dict[str, str] | None = None) -> dict[str, str]:
     """Each record's prompt, a turn of a conversation getting its earlier turns (a :class:`ContextPrompt`).
 

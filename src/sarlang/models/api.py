@@ -34,7 +34,7 @@ class ApiModel(VisionLanguageModel):
 
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
         """Replies, with None where the endpoint gave none (the reason is appended to ``failures``)."""
-        conversations = [[{"role": "user", "content": [image_content(image), {"type": "text", "text": prompt}]}] for image, prompt in batch]
+        conversations = [_messages(image, prompt) for image, prompt in batch]
         # the cache key names the image by path, size and modification time, not by its base64 text,
         # and holds everything else that changes a reply: the endpoint, the model and its settings
         keys = []
@@ -47,6 +47,7 @@ class ApiModel(VisionLanguageModel):
         return [r.text if r.ok else None for r in replies]
 
     def save(self, directory: str | Path) -> None:
+        """``api.json``: what identifies the endpoint and model (no weights to save)."""
         from sarlang.files import atomic_write_json
 
         atomic_write_json(Path(directory) / "api.json", self.info())
@@ -80,3 +81,17 @@ def load(spec: str) -> ApiModel:
         raise InputError(f"API model spec '{spec}' is not api:MODEL@URL or api:MODEL@URL1,URL2,...",
                          hint="e.g. api:gpt-4o@https://api.openai.com/v1, or api:Qwen/Qwen2.5-VL-3B-Instruct@http://gpu1:8000/v1,http://gpu2:8000/v1")
     return ApiModel(servers if len(servers) > 1 else servers[0], model, api_key=endpoint(servers[0], None)[1])
+
+
+def _messages(image: str, prompt: str) -> list[dict[str, Any]]:
+    """The chat of one prompt: the image and the prompt in one user message, or, for a prompt with
+    earlier turns (:class:`~sarlang.formats.prompts.ContextPrompt`), those turns as user and
+    assistant messages (the image in the first) and the passages before the last question."""
+    turns = getattr(prompt, "turns", ())
+    last = prompt.user_text() if hasattr(prompt, "user_text") else prompt
+    messages: list[dict[str, Any]] = []
+    for asked, answered in turns:
+        messages += [{"role": "user", "content": [*([image_content(image)] if not messages else []), {"type": "text", "text": asked}]},
+                     {"role": "assistant", "content": answered}]
+    messages.append({"role": "user", "content": [*([image_content(image)] if not messages else []), {"type": "text", "text": last}]})
+    return messages

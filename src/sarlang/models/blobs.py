@@ -55,7 +55,9 @@ class BrightBlobs(VisionLanguageModel):
         found: dict[str, list[tuple[int, int, int, int]]] = {}
         out: list[str | None] = []
         for path, prompt in batch:
-            asked = prompt.lower()
+            from sarlang.formats.prompts import question_of
+
+            asked = question_of(prompt).lower()
             kind = "boxes" if "box" in asked else "count" if "how many" in asked or "number of" in asked or asked.startswith("count") \
                 else "presence" if any(w in asked for w in ("is there", "are there", "does the image contain", "can ")) else None
             if kind is None:

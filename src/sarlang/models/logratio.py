@@ -82,7 +82,7 @@ class LogRatio(VisionLanguageModel):
 
     def answer(self, batch: Sequence[tuple[Any, str]]) -> list[str | None]:
         """The answer to each (pair of paths, prompt); None, with the reason, for a single image."""
-        from sarlang.formats.prompts import unwrap_question
+        from sarlang.formats.prompts import question_of, unwrap_question
         from sarlang.formats.sarlang1m import infer_application
 
         out: list[str | None] = []
@@ -97,7 +97,7 @@ class LogRatio(VisionLanguageModel):
                 self.failures.append(f"logratio: {exc.message}")
                 out.append(None)
                 continue
-            question = unwrap_question(prompt)
+            question = unwrap_question(question_of(prompt))
             application, _ = infer_application(question)
             out.append(self._reply(application, question, changed, ratio))
         return out

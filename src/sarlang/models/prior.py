@@ -24,7 +24,7 @@ from typing import Any
 
 from sarlang.errors import InputError
 from sarlang.files import atomic_write_json, read_bytes
-from sarlang.formats.prompts import prompt_for, unwrap_question
+from sarlang.formats.prompts import prompt_for, question_of, unwrap_question
 from sarlang.formats.sarlang1m import infer_application
 from sarlang.models.base import VisionLanguageModel, read_model_config
 
@@ -75,7 +75,8 @@ class PriorModel(VisionLanguageModel):
     def answer(self, batch: Sequence[tuple[str, str]]) -> list[str | None]:
         """The prior's answer to each (image path, prompt); the image is never opened."""
         answers: list[str | None] = []
-        for _, prompt in batch:
+        for _, shown in batch:
+            prompt = question_of(shown)  # the prior reads the question alone, not a context before it
             known = self.by_question.get(question_key(prompt))
             if known is None:
                 known = self.by_application.get(infer_application(unwrap_question(prompt))[0], "")

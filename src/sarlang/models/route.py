@@ -48,10 +48,10 @@ ARCHITECTURE = "sarlang-router"
 
 def application_of(prompt: str) -> str:
     """The application a prompt asks about, by SARLANG-1M's wording rules (captions by their prompt)."""
-    from sarlang.formats.prompts import unwrap_question
+    from sarlang.formats.prompts import question_of, unwrap_question
     from sarlang.formats.sarlang1m import infer_application
 
-    question = unwrap_question(str(getattr(prompt, "question", prompt)))
+    question = unwrap_question(str(question_of(prompt)))
     return infer_application(question)[0]
 
 
