@@ -63,7 +63,6 @@ def main() -> None:
     from sarlang.eval.significance import paired_comparison
     from sarlang.eval.vqa import score_vqa
     from sarlang.formats.predictions import load_eval_items
-    from sarlang.knowledge.passages import FACT_KEYS
 
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)

@@ -71,3 +71,15 @@ def test_a_learned_router_picks_the_best_expert_per_application(sim_bench: Path,
     result = json.loads((tmp_path / "r.json").read_text())
     assert set(result["experts"]) == set(experts) and result["n"] > 0 and "routed" in report.stdout
     assert result["oracle"]["accuracy"] >= max(result["routed"]["accuracy"], *(v["accuracy"] for v in result["experts"].values()))
+
+
+def test_a_pair_routed_to_a_one_image_expert_is_left_with_the_reason(tmp_path: Path) -> None:
+    from sarlang.corpus.dataset import build_dataset
+
+    build_dataset(["simulate-change:2,size=48"], tmp_path / "b")
+    routes = tmp_path / "routes.yaml"
+    routes.write_text('change_detection: "logratio:"\ndefault: "blobs:"\n')
+    result = predict_records(load_model(f"route:{routes}"), tmp_path / "b" / "records.jsonl", tmp_path / "p.jsonl", split=None)
+    rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    assert {r["expert"] for r in rows} == {"logratio:"}  # only the change questions got an answer
+    assert result["failed"] > 0 and any("sees one image per prompt" in f for f in result["failures"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import Enum
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,6 +46,13 @@ FormatOpt = Annotated[Format, typer.Option("--format", help="Prediction file for
 MarkdownOpt = Annotated[bool, typer.Option("--markdown", help="Also print a Markdown table to paste.")]
 RejectsOpt = Annotated[Path | None, typer.Option("--rejects", help="Write every rejected row, with its reason, as JSONL here.")]
 SplitOpt = Annotated[str, typer.Option("--split", help="Records of which split to score against: a split name, 'all', or 'auto' (the split that was predicted).")]
+
+
+def _required_records(records: Path | None, scored: str, truth: str) -> Path:
+    """``--records``, or a clear error saying that ``scored`` are scored against the build's ``truth``."""
+    if records is None:
+        raise InputError(f"{scored} are scored against the build's {truth}", hint="pass the records with --records BUILD")
+    return records
 
 
 def _load(file: Path, fmt: Format, records: Path | None, task: str, split: str = "auto", rejects_path: Path | None = None) -> tuple[Any, dict[str, Any]]:
@@ -242,8 +248,7 @@ def eval_knowledge(
     from sarlang.formats.records import load_records
 
     check_outputs({"--json file": json_out, "--rejects file": rejects})
-    if records is None:
-        raise InputError("knowledge answers are scored against the build's facts", hint="pass the records with --records BUILD")
+    records = _required_records(records, "knowledge answers", "facts")
     loaded, summary = _load(file, Format.auto, records, "vqa", split, rejects)
     kb = None
     if index is not None:
@@ -277,7 +282,7 @@ def eval_routing(
     json_out: JsonOpt = None,
 ) -> None:
     """Score a router against each of its experts alone on the same questions: accuracy, the gain routing makes (paired tests), and who answered what."""
-    from sarlang.eval.experts import score_routing
+    from sarlang.eval.experts import prediction_field, score_routing
     from sarlang.eval.significance import format_p
     from sarlang.eval.tables import rich_table
 
@@ -292,15 +297,7 @@ def eval_routing(
         named[name.strip()] = Path(path.strip())
     loaded, summary = _load(file, Format.auto, records, "vqa", split, None)
     experts = {name: _load(path, Format.auto, records, "vqa", split, None)[0].items for name, path in named.items()}
-    routed_by = {}
-    for line in file.read_text(encoding="utf-8").split("\n"):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(row, dict) and row.get("expert"):
-                routed_by[str(row["id"])] = str(row["expert"])
+    routed_by = {i: str(e) for i, e in prediction_field(file, "expert").items() if e}
     if not routed_by:
         raise InputError(f"'{file}' names no expert in its predictions", hint="predict with a router: --model route:FILE.yaml or a learned router")
     scores = score_routing(loaded.items, experts, routed_by)
@@ -339,8 +336,7 @@ def eval_grounding(
     from sarlang.formats.records import load_records
 
     check_outputs({"--json file": json_out, "--rejects file": rejects})
-    if records is None:
-        raise InputError("grounding answers are scored against the build's boxes", hint="pass the records with --records BUILD")
+    records = _required_records(records, "grounding answers", "boxes")
     loaded, summary = _load(file, fmt, records, "grounding", split, rejects)
     all_records, _ = load_records(records)
     scores = score_grounding(grounding_items(loaded.items, all_records, convention))
@@ -387,8 +383,7 @@ def eval_segmentation(
     from sarlang.formats.records import load_records
 
     check_outputs({"--json file": json_out, "--rejects file": rejects})
-    if records is None:
-        raise InputError("mask answers are scored against the build's masks", hint="pass the records with --records BUILD")
+    records = _required_records(records, "mask answers", "masks")
     if masks is not None and not masks.is_dir():
         raise InputError(f"--masks folder '{masks}' does not exist")
     loaded, summary = _load(file, fmt, records, "segmentation", split, rejects)

@@ -5,14 +5,13 @@ These are the knowledge questions of retrieval-augmented answering (RS-RAG, Wen 
 model sees only pixels, so it can answer them only from what it learned of similar images or
 from a knowledge base that holds the facts (:mod:`sarlang.knowledge`). Asked only when the
 source gives the fact (``sensor=``, ``gsd=``), with the question types ``others.sensor`` and
-``others.resolution``; the answer is the sensor's name as the source gives it, and the distance
+``others.resolution`` (:data:`sarlang.knowledge.passages.FACT_KEYS` names the passage fact each asks for); the answer is the sensor's name as the source gives it, and the distance
 as ``"<metres, :g> m"``.
 """
 
 from __future__ import annotations
 
 from sarlang.corpus.vqa import QA
-from sarlang.knowledge.passages import FACT_KEYS  # noqa: F401 - the question types this module asks
 from sarlang.schema import Scene
 
 SENSOR_QUESTION = "Which sensor acquired this image?"

@@ -23,17 +23,19 @@ from sarlang.eval.vqa import accuracy, score_vqa
 from sarlang.schema import EvalItem, Record
 
 
-def _passages_of(path: Path) -> dict[str, list[str]]:
-    """Record id -> the passage ids a prediction file of ours names (empty when it names none)."""
-    out: dict[str, list[str]] = {}
-    for line in path.read_text(encoding="utf-8").split("\n"):
+def prediction_field(path: Path, key: str) -> dict[str, Any]:
+    """Record id -> the value of ``key`` in each line of our prediction file that has it (a
+    router's ``expert``, the ``passages`` of retrieval); lines that are not JSON objects are passed
+    over (the scorer that read the file said why)."""
+    out: dict[str, Any] = {}
+    for line in path.read_text(encoding="utf-8").split("\n"):  # not splitlines: answers may hold U+2028
         if line.strip():
             try:
                 row = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(row, dict) and isinstance(row.get("passages"), list):
-                out[str(row.get("id"))] = [str(p) for p in row["passages"]]
+            if isinstance(row, dict) and key in row and "id" in row:
+                out[str(row["id"])] = row[key]
     return out
 
 
@@ -66,7 +68,7 @@ def score_knowledge(items: list[EvalItem], records: list[Record], predictions: P
     result: dict[str, Any] = {"accuracy": scores.overall.to_dict(), "by_question_type": {k: v.to_dict() for k, v in scores.by_question_type.items()},
                               "items": [i.to_dict() for i in scores.items]}
     if index is not None:
-        retrieved = _passages_of(predictions)
+        retrieved = {i: [str(p) for p in v] for i, v in prediction_field(predictions, "passages").items() if isinstance(v, list)}
         ids = {it.id for it in chosen}
         result["retrieval"] = retrieval_scores([r for r in records if r.id in ids], retrieved, {p.id: p for p in index.passages})
     return result

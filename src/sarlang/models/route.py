@@ -85,10 +85,8 @@ class Router(VisionLanguageModel):
             self.loaded[name] = load_model(self.specs[name])
         return self.loaded[name]
 
-    @property
-    def images_per_prompt(self) -> int:  # type: ignore[override]
-        """2 when every expert it routes to sees pairs (a pair asked of one that does not is its expert's to refuse)."""
-        return 2
+    #: A router takes pairs: one routed to an expert that sees one image is left unanswered, with the reason.
+    images_per_prompt = 2
 
     def choose(self, prompts: Sequence[str]) -> list[str]:
         """The expert name of each prompt."""
@@ -102,6 +100,13 @@ class Router(VisionLanguageModel):
         for name in dict.fromkeys(names):
             chosen = [i for i, n in enumerate(names) if n == name]
             model = self.expert(name)
+            if getattr(model, "images_per_prompt", 1) < 2:
+                pairs = [i for i in chosen if not isinstance(batch[i][0], str)]
+                if pairs:
+                    self.failures += [f"{name}: sees one image per prompt, and was routed a question about a pair"] * len(pairs)
+                    chosen = [i for i in chosen if i not in set(pairs)]
+                    if not chosen:
+                        continue
             before = len(model.failures)
             answers = model.answer([batch[i] for i in chosen])
             self.failures += [f"{name}: {reason}" for reason in list(model.failures)[before:]]
