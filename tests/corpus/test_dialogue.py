@@ -151,3 +151,23 @@ def test_the_cli_builds_predicts_and_scores_per_turn(tmp_path: Path) -> None:
     assert "by turn" in scored.stdout and json.loads((tmp_path / "s.json").read_text())["by_turn"]["1"]["n"] > 0
     bad = run_cli("build", "--source", "simulate:2,size=48", "--dialogue", "99", "--out", str(tmp_path / "x"))
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_llamafactory_predictions_of_the_per_turn_export_score_every_turn(dialogue_bench: Path, tmp_path: Path) -> None:
+    """LLaMA-Factory predicts each test entry's last turn after the turns before it (ChatML
+    prompts of the whole history); its file joins back to the turns, each with its number."""
+    export_records(dialogue_bench, "sharegpt", tmp_path / "s")
+    entries = json.loads((tmp_path / "s" / "sharegpt_test.json").read_text())
+    rows = []
+    for entry in entries:
+        said = entry["messages"]
+        prompt = "".join(f"<|im_start|>{m['role']}\n{m['content'].replace('<image>', '<|vision_start|><|image_pad|><|vision_end|>')}<|im_end|>\n"
+                         for m in said[:-1]) + "<|im_start|>assistant\n"
+        rows.append({"prompt": prompt, "predict": said[-1]["content"], "label": said[-1]["content"] + "\n"})
+    (tmp_path / "generated_predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    loaded = load_eval_items(tmp_path / "generated_predictions.jsonl", records_path=dialogue_bench / "records.jsonl")
+    records, _ = load_records(dialogue_bench / "records.jsonl")
+    turns = {r.id: r.turn for r in records}
+    assert not loaded.rejects and all(it.turn == turns[it.id] for it in loaded.items)
+    scores = score_vqa(loaded.items)
+    assert scores.overall.accuracy == 1.0 and set(scores.by_turn) >= {"1", "2", "3"}
