@@ -53,7 +53,7 @@ def test_follow_ups_are_answered_from_the_labels(dialogue_bench: Path) -> None:
     records, _ = load_records(dialogue_bench / "records.jsonl")
     objects = {json.loads(line)["image"]: json.loads(line)["objects"] for line in (dialogue_bench / "objects.jsonl").read_text().splitlines()}
     conversations = _conversations(records)
-    assert len(conversations) == len({r.image for r in records})  # one per image
+    assert len(conversations) == len({r.image for r in records}) == json.loads((dialogue_bench / "summary.json").read_text())["conversations"]  # one per image
     counted = 0
     for turns in conversations.values():
         assert [t.turn for t in turns] == list(range(1, len(turns) + 1)) and 2 <= len(turns) <= 4

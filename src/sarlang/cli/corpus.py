@@ -67,6 +67,9 @@ def build_command(
     console.print("per application: " + ", ".join(f"{k} {v}" for k, v in summary["by_application"].items()), highlight=False)
     console.print("per split: " + ", ".join(f"{k} {v}" for k, v in summary["by_split"].items())
                   + f"; {summary['question_types']} question types; {counted(summary['duplicates_removed'], 'duplicate')} removed", highlight=False)
+    if summary.get("conversations"):
+        console.print(f"{counted(summary['conversations'], 'conversation')}, turns by position: "
+                      + ", ".join(f"{t}: {n}" for t, n in summary["conversation_turns"].items()), highlight=False)
     if summary["rejected"]:
         console.print(f"[yellow]{summary['rejected']} rejected[/] (all in {escape(str(out / 'rejects.jsonl'))}):", highlight=False, markup=True)
         for reason, count in list(summary["rejects_by_reason"].items())[:8]:

@@ -275,6 +275,7 @@ def _finish(out: Path, partial: Path, done_file: Path, tally: Tally, imported: i
         "by_application": dict(sorted((k, v) for k, v in tally.applications.items() if v)),
         "by_split": dict(sorted((k, v) for k, v in tally.splits.items() if v)),
         "question_types": len(tally.question_types),
+        **({"conversations": tally.turns[1], "conversation_turns": {str(t): n for t, n in sorted(tally.turns.items())}} if tally.turns else {}),
         "categories": {kind: list(context.categories) for kind, context, _ in plan},
         "rejected": len(rejects),
         "rejects_by_reason": dict(Counter(_reason_kind(r.reason) for r in rejects).most_common()),

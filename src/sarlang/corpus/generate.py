@@ -140,6 +140,7 @@ class Chunk:
     image_splits: dict = field(default_factory=dict)  # image -> set of splits
     image_scenes: Counter = field(default_factory=Counter)  # image -> number of scenes showing it
     group_splits: dict = field(default_factory=dict)  # group of images of one place -> set of splits
+    turns: Counter = field(default_factory=Counter)  # records of conversations by turn number
     duplicates: int = 0
 
     def add(self, row: dict[str, Any], line: str) -> None:
@@ -148,7 +149,10 @@ class Chunk:
         self.splits[row["split"]] += 1
         self.question_types.add(row["question_type"])
         self.image_splits.setdefault(row["image"], set()).add(row["split"])
-        group = (row.get("provenance") or {}).get("group")
+        provenance = row.get("provenance") or {}
+        if provenance.get("turn"):
+            self.turns[int(provenance["turn"])] += 1
+        group = provenance.get("group")
         if group:
             self.group_splits.setdefault(group, set()).add(row["split"])
 
@@ -169,6 +173,7 @@ class Tally(Chunk):
         for group, splits in chunk.group_splits.items():
             self.group_splits.setdefault(group, set()).update(splits)
         self.image_scenes.update(chunk.image_scenes)
+        self.turns.update(chunk.turns)
         self.duplicates += chunk.duplicates
 
     def add_lines(self, lines: Iterator[str]) -> None:
