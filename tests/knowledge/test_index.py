@@ -166,3 +166,10 @@ def test_the_built_in_model_learns_and_answers_with_passages(tmp_path: Path, enc
                              retriever=open_retriever(tmp_path / "kb", 2, "question"))
     rows = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert result["failed"] == 0 and len(rows) == result["predicted"] > 0 and all(len(r["passages"]) == 2 for r in rows)
+
+
+def test_a_pair_is_one_passage_with_its_dates_and_place(tmp_path: Path) -> None:
+    build_dataset(["simulate-change:3,size=48"], tmp_path / "b")
+    passages = build_passages(tmp_path / "b", None)
+    assert len(passages) == 3 and all(p.metadata["dates"] == ["date 1", "date 2"] and p.metadata["place"] for p in passages)
+    assert all("Dates date 1 and date 2." in p.text for p in passages)

@@ -7,8 +7,10 @@ Two kinds, in any mix:
   files, one passage per line (``text``, optional ``id``, any other keys are its metadata).
 - **A build's images**: one passage per image of the chosen split (default ``train``): its
   captions, and the facts the build's knowledge questions state (``sensor``, ``gsd``:
-  :mod:`sarlang.corpus.facts`) as metadata and as a closing sentence. Its ``image`` is the
-  image's path, so image retrieval can find it.
+  :mod:`sarlang.corpus.facts`) as metadata and as a closing sentence, with the ``place`` (the
+  group of images of one place) when the build knows it. A bi-temporal pair is one passage
+  (its change captions, ``dates`` in the metadata and the text), found by its earlier image.
+  Its ``image`` is the image's path, so image retrieval can find it.
 
 A passage's ``id`` is stable: ``<file relative to the folder>#<paragraph>`` for documents (a JSONL
 line's own ``id`` when it has one), ``image:<path relative to the records file>`` for images.
@@ -114,7 +116,7 @@ def build_passages(records_file: str | Path, split: str | None = "train") -> lis
 
     path = find_records(records_file)
     records, _ = load_records(path)
-    chosen = [r for r in records if (split is None or r.split == split) and not r.is_pair]
+    chosen = [r for r in records if split is None or r.split == split]
     if not chosen:
         raise InputError(f"no records{f' of split {split}' if split else ''} in '{path}'", hint="index another split with --split")
     captions: dict[str, list[str]] = {}
@@ -123,6 +125,10 @@ def build_passages(records_file: str | Path, split: str | None = "train") -> lis
     for r in chosen:
         captions.setdefault(r.image, [])
         sources.setdefault(r.image, r.source)
+        if r.provenance.get("group"):
+            facts.setdefault(r.image, {})["place"] = str(r.provenance["group"])
+        if r.is_pair and r.provenance.get("dates"):
+            facts.setdefault(r.image, {})["dates"] = [str(d) for d in r.provenance["dates"]]
         if r.is_caption and r.caption_kind == "detailed":
             captions[r.image].append(r.answer)
         elif r.is_caption:
@@ -134,7 +140,8 @@ def build_passages(records_file: str | Path, split: str | None = "train") -> lis
     for image, texts in captions.items():
         found = facts.get(image, {})
         sentence = " ".join(filter(None, [f"Acquired by {found['sensor']}." if "sensor" in found else "",
-                                          f"Ground sampling distance {found['gsd']}." if "gsd" in found else ""]))
+                                          f"Ground sampling distance {found['gsd']}." if "gsd" in found else "",
+                                          f"Dates {' and '.join(found['dates'])}." if "dates" in found else ""]))
         text = " ".join([*texts, sentence]).strip()
         if not text:
             continue
